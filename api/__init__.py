@@ -1,0 +1,1 @@
+"""The HTTP edge: intake, job status, live event streams, health and the OpenAPI document."""

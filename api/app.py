@@ -1,0 +1,44 @@
+"""The HTTP composition root: create_app(config) wires the pool, the producer and the routes."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+
+from api import health, jobs
+from api.config import ApiConfig
+from api.errors import error_middleware
+from api.notifications import JobNotifications
+from api.state import CONFIG, NOTIFICATIONS, POOL, PRODUCER
+
+
+def create_app(config: ApiConfig) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=config.max_body_bytes)
+    app[CONFIG] = config
+    app.cleanup_ctx.append(_postgres)
+    app.cleanup_ctx.append(_kafka)
+    app.add_routes(health.routes)
+    app.add_routes(jobs.routes)
+    return app
+
+
+async def _postgres(app: web.Application):
+    cfg = app[CONFIG]
+    app[POOL] = await asyncpg.create_pool(cfg.dsn, min_size=1, max_size=10)
+    hub = JobNotifications()
+    await hub.start(cfg.dsn)
+    app[NOTIFICATIONS] = hub
+    yield
+    await hub.stop()
+    await app[POOL].close()
+
+
+async def _kafka(app: web.Application):
+    producer = AIOKafkaProducer(
+        bootstrap_servers=app[CONFIG].bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=10000
+    )
+    await producer.start()
+    app[PRODUCER] = producer
+    yield
+    await producer.stop()

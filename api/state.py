@@ -1,0 +1,15 @@
+"""Typed keys of the aiohttp application's shared state."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+
+from api.config import ApiConfig
+from api.notifications import JobNotifications
+
+CONFIG = web.AppKey("config", ApiConfig)
+POOL = web.AppKey("pool", asyncpg.Pool)
+PRODUCER = web.AppKey("producer", AIOKafkaProducer)
+NOTIFICATIONS = web.AppKey("notifications", JobNotifications)

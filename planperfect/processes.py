@@ -1,0 +1,157 @@
+"""The long-running processes: Faust worker, projector, HTTP API, and `run` which supervises all three."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from planperfect.settings import Settings
+from streams.topics import Topics
+
+log = logging.getLogger("planperfect")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    for noisy in ("aiokafka", "faust", "mode", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def make_provider(settings: Settings):
+    """The content provider named by PLANPERFECT_PROVIDER (offline by default: no network, deterministic)."""
+    from agents.providers.offline import OfflineProvider
+
+    if settings.provider == "offline":
+        return OfflineProvider()
+    raise SystemExit(f"PLANPERFECT_PROVIDER={settings.provider!r}: only 'offline' is available in this version")
+
+
+def run_worker(settings: Settings) -> None:
+    """The Faust worker: every stage agent and the dispatcher."""
+    import faust
+
+    from agents.faust_agents import faust_sender, register
+    from agents.runner import Dispatcher, StageRunner
+    from streams.app import create_app
+
+    topics = Topics(settings.topic_prefix)
+    app = create_app(
+        app_id=topics.group("workers"),
+        bootstrap=settings.kafka(),
+        datadir=settings.data_dir / "faust",
+    )
+    send = faust_sender(app)
+    runner = StageRunner(topics=topics, provider=make_provider(settings), send=send)
+    register(app, topics, runner, Dispatcher(topics=topics, send=send), settings.worker_concurrency)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+def run_projector(settings: Settings) -> None:
+    from projections.runner import ProjectionRunner
+
+    async def main() -> None:
+        runner = ProjectionRunner(
+            bootstrap=settings.kafka(), dsn=settings.database(), topics=Topics(settings.topic_prefix),
+            batch_size=settings.projector_batch_size, batch_wait_ms=settings.projector_batch_wait_ms,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await runner.start()
+        try:
+            await runner.run(stop)
+        finally:
+            await runner.stop()
+        log.info("projector stopped after %d events", runner.stats.records)
+
+    asyncio.run(main())
+
+
+def api_config(settings: Settings):
+    from api.config import ApiConfig
+
+    return ApiConfig(
+        bootstrap=settings.kafka(), dsn=settings.database(), topics=Topics(settings.topic_prefix),
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+
+def run_api(settings: Settings) -> None:
+    from aiohttp import web
+
+    from api.app import create_app
+
+    web.run_app(create_app(api_config(settings)), host=settings.api_host, port=settings.api_port, print=None)
+
+
+ROLES = ("worker", "projector", "api")
+
+
+def spawn(role: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen:
+    """Start one role as a child process, its output in `log_dir/<role>.log`."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out = open(log_dir / f"{role}.log", "ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "planperfect.cli", role], env=env, stdout=out, stderr=subprocess.STDOUT,
+    )
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """Environment that points children at the same cluster, database and prefix as this process."""
+    env = dict(os.environ)
+    env["PLANPERFECT_KAFKA_BOOTSTRAP"] = settings.kafka()
+    env["PLANPERFECT_DATABASE_URL"] = settings.database()
+    env["PLANPERFECT_TOPIC_PREFIX"] = settings.topic_prefix
+    env["PLANPERFECT_DATA_DIR"] = str(settings.data_dir.resolve())
+    env["PLANPERFECT_API_HOST"] = settings.api_host
+    env["PLANPERFECT_API_PORT"] = str(settings.api_port)
+    return env
+
+
+def stop_children(children: list[subprocess.Popen], timeout: float = 15.0) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def run_all(settings: Settings) -> int:
+    """Worker, projector and API as children; stops them all on Ctrl-C, SIGTERM or when one dies."""
+    log_dir = settings.data_dir / "logs"
+    children = [spawn(role, child_env(settings), log_dir) for role in ROLES]
+    print(f"running worker, projector and api (logs in {log_dir}); API on http://{settings.api_host}:{settings.api_port}")
+    stopping = False
+
+    def on_signal(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        while not stopping:
+            for role, child in zip(ROLES, children):
+                if child.poll() is not None:
+                    print(f"{role} exited with code {child.returncode}; stopping the others (see {log_dir}/{role}.log)")
+                    stopping = True
+            if not stopping:
+                time.sleep(0.5)  # supervision poll, not synchronisation
+    finally:
+        stop_children(children)
+    return 0

@@ -1,0 +1,49 @@
+"""Every setting of PlanPerfect, read once from PLANPERFECT_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One settings object, built once per process and passed down explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix="PLANPERFECT_", extra="ignore")
+
+    # Where the system lives. Both unset means: use the local stack under `data_dir`.
+    kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers, host:port[,host:port].")
+    database_url: str | None = Field(None, description="PostgreSQL URL, postgresql://user@host:port/db.")
+
+    # The local stack (the embedded default).
+    data_dir: Path = Field(Path(".planperfect"), description="Local stack data: Kafka log, PostgreSQL cluster, logs.")
+    cache_dir: Path = Field(Path.home() / ".cache" / "planperfect", description="Resolved Kafka jars, shared by all projects.")
+    kafka_version: str = Field("4.1.1", description="Apache Kafka version resolved from Maven Central.")
+    kafka_port: int = Field(19092, description="Local broker's client port (its controller uses the next port).")
+    postgres_port: int = Field(15432, description="Local PostgreSQL port.")
+    postgres_db: str = Field("planperfect", description="Database created in the local cluster.")
+
+    # Naming on the shared cluster.
+    topic_prefix: str = Field("planperfect.", description="Prefix of every topic and consumer group of this deployment.")
+
+    # Processes.
+    api_host: str = Field("127.0.0.1", description="HTTP bind address.")
+    api_port: int = Field(8080, description="HTTP port.")
+    provider: str = Field("offline", description="Content provider: offline (default), anthropic or openai.")
+    worker_concurrency: int = Field(4, description="Jobs a stage agent works on at once per worker.")
+    projector_batch_size: int = Field(500, description="Most events the projector applies in one transaction.")
+    projector_batch_wait_ms: int = Field(50, description="Longest wait for a batch to fill.")
+    max_body_bytes: int = Field(256 * 1024, description="Largest accepted HTTP request body.")
+    output_dir: Path = Field(Path("out"), description="Where `planperfect demo` writes exported articles.")
+
+    @property
+    def uses_local_stack(self) -> bool:
+        return self.kafka_bootstrap is None and self.database_url is None
+
+    def kafka(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    def database(self) -> str:
+        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.postgres_port}/{self.postgres_db}"

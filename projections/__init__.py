@@ -1,0 +1,1 @@
+"""Read models folded from the log into PostgreSQL, each the only writer of its own tables."""

@@ -1,0 +1,36 @@
+"""content_dead_letters: every dead-lettered message with its reason, error and original bytes."""
+
+from __future__ import annotations
+
+import base64
+
+import asyncpg
+
+from projections.base import Record
+from streams.deadletters import DeadLettered
+
+INSERT = """
+INSERT INTO content_dead_letters (dead_letter_id, job_id, stage, reason, error, attempts, original, raw,
+                                  source_topic, source_partition, source_offset, status, dead_lettered_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, 'dead', $12)
+ON CONFLICT DO NOTHING
+"""
+
+
+class DeadLettersProjection:
+    name = "dead_letters"
+
+    def wants(self, record: Record) -> bool:
+        return isinstance(record.message, DeadLettered)
+
+    async def apply(self, conn: asyncpg.Connection, records: list[Record]) -> None:
+        rows = []
+        for r in records:
+            d: DeadLettered = r.message
+            rows.append((
+                d.dead_letter_id, d.job_id, d.stage.value if d.stage else None, d.reason, d.error, d.attempts,
+                d.original.model_dump_json() if d.original else None,
+                base64.b64decode(d.raw_base64) if d.raw_base64 else None,
+                d.source_topic, d.source_partition, d.source_offset, d.dead_lettered_at,
+            ))
+        await conn.executemany(INSERT, rows)

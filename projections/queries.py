@@ -1,0 +1,97 @@
+"""Read-side queries over the content read models, for the status API and the CLI."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+JOB_COLUMNS = """job_id, job_type, status, current_stage, requester_email, title, priority, attempts, max_attempts,
+    retry_delay_seconds, visibility_seconds, delay_seconds, idempotency_key, correlation_id, last_sequence,
+    last_error, queued_at, available_at, dequeued_at, completed_at, failed_at, dead_lettered_at, cancelled_at,
+    updated_at"""
+
+
+def _row(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {k: _json_value(v) for k, v in record.items()}
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, UUID):
+        return str(v)
+    return v
+
+
+async def get_job(conn: asyncpg.Connection, job_id: UUID) -> dict[str, Any] | None:
+    job = _row(await conn.fetchrow(f"SELECT {JOB_COLUMNS}, brief FROM content_jobs WHERE job_id = $1", job_id))
+    if job is None:
+        return None
+    job["brief"] = json.loads(job["brief"])
+    stages = await conn.fetch(
+        """SELECT stage, position, status, attempts, max_attempts, started_at, visibility_timeout_at,
+                  completed_at, failed_at, duration_ms, last_error
+             FROM content_job_stages WHERE job_id = $1 ORDER BY position""",
+        job_id,
+    )
+    job["stages"] = [_row(s) for s in stages]
+    return job
+
+
+async def job_by_idempotency_key(conn: asyncpg.Connection, key: str) -> dict[str, Any] | None:
+    return _row(await conn.fetchrow(f"SELECT {JOB_COLUMNS} FROM content_jobs WHERE idempotency_key = $1", key))
+
+
+async def job_events(conn: asyncpg.Connection, job_id: UUID, after_sequence: int = 0) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT sequence, body FROM content_events WHERE job_id = $1 AND sequence > $2 ORDER BY sequence",
+        job_id, after_sequence,
+    )
+    return [json.loads(r["body"]) for r in rows]
+
+
+async def job_payload(conn: asyncpg.Connection, job_id: UUID, stage: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT stage, attempt, kind, body, sequence, created_at FROM content_payloads WHERE job_id = $1 AND stage = $2",
+        job_id, stage,
+    )
+    if row is None:
+        return None
+    out = _row(row)
+    out["body"] = json.loads(out["body"])
+    return out
+
+
+def encode_cursor(queued_at: datetime, job_id: UUID) -> str:
+    return base64.urlsafe_b64encode(f"{queued_at.isoformat()}|{job_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """Raises ValueError on a cursor this API did not hand out."""
+    raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+    at, jid = raw.split("|", 1)
+    return datetime.fromisoformat(at), UUID(jid)
+
+
+async def list_jobs(
+    conn: asyncpg.Connection, *, status: str | None, stage: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first, keyset-paged; returns the page and the cursor of the next one."""
+    after = decode_cursor(cursor) if cursor else None
+    rows = await conn.fetch(
+        f"""SELECT {JOB_COLUMNS} FROM content_jobs
+             WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR current_stage = $2)
+               AND ($3::timestamptz IS NULL OR (queued_at, job_id) < ($3, $4::uuid))
+             ORDER BY queued_at DESC, job_id DESC LIMIT $5""",
+        status, stage, after[0] if after else None, after[1] if after else None, limit + 1,
+    )
+    page = rows[:limit]
+    nxt = encode_cursor(page[-1]["queued_at"], page[-1]["job_id"]) if len(rows) > limit else None
+    return [_row(r) for r in page], nxt

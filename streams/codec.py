@@ -1,0 +1,64 @@
+"""JSON on the wire: encode messages, and decode bytes through the upcasters into typed models."""
+
+from __future__ import annotations
+
+import json
+from uuid import UUID
+
+from pydantic import BaseModel, ValidationError
+
+from streams.commands import COMMAND_ADAPTER, RequestStage
+from streams.events import EVENT_ADAPTER, Event
+from streams.upcasters import UnknownVersion, upcast
+
+
+class DecodeError(ValueError):
+    """Bytes that are not a valid message: the raw bytes go to the dead letters, the partition flows on."""
+
+    def __init__(self, reason: str, raw: bytes) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.raw = raw
+
+
+def encode(message: BaseModel) -> bytes:
+    return message.model_dump_json().encode()
+
+
+def key_for(job_id: UUID) -> bytes:
+    """Messages are keyed by job id so that one job's messages stay in order on one partition."""
+    return str(job_id).encode()
+
+
+def _load(raw: bytes) -> dict:
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeError(f"not JSON: {exc}", raw) from None
+    if not isinstance(data, dict):
+        raise DecodeError("not a JSON object", raw)
+    try:
+        return upcast(data)
+    except UnknownVersion as exc:
+        raise DecodeError(str(exc), raw) from None
+
+
+def decode_event(raw: bytes) -> Event:
+    data = _load(raw)
+    try:
+        return EVENT_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise DecodeError(f"invalid event: {_brief(exc)}", raw) from None
+
+
+def decode_command(raw: bytes) -> RequestStage:
+    data = _load(raw)
+    try:
+        return COMMAND_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise DecodeError(f"invalid command: {_brief(exc)}", raw) from None
+
+
+def _brief(exc: ValidationError) -> str:
+    errs = exc.errors()[:3]
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errs)

@@ -1,0 +1,79 @@
+"""Facts about jobs, in the past tense, as they are written to the job event log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import EmailStr, Field, TypeAdapter
+
+from streams.envelope import Envelope
+from streams.payloads import Brief, JobType, Stage, StageOutput
+
+
+class JobSubmitted(Envelope):
+    type: Literal["JobSubmitted"] = "JobSubmitted"
+    schema_version: Literal[1] = 1
+    job_type: JobType
+    requester_email: EmailStr
+    brief: Brief
+    initial_stage: Stage
+    priority: int
+    delay_seconds: int
+    max_attempts: int
+    retry_delay_seconds: int
+    visibility_seconds: int
+    idempotency_key: str | None = None
+
+
+class StageStarted(Envelope):
+    type: Literal["StageStarted"] = "StageStarted"
+    schema_version: Literal[1] = 1
+    stage: Stage
+    attempt: int = Field(ge=1)
+    time_limit_seconds: int = Field(ge=1)
+
+
+class StageCompleted(Envelope):
+    type: Literal["StageCompleted"] = "StageCompleted"
+    schema_version: Literal[1] = 1
+    stage: Stage
+    attempt: int = Field(ge=1)
+    duration_ms: int = Field(ge=0)
+    output: StageOutput
+    next_stage: Stage | None
+
+
+class StageFailed(Envelope):
+    type: Literal["StageFailed"] = "StageFailed"
+    schema_version: Literal[1] = 1
+    stage: Stage
+    attempt: int = Field(ge=1)
+    error_code: str
+    error: str
+    retryable: bool
+    duration_ms: int = Field(ge=0)
+
+
+class JobCompleted(Envelope):
+    type: Literal["JobCompleted"] = "JobCompleted"
+    schema_version: Literal[1] = 1
+    final_stage: Stage
+
+
+class JobFailed(Envelope):
+    type: Literal["JobFailed"] = "JobFailed"
+    schema_version: Literal[1] = 1
+    stage: Stage
+    reason: str
+
+
+Event = Annotated[
+    Union[JobSubmitted, StageStarted, StageCompleted, StageFailed, JobCompleted, JobFailed],
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES: tuple[str, ...] = tuple(
+    cls.model_fields["type"].default
+    for cls in (JobSubmitted, StageStarted, StageCompleted, StageFailed, JobCompleted, JobFailed)
+)

@@ -1,0 +1,98 @@
+"""Session fixtures: ONE real Kafka broker and ONE PostgreSQL for the whole run; per-test prefixes and databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from planperfect.migrate import migrate
+from planperfect.settings import Settings
+from planperfect.topic_admin import ensure_topics
+from tests.support import free_port, free_port_pair
+
+
+@dataclass(frozen=True)
+class Infra:
+    bootstrap: str
+    admin_dsn: str  # a database on the server where tests may CREATE DATABASE
+
+
+def _dsn_with_db(dsn: str, db: str) -> str:
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{db}"
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory) -> Infra:
+    """The configured cluster and database when PLANPERFECT_* say so, else a local stack of our own."""
+    bootstrap = os.environ.get("PLANPERFECT_KAFKA_BOOTSTRAP")
+    dsn = os.environ.get("PLANPERFECT_DATABASE_URL")
+    if bootstrap and dsn:
+        yield Infra(bootstrap, dsn)
+        return
+    if bootstrap or dsn:
+        raise pytest.UsageError("set both PLANPERFECT_KAFKA_BOOTSTRAP and PLANPERFECT_DATABASE_URL, or neither")
+    from planperfect.stack import LocalStack
+
+    data = tmp_path_factory.mktemp("stack")
+    data.chmod(0o755)
+    for parent in data.parents:  # the unprivileged postgres user must reach its data directory
+        if parent == Path("/"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o011)
+    settings = Settings(data_dir=data, kafka_port=free_port_pair(), postgres_port=free_port())
+    stack = LocalStack(settings, echo=lambda line: print(f"[stack] {line}"))
+    info = stack.up()
+    try:
+        yield Infra(info.bootstrap, info.database_url)
+    finally:
+        stack.down()
+
+
+@pytest.fixture
+async def database(infra: Infra) -> str:
+    """A fresh database with every migration applied; dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(infra.admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = _dsn_with_db(infra.admin_dsn, name)
+    await migrate(dsn)
+    yield dsn
+    admin = await asyncpg.connect(infra.admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def empty_database(infra: Infra) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(infra.admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield _dsn_with_db(infra.admin_dsn, name)
+    admin = await asyncpg.connect(infra.admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def prefix(infra: Infra) -> str:
+    """A topic prefix of this test's own, with the whole catalogue created under it."""
+    p = f"t{uuid.uuid4().hex[:10]}."
+    await ensure_topics(infra.bootstrap, p)
+    return p
