@@ -1,0 +1,165 @@
+"""The local stack: a Kafka broker and a PostgreSQL cluster of our own, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from planperfect.settings import Settings
+from planperfect.stack.kafka import KafkaBroker
+from planperfect.stack.postgres import PostgresCluster
+from planperfect.stack.process import StackError
+
+Echo = Callable[[str], None]
+
+
+class Service(Protocol):
+    """What the stack needs of each of its services."""
+
+    name: str
+    address: str
+    data_dir: Path
+
+    def pid(self) -> int | None: ...
+    def prepare(self, echo: Echo) -> None: ...
+    def launch(self) -> None: ...
+    def wait_ready(self) -> None: ...
+    def stop(self, echo: Echo) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """Where the running stack is, and which services this `up()` started."""
+
+    bootstrap: str
+    database_url: str
+    started: list[str]
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    running: bool
+    pid: int | None
+    address: str
+    data_dir: Path
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    kafka: ServiceStatus
+    postgres: ServiceStatus
+
+    @property
+    def running(self) -> bool:
+        return self.kafka.running and self.postgres.running
+
+
+class LocalStack:
+    """Starts, stops and reports the local Kafka broker and PostgreSQL cluster under `data_dir`.
+
+    The API is synchronous and blocking: call it from plain code or from a worker thread (from
+    async code: `await asyncio.to_thread(stack.up)`), not on a running event loop's thread.
+    Concurrent calls, from threads or from other processes, are serialised by a lock file in
+    `data_dir`.
+    """
+
+    def __init__(self, settings: Settings, *, echo: Echo = print) -> None:
+        self._settings = settings
+        self._echo = echo
+        self._kafka = KafkaBroker(settings)
+        self._postgres = PostgresCluster(settings)
+        # Both are prepared (jars, initdb, format) before either is launched, and launched before
+        # either is waited on, so that their start-ups overlap and a failed preparation starts nothing.
+        self._services: list[Service] = [self._postgres, self._kafka]
+
+    def up(self) -> StackInfo:
+        """Start whatever is not running, and return once both services answer.
+
+        Idempotent: with everything running it starts nothing and says so. If it fails or is
+        interrupted midway, it stops what it started, so that no process is left behind.
+        """
+        _refuse_event_loop_thread("up")
+        with self._lock():
+            stopped = [service for service in self._services if not self._reports_running(service)]
+            try:
+                self._start(stopped)
+            except BaseException:
+                for service in reversed(stopped):
+                    if (pid := service.stop(self._echo)) is not None:
+                        self._echo(f"{service.name}: stopped (pid {pid}) after the failed start")
+                raise
+        if not stopped:
+            self._echo("stack: everything was already running; started nothing")
+        return StackInfo(bootstrap=self._kafka.address, database_url=self._postgres.url,
+                         started=[service.name for service in stopped])
+
+    def _reports_running(self, service: Service) -> bool:
+        if (pid := service.pid()) is None:
+            return False
+        self._echo(f"{service.name}: already running on {service.address} (pid {pid})")
+        return True
+
+    def _start(self, services: list[Service]) -> None:
+        for service in services:
+            self._echo(f"{service.name}: starting on {service.address}…")
+            service.prepare(self._echo)
+        launched_at: dict[str, float] = {}
+        for service in services:
+            service.launch()
+            launched_at[service.name] = time.monotonic()
+        for service in self._services:  # those already running must answer too
+            service.wait_ready()
+            if service.name in launched_at:
+                seconds = time.monotonic() - launched_at[service.name]
+                self._echo(f"{service.name}: started in {seconds:.1f}s on {service.address} "
+                           f"(pid {service.pid()})")
+
+    def down(self) -> None:
+        """Stop both services cleanly (SIGKILL past a deadline). Safe when nothing runs."""
+        _refuse_event_loop_thread("down")
+        with self._lock():
+            for service in reversed(self._services):
+                began = time.monotonic()
+                pid = service.stop(self._echo)
+                if pid is None:
+                    self._echo(f"{service.name}: not running")
+                else:
+                    self._echo(f"{service.name}: stopped (pid {pid}) in {time.monotonic() - began:.1f}s")
+
+    def status(self) -> StackStatus:
+        """Each service's pid, address and data directory; does not start or probe anything."""
+        kafka, postgres = (self._status_of(service) for service in (self._kafka, self._postgres))
+        return StackStatus(kafka=kafka, postgres=postgres)
+
+    @staticmethod
+    def _status_of(service: Service) -> ServiceStatus:
+        pid = service.pid()
+        return ServiceStatus(name=service.name, running=pid is not None, pid=pid,
+                             address=service.address, data_dir=service.data_dir)
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        data_dir = self._settings.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with (data_dir / "stack.lock").open("a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _refuse_event_loop_thread(method: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise StackError(f"LocalStack.{method}() blocks; from async code run it in a thread: "
+                     f"`await asyncio.to_thread(stack.{method})`")

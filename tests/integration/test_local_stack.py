@@ -1,0 +1,279 @@
+"""The local stack runs a real broker and cluster, keeps their data, and leaves no process behind."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
+
+from planperfect.settings import Settings
+from planperfect.stack import LocalStack, StackError, StackInfo
+from planperfect.stack.kafka import kafka_tool_command
+from planperfect.stack.process import port_is_open
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class RunningStack:
+    stack: LocalStack
+    info: StackInfo
+    settings: Settings
+    echoed: list[str] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _free_port_pair() -> int:
+    """A free port whose successor is free too (Kafka's controller listens on port + 1)."""
+    for _ in range(50):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind((HOST, 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind((HOST, port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no two consecutive free ports found")
+
+
+def _stack_settings(root: Path, name: str) -> Settings:
+    data_dir = root / name
+    data_dir.mkdir()
+    data_dir.chmod(0o711)  # enterable by PostgreSQL's user when we are root
+    return Settings(data_dir=data_dir, kafka_port=_free_port_pair(), postgres_port=_free_port(),
+                    postgres_db="planperfect_test")
+
+
+def _processes_inside(directory: Path) -> list[int]:
+    """Pids whose working directory lies in `directory`: the broker and every PostgreSQL process."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cwd = (proc / "cwd").resolve(strict=True)
+            except OSError:
+                continue
+            if cwd == directory or directory in cwd.parents:
+                found.append(int(proc.name))
+    return found
+
+
+def _real_uid(pid: int) -> int:
+    status = (Path("/proc") / str(pid) / "status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("Uid:"))
+
+
+async def _create_topic(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+async def _topics(bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+async def _produce(bootstrap: str, topic: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value)
+    finally:
+        await producer.stop()
+
+
+async def _first_message(bootstrap: str, topic: str, group: str) -> bytes | None:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        message = await asyncio.wait_for(consumer.getone(), timeout=15)
+    finally:
+        await consumer.stop()
+    return message.value
+
+
+@pytest.fixture(scope="module")
+def stacks_root() -> Iterator[Path]:
+    """A directory for this module's stacks that PostgreSQL's user can enter.
+
+    Not pytest's tmp_path: as root, PostgreSQL runs as `nobody`, which cannot enter the 0700
+    /tmp/pytest-of-root, and any pytest process starting meanwhile resets a chmod of it to 0700.
+    """
+    root = Path(tempfile.mkdtemp(prefix="planperfect-stack-test-"))
+    root.chmod(0o711)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root)
+
+
+@pytest.fixture(scope="module")
+def running(stacks_root: Path) -> Iterator[RunningStack]:
+    settings = _stack_settings(stacks_root, "stack")
+    echoed: list[str] = []
+    stack = LocalStack(settings, echo=echoed.append)
+    try:
+        info = stack.up()
+        yield RunningStack(stack=stack, info=info, settings=settings, echoed=echoed)
+    finally:
+        stack.down()
+
+
+def test_up_starts_both_services_on_the_chosen_ports(running: RunningStack) -> None:
+    settings = running.settings
+    assert running.info.started == ["postgres", "kafka"]
+    assert running.info.bootstrap == f"{HOST}:{settings.kafka_port}"
+    assert running.info.database_url == f"postgresql://postgres@{HOST}:{settings.postgres_port}/planperfect_test"
+    status = running.stack.status()
+    assert status.running
+    assert status.kafka.data_dir.is_relative_to(settings.data_dir)
+    assert status.postgres.data_dir.is_relative_to(settings.data_dir)
+
+
+async def test_a_message_produced_with_acks_all_is_consumed_back(running: RunningStack) -> None:
+    bootstrap = running.info.bootstrap
+    await _create_topic(bootstrap, "roundtrip")
+    await _produce(bootstrap, "roundtrip", b"hello, log")
+    assert await _first_message(bootstrap, "roundtrip", group="roundtrip-reader") == b"hello, log"
+
+
+async def test_kafkas_own_tools_run_from_the_same_jars(running: RunningStack) -> None:
+    argv = kafka_tool_command(running.settings, "org.apache.kafka.tools.TopicCommand",
+                              ["--bootstrap-server", running.info.bootstrap, "--list"])
+    tool = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(tool.communicate(), timeout=60)
+    assert tool.returncode == 0, err.decode()
+    assert "roundtrip" in out.decode().split()
+
+
+async def test_a_second_up_starts_nothing(running: RunningStack) -> None:
+    before = running.stack.status()
+    info = await asyncio.to_thread(running.stack.up)
+    after = running.stack.status()
+    assert info.started == []
+    assert (after.kafka.pid, after.postgres.pid) == (before.kafka.pid, before.postgres.pid)
+    assert running.echoed[-1] == "stack: everything was already running; started nothing"
+
+
+async def test_up_on_an_event_loop_thread_says_to_use_a_thread(running: RunningStack) -> None:
+    with pytest.raises(StackError, match="asyncio.to_thread"):
+        running.stack.up()
+
+
+async def test_producing_to_a_topic_that_does_not_exist_fails(running: RunningStack) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=running.info.bootstrap, acks="all", request_timeout_ms=2000)
+    await producer.start()
+    try:
+        with pytest.raises((UnknownTopicOrPartitionError, KafkaTimeoutError)):
+            await producer.send_and_wait("roundtirp", b"a typo")
+    finally:
+        await producer.stop()
+    assert "roundtirp" not in await _topics(running.info.bootstrap)
+
+
+async def test_postgres_answers_and_does_not_run_as_root(running: RunningStack) -> None:
+    postmaster_pid = running.stack.status().postgres.pid
+    assert postmaster_pid is not None
+    assert _real_uid(postmaster_pid) != 0
+    conn = await asyncpg.connect(running.info.database_url)
+    try:
+        assert await conn.fetchval("select 1") == 1
+        assert _real_uid(await conn.fetchval("select pg_backend_pid()")) != 0  # while the session lives
+    finally:
+        await conn.close()
+
+
+def test_a_taken_port_fails_clearly_and_leaves_the_running_stack_alone(
+    running: RunningStack, stacks_root: Path
+) -> None:
+    before = running.stack.status()
+    elsewhere = running.settings.model_copy(update={"data_dir": stacks_root / "elsewhere"})
+    with pytest.raises(StackError, match="already taken by another process"):
+        LocalStack(elsewhere, echo=lambda line: None).up()
+    after = running.stack.status()
+    assert after.running
+    assert (after.kafka.pid, after.postgres.pid) == (before.kafka.pid, before.postgres.pid)
+
+
+async def test_down_leaves_no_process_and_up_again_keeps_the_data(running: RunningStack) -> None:
+    settings, info = running.settings, running.info
+    conn = await asyncpg.connect(info.database_url)
+    try:
+        await conn.execute("create table kept (note text); insert into kept values ('survives a restart')")
+    finally:
+        await conn.close()
+    await _create_topic(info.bootstrap, "kept")
+    await _produce(info.bootstrap, "kept", b"survives a restart")
+    before = running.stack.status()
+
+    await asyncio.to_thread(running.stack.down)
+
+    assert not running.stack.status().kafka.running and not running.stack.status().postgres.running
+    for pid in (before.kafka.pid, before.postgres.pid):
+        assert not Path(f"/proc/{pid}").exists()
+    assert _processes_inside(settings.data_dir.resolve()) == []
+    for port in (settings.kafka_port, settings.kafka_port + 1, settings.postgres_port):
+        assert not port_is_open(HOST, port)
+
+    again = await asyncio.to_thread(running.stack.up)
+
+    assert again.started == ["postgres", "kafka"]
+    conn = await asyncpg.connect(again.database_url)
+    try:
+        assert await conn.fetchval("select note from kept") == "survives a restart"
+    finally:
+        await conn.close()
+    assert "kept" in await _topics(again.bootstrap)
+    assert await _first_message(again.bootstrap, "kept", group="kept-reader") == b"survives a restart"
+
+
+def test_down_when_nothing_runs_is_safe(stacks_root: Path) -> None:
+    echoed: list[str] = []
+    LocalStack(_stack_settings(stacks_root, "idle"), echo=echoed.append).down()
+    assert echoed == ["kafka: not running", "postgres: not running"]
+
+
+def test_an_interrupted_up_stops_what_it_started(stacks_root: Path) -> None:
+    settings = _stack_settings(stacks_root, "interrupted")
+    echoed: list[str] = []
+
+    def ctrl_c_once_postgres_is_up(line: str) -> None:
+        echoed.append(line)
+        if line.startswith("postgres: started"):
+            raise KeyboardInterrupt
+
+    stack = LocalStack(settings, echo=ctrl_c_once_postgres_is_up)
+    with pytest.raises(KeyboardInterrupt):
+        stack.up()
+
+    assert any(line.startswith("kafka: stopped") for line in echoed)
+    assert any(line.startswith("postgres: stopped") for line in echoed)
+    assert not stack.status().kafka.running and not stack.status().postgres.running
+    assert _processes_inside(settings.data_dir.resolve()) == []
+    for port in (settings.kafka_port, settings.kafka_port + 1, settings.postgres_port):
+        assert not port_is_open(HOST, port)
