@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import asyncio
 import json
 import sys
@@ -10,6 +11,9 @@ import urllib.error
 import urllib.request
 
 from planperfect.settings import Settings
+
+# Modules that add their own subcommands through `register(subparsers)`; each sets `fn(settings, args)`.
+EXTENSIONS: tuple[str, ...] = ()
 
 
 def _stack(settings: Settings):
@@ -204,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the pipeline on sample jobs and print the articles")
     d.add_argument("--jobs", type=int, default=6, help="how many sample jobs (articles and schema)")
     d.set_defaults(fn=cmd_demo)
+    for module in EXTENSIONS:
+        importlib.import_module(module).register(sub)
     return p
 
 

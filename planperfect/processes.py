@@ -44,6 +44,7 @@ def run_worker(settings: Settings) -> None:
     from streams.app import create_app
 
     topics = Topics(settings.topic_prefix)
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(
         app_id=topics.group("workers"),
         bootstrap=settings.kafka(),

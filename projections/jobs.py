@@ -13,8 +13,8 @@ SUBMITTED = """
 INSERT INTO content_jobs (job_id, job_type, status, current_stage, requester_email, title, brief, priority,
                           max_attempts, retry_delay_seconds, visibility_seconds, delay_seconds, idempotency_key,
                           correlation_id, last_sequence, queued_at, available_at, updated_at)
-VALUES ($1, $2, 'queued', $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-        $15 + make_interval(secs => $11), $15)
+VALUES ($1, $2, 'queued', $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11::int, $12, $13, $14, $15::timestamptz,
+        $15::timestamptz + make_interval(secs => $11::int), $15::timestamptz)
 ON CONFLICT DO NOTHING
 """
 

@@ -80,6 +80,7 @@ class ProjectionRunner:
             max_poll_records=self.batch_size,
         )
         self._consumer.subscribe(self.sources, listener=_SeekToStored(self))
+        await self._consumer.start()
         log.info("projector started on %s", ", ".join(self.sources))
 
     async def stop(self) -> None:

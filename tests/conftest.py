@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ def _dsn_with_db(dsn: str, db: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory) -> Infra:
+def infra() -> Infra:
     """The configured cluster and database when PLANPERFECT_* say so, else a local stack of our own."""
     bootstrap = os.environ.get("PLANPERFECT_KAFKA_BOOTSTRAP")
     dsn = os.environ.get("PLANPERFECT_DATABASE_URL")
@@ -40,12 +42,10 @@ def infra(tmp_path_factory) -> Infra:
         raise pytest.UsageError("set both PLANPERFECT_KAFKA_BOOTSTRAP and PLANPERFECT_DATABASE_URL, or neither")
     from planperfect.stack import LocalStack
 
-    data = tmp_path_factory.mktemp("stack")
-    data.chmod(0o755)
-    for parent in data.parents:  # the unprivileged postgres user must reach its data directory
-        if parent == Path("/"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o011)
+    # Not under pytest's tmp dir: pytest resets it to 0700, and as root PostgreSQL runs as `nobody`,
+    # who must be able to enter every directory above its data directory.
+    data = Path(tempfile.mkdtemp(prefix="planperfect-suite-"))
+    data.chmod(0o711)
     settings = Settings(data_dir=data, kafka_port=free_port_pair(), postgres_port=free_port())
     stack = LocalStack(settings, echo=lambda line: print(f"[stack] {line}"))
     info = stack.up()
@@ -53,6 +53,7 @@ def infra(tmp_path_factory) -> Infra:
         yield Infra(info.bootstrap, info.database_url)
     finally:
         stack.down()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture

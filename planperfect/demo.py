@@ -1,0 +1,183 @@
+"""The demo: sample jobs through the real pipeline, live progress per stage, then the articles and a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import aiohttp
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from planperfect.processes import ROLES, child_env, spawn, stop_children
+from planperfect.settings import Settings
+from streams.payloads import PIPELINES, JobType
+
+SAMPLES = [
+    ("article", {"title": "Choosing a Heat Pump for an Old House", "keywords": ["heat pump", "insulation", "energy bill"],
+                 "domain": "greenhome.example", "word_count": 1200, "audience": "homeowners"}),
+    ("article", {"title": "A Practical Guide to Kafka Consumer Lag", "keywords": ["consumer lag", "partitions", "monitoring"],
+                 "domain": "streamops.example", "word_count": 1000}),
+    ("schema", {"title": "Acme Widgets Returns FAQ", "keywords": ["returns", "refund", "shipping"], "schema_type": "FAQPage",
+                "domain": "acme.example", "url": "https://acme.example/returns"}),
+    ("article", {"title": "Sourdough Starter Troubleshooting", "keywords": ["sourdough starter", "hydration", "feeding schedule"],
+                 "domain": "breadlab.example", "word_count": 800}),
+    ("schema", {"title": "Lumen Desk Lamp", "keywords": ["desk lamp", "dimmable"], "schema_type": "Product",
+                "description": "A dimmable LED desk lamp with a warm-to-cool colour range."}),
+    ("article", {"title": "Onboarding Remote Engineers in Their First Week", "keywords": ["onboarding", "remote engineers", "mentoring"],
+                 "domain": "teamcraft.example", "word_count": 1100}),
+]
+
+MARK = {"completed": "[green]✔[/]", "running": "[yellow]▶[/]", "failed": "[red]✘[/]", "pending": "[dim]·[/]"}
+
+
+def run_demo(settings: Settings, *, jobs: int) -> int:
+    from planperfect.cli import prepare
+    from planperfect.stack import LocalStack
+
+    console = Console()
+    console.rule("[bold]PlanPerfect demo")
+    was_running = settings.uses_local_stack and LocalStack(settings, echo=lambda _l: None).status().running
+    prepare(settings)
+    log_dir = settings.data_dir / "logs"
+    children = [spawn(role, child_env(settings), log_dir) for role in ROLES]
+    console.print(f"started worker, projector and api (logs in {log_dir})")
+    try:
+        return asyncio.run(_drive(settings, console, jobs))
+    finally:
+        stop_children(children)
+        if settings.uses_local_stack and not was_running:
+            LocalStack(settings, echo=lambda line: console.print(f"[dim]{line}[/]")).down()
+        else:
+            console.print("[dim]the local stack stays up (it was running before the demo)[/]")
+
+
+async def _drive(settings: Settings, console: Console, n: int) -> int:
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    async with aiohttp.ClientSession() as http:
+        await _wait_ready(http, base)
+        ids: list[str] = []
+        t0 = time.monotonic()
+        for i in range(n):
+            job_type, payload = SAMPLES[i % len(SAMPLES)]
+            body = {"job_type": job_type, "requester_email": "demo@planperfect.example", "payload": payload}
+            async with http.post(f"{base}/v1/jobs", json=body) as resp:
+                if resp.status != 202:
+                    console.print(f"[red]intake refused a sample job: {resp.status} {await resp.text()}")
+                    return 1
+                ids.append((await resp.json())["job_id"])
+        console.print(f"submitted {len(ids)} jobs")
+        jobs = await _watch(http, base, ids, console)
+        elapsed = time.monotonic() - t0
+        return await _report(http, base, jobs, elapsed, settings.output_dir, console)
+
+
+async def _wait_ready(http: aiohttp.ClientSession, base: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(f"{base}/readyz") as resp:
+                if resp.status == 200:
+                    return
+                last = await resp.text()
+        except aiohttp.ClientError as exc:
+            last = str(exc)
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"the API did not become ready within {timeout}s: {last}")
+
+
+async def _fetch(http: aiohttp.ClientSession, base: str, job_id: str) -> dict | None:
+    async with http.get(f"{base}/v1/jobs/{job_id}") as resp:
+        return await resp.json() if resp.status == 200 else None
+
+
+async def _watch(http: aiohttp.ClientSession, base: str, ids: list[str], console: Console, timeout: float = 300) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    jobs: dict[str, dict] = {}
+    with Live(_progress_table(ids, jobs), console=console, refresh_per_second=8) as live:
+        while time.monotonic() < deadline:
+            for job_id in ids:
+                job = await _fetch(http, base, job_id)
+                if job is not None:
+                    jobs[job_id] = job
+            live.update(_progress_table(ids, jobs))
+            if len(jobs) == len(ids) and all(j["status"] in ("completed", "failed", "cancelled", "dead_lettered") for j in jobs.values()):
+                break
+            await asyncio.sleep(0.15)
+    return [jobs[i] for i in ids if i in jobs]
+
+
+def _progress_table(ids: list[str], jobs: dict[str, dict]) -> Table:
+    table = Table(title="jobs", expand=False)
+    table.add_column("job")
+    table.add_column("type")
+    table.add_column("title")
+    table.add_column("stages")
+    table.add_column("status")
+    for job_id in ids:
+        job = jobs.get(job_id)
+        if job is None:
+            table.add_row(job_id[:8], "", "", "[dim]waiting for the log…[/]", "submitted")
+            continue
+        marks = " ".join(f"{MARK.get(s['status'], '·')} {s['stage']}" for s in job["stages"])
+        table.add_row(job_id[:8], job["job_type"], job["title"][:40], marks, job["status"])
+    return table
+
+
+async def _report(http, base: str, jobs: list[dict], elapsed: float, out_dir: Path, console: Console) -> int:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = Table(title="summary")
+    for col in ("title", "type", "end to end", "stage timings (ms)", "words", "QA"):
+        summary.add_column(col)
+    written: list[Path] = []
+    done = [j for j in jobs if j["status"] == "completed"]
+    for job in jobs:
+        timings = " ".join(f"{s['stage']}={s['duration_ms']}" for s in job["stages"] if s["duration_ms"] is not None)
+        e2e = "-"
+        if job["completed_at"]:
+            from datetime import datetime
+
+            e2e = f"{(datetime.fromisoformat(job['completed_at']) - datetime.fromisoformat(job['queued_at'])).total_seconds():.2f}s"
+        words, qa_text = "-", job["status"]
+        if job["status"] == "completed":
+            async with http.get(f"{base}/v1/jobs/{job['job_id']}/result") as resp:
+                result = await resp.json()
+            written += _write_result(out_dir, job, result)
+            qa = result.get("qa") or {}
+            if job["job_type"] == JobType.ARTICLE.value:
+                words = f"{qa.get('word_count')}/{qa.get('target_word_count')}"
+                qa_text = (f"{'pass' if qa.get('passed') else 'FAIL'} · flesch {qa.get('flesch_reading_ease', 0):.0f}"
+                           f" · keywords missing {len(qa.get('missing_keywords', []))}")
+            else:
+                qa_text = f"{'valid' if qa.get('passed') else 'INVALID'} {qa.get('schema_type', '')}"
+        summary.add_row(job["title"][:36], job["job_type"], e2e, timings, words, qa_text)
+    console.print(summary)
+    console.print(f"{len(done)}/{len(jobs)} jobs completed in {elapsed:.2f}s "
+                  f"({len(done) / elapsed if elapsed else 0:.2f} jobs/s) through {sum(len(PIPELINES[JobType(j['job_type'])]) for j in done)} stages")
+    if written:
+        console.rule("exported articles")
+        for path in written:
+            console.print(f"  {path}")
+        first_md = next((p for p in written if p.suffix == ".md"), None)
+        if first_md is not None:
+            console.rule(f"{first_md.name} (first 25 lines)")
+            console.print("\n".join(first_md.read_text().splitlines()[:25]), markup=False, highlight=False)
+    return 0 if len(done) == len(jobs) else 1
+
+
+def _write_result(out_dir: Path, job: dict, result: dict) -> list[Path]:
+    slug = result.get("slug") or job["job_id"][:8]
+    paths = []
+    if "markdown" in result:
+        for suffix, text in ((".md", result["markdown"]), (".html", result["html"])):
+            path = out_dir / f"{slug}{suffix}"
+            path.write_text(text)
+            paths.append(path)
+    path = out_dir / f"{slug}.jsonld"
+    path.write_text(json.dumps(result["json_ld"], indent=2))
+    paths.append(path)
+    return paths

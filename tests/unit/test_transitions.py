@@ -1,0 +1,89 @@
+"""The pure decisions of a stage attempt: sequences, ids, next requests, retries and failures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from agents import transitions
+from agents.errors import PermanentError, TransientError
+from streams.codec import DecodeError, decode_command, decode_event, encode
+from streams.commands import RequestStage
+from streams.envelope import event_id_for
+from streams.events import JobCompleted, JobFailed, JobSubmitted
+from streams.payloads import Brief, Completion, JobType, ResearchNotes, Stage
+
+import pytest
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+JOB = uuid.UUID("11111111-1111-4111-8111-111111111111")
+
+
+def submitted(job_type=JobType.ARTICLE, max_attempts=3) -> JobSubmitted:
+    return JobSubmitted(
+        event_id=event_id_for(JOB, 1), job_id=JOB, sequence=1, occurred_at=NOW, correlation_id=JOB,
+        job_type=job_type, requester_email="a@example.com", brief=Brief(title="A title"),
+        initial_stage=Stage.RESEARCH, priority=5, delay_seconds=0, max_attempts=max_attempts,
+        retry_delay_seconds=1, visibility_seconds=30,
+    )
+
+
+RESEARCH = ResearchNotes(summary="s", audience="a", angle="g", key_points=["k"], keyword_insights=[], questions=["q"])
+
+
+def test_first_request_continues_the_sequence():
+    req = transitions.first_request(submitted(), NOW)
+    assert (req.stage, req.attempt, req.next_sequence) == (Stage.RESEARCH, 1, 2)
+    assert req.causation_id == submitted().event_id and req.correlation_id == JOB
+
+
+def test_completion_requests_the_next_stage_with_the_output_carried():
+    req = transitions.first_request(submitted(), NOW)
+    begun = transitions.started(req, NOW)
+    done, nxt = transitions.completed(req, begun, RESEARCH, 12, NOW)
+    assert (begun.sequence, done.sequence) == (2, 3)
+    assert done.next_stage == Stage.OUTLINE and done.causation_id == begun.event_id
+    assert isinstance(nxt, RequestStage) and nxt.stage == Stage.OUTLINE and nxt.next_sequence == 4
+    assert nxt.outputs.research == RESEARCH
+
+
+def test_the_last_stage_completes_the_job():
+    req = transitions.first_request(submitted(JobType.SCHEMA), NOW).model_copy(update={"stage": Stage.COMPLETE})
+    begun = transitions.started(req, NOW)
+    out = Completion(job_type=JobType.SCHEMA, title="t", slug="t", word_count=None, qa_passed=True, formats=["json-ld"])
+    done, after = transitions.completed(req, begun, out, 1, NOW)
+    assert done.next_stage is None
+    assert isinstance(after, JobCompleted) and after.sequence == done.sequence + 1
+
+
+def test_same_position_same_event_id_so_a_redelivery_is_the_same_fact():
+    req = transitions.first_request(submitted(), NOW)
+    a = transitions.started(req, NOW)
+    b = transitions.started(req, datetime(2027, 1, 1, tzinfo=timezone.utc))
+    assert a.event_id == b.event_id
+
+
+def test_transient_failure_retries_until_attempts_run_out():
+    req = transitions.first_request(submitted(max_attempts=2), NOW)
+    begun = transitions.started(req, NOW)
+    fail, retry = transitions.failed(req, begun, TransientError("timeout"), 5, NOW)
+    assert fail.retryable and isinstance(retry, RequestStage) and retry.attempt == 2 and retry.next_sequence == 4
+    begun2 = transitions.started(retry, NOW)
+    fail2, final = transitions.failed(retry, begun2, TransientError("timeout"), 5, NOW)
+    assert isinstance(final, JobFailed) and "after 2 attempts" in final.reason
+
+
+def test_permanent_failure_is_final_at_once():
+    req = transitions.first_request(submitted(), NOW)
+    fail, final = transitions.failed(req, transitions.started(req, NOW), PermanentError("bad input"), 1, NOW)
+    assert not fail.retryable and isinstance(final, JobFailed) and final.reason.startswith("permanent error")
+
+
+def test_codec_round_trips_and_refuses_garbage():
+    sub = submitted()
+    assert decode_event(encode(sub)) == sub
+    req = transitions.first_request(sub, NOW)
+    assert decode_command(encode(req)) == req
+    for raw in (b"\x00\xff", b"[]", b'{"type": "JobSubmitted"}', b'{"type": "JobSubmitted", "schema_version": 7}'):
+        with pytest.raises(DecodeError):
+            decode_event(raw)
