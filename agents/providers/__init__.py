@@ -1,0 +1,1 @@
+"""Content providers: the interface through which stage handlers generate text, and its implementations."""

@@ -1,0 +1,1 @@
+"""Stage handlers: one pure `handle(inp, ctx)` per stage, reaching the world only through `ctx`."""

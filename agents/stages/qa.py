@@ -1,0 +1,81 @@
+"""The article qa stage: measure the draft against the brief and the outline, and say what falls short."""
+
+from __future__ import annotations
+
+from agents.context import StageContext, StageInput
+from agents.stages import qa_metrics as m
+from agents.stages.prerequisites import require
+from streams.payloads import Brief, Draft, KeywordStat, Outline, QAReport, Stage
+
+WORD_COUNT_TOLERANCE_PCT = 10.0
+MAX_KEYWORD_DENSITY_PCT = 3.0
+TITLE_LENGTH = (10, 70)  # characters; search results cut titles past ~60-70
+META_DESCRIPTION_LENGTH = (120, 160)
+MIN_FLESCH = 30.0  # below this, text reads as academic prose
+
+
+async def handle(inp: StageInput, ctx: StageContext) -> QAReport:
+    outline = require(inp, inp.outputs.outline, Stage.OUTLINE)
+    draft = require(inp, inp.outputs.draft, Stage.DRAFT)
+    return review(inp.brief, outline, draft)
+
+
+def review(brief: Brief, outline: Outline, draft: Draft) -> QAReport:
+    """Every figure is measured on the Markdown itself; the provider's own word count is not trusted."""
+    text = m.plain_text(draft.markdown)
+    body = m.body_text(draft.markdown)
+    total = m.count_words(text)
+    stats = [
+        KeywordStat(keyword=k, occurrences=n, density_pct=m.keyword_density(n, total))
+        for k, n in ((k, m.keyword_occurrences(text, k)) for k in brief.keywords)
+    ]
+    counts = m.heading_counts(draft.markdown)
+    heading_problems = m.heading_problems(draft.markdown)
+    deviation = m.deviation_pct(total, brief.word_count)
+    flesch = m.flesch_reading_ease(body)
+    repeated = m.repeated_sentences(body)
+    missing = [s.keyword for s in stats if s.occurrences == 0]
+    issues = [
+        *_length_issues(total, brief.word_count, deviation),
+        *(f"Keyword {k!r} does not appear in the draft." for k in missing),
+        *(f"Keyword {s.keyword!r} takes {s.density_pct}% of the words (over {MAX_KEYWORD_DENSITY_PCT}%): "
+          "it reads as keyword stuffing." for s in stats if s.density_pct > MAX_KEYWORD_DENSITY_PCT),
+        *heading_problems,
+        *_range_issue("Title", len(outline.title), TITLE_LENGTH),
+        *_range_issue("Meta description", len(outline.meta_description), META_DESCRIPTION_LENGTH),
+        *([f"Flesch reading ease is {flesch}, below {MIN_FLESCH}: the text is hard to read."]
+          if flesch < MIN_FLESCH else []),
+        *(f"Sentence repeated: {s!r}." for s in repeated),
+    ]
+    return QAReport(
+        word_count=total,
+        target_word_count=brief.word_count,
+        word_count_deviation_pct=deviation,
+        keyword_stats=stats,
+        missing_keywords=missing,
+        h1_count=counts.h1,
+        h2_count=counts.h2,
+        h3_count=counts.h3,
+        heading_structure_ok=not heading_problems,
+        title_length=len(outline.title),
+        meta_description_length=len(outline.meta_description),
+        flesch_reading_ease=flesch,
+        repeated_sentences=repeated,
+        issues=issues,
+        passed=not issues,
+    )
+
+
+def _length_issues(total: int, target: int, deviation: float) -> list[str]:
+    if abs(deviation) <= WORD_COUNT_TOLERANCE_PCT:
+        return []
+    direction = "above" if deviation > 0 else "below"
+    return [f"Word count {total} is {abs(deviation)}% {direction} the target of {target} "
+            f"(allowed: {WORD_COUNT_TOLERANCE_PCT:g}%)."]
+
+
+def _range_issue(what: str, length: int, bounds: tuple[int, int]) -> list[str]:
+    low, high = bounds
+    if low <= length <= high:
+        return []
+    return [f"{what} is {length} characters; it should be {low}-{high}."]
