@@ -1,7 +1,8 @@
-"""What a stage handler may reach besides its input: the content provider and the clock."""
+"""What a stage handler may reach besides its input: the content provider, the clock, and more time."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
@@ -38,8 +39,17 @@ class StageContext:
 
     provider: "ContentProvider"
     clock: Callable[[], datetime] = utc_now
-    extensions: list[float] = field(default_factory=list)
+    pending_extensions: list[float] = field(default_factory=list)
+    extension_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
     def extend_time_limit(self, seconds: float) -> None:
-        """Ask for `seconds` more before this attempt times out (recorded as an event by the agent)."""
-        self.extensions.append(seconds)
+        """Ask for `seconds` more before this attempt times out (the agent records it as an event)."""
+        if seconds <= 0:
+            raise ValueError("an extension must be positive")
+        self.pending_extensions.append(seconds)
+        self.extension_requested.set()
+
+    def take_extensions(self) -> list[float]:
+        taken, self.pending_extensions = self.pending_extensions, []
+        self.extension_requested.clear()
+        return taken

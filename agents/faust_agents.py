@@ -1,16 +1,26 @@
-"""The Faust agents: one per stage topic plus the dispatcher; each only moves messages to a runner."""
+"""The Faust agents: per stage and lane, per delay tier, the dispatcher and job control; each only moves messages."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from uuid import UUID
+
 import faust
 
-from agents.runner import Dispatcher, StageRunner
+from agents.progress import Progress
+from agents.runner import DelayForwarder, Dispatcher, Emitter, JobControl, StageRunner
 from streams.payloads import Stage
-from streams.topics import STAGE_REQUESTS, JOB_EVENTS, Topics
+from streams.topics import DELAY_TIERS, PARTITIONS, Lane, Topics
+
+# How many requests of one stage a worker works on at once, per lane: high-priority jobs get the
+# most room and never queue behind the low lane's backlog; the low lane always keeps one slot.
+LANE_WEIGHT = {Lane.HIGH: 1.0, Lane.NORMAL: 0.5, Lane.LOW: 0.25}
+DELAY_CONCURRENCY = 256  # held messages only sleep; each needs a slot to wait in
 
 
 def faust_sender(app: faust.App):
-    """A Send that waits for the broker's acknowledgement (acks=all) before the source is acked."""
+    """A Send that returns once the broker acknowledged (acks=all) the message."""
 
     async def send(topic: str, key: bytes, value: bytes) -> None:
         fut = await app.topic(topic, key_serializer="raw", value_serializer="raw").send(key=key, value=value)
@@ -19,34 +29,71 @@ def faust_sender(app: faust.App):
     return send
 
 
-def register(app: faust.App, topics: Topics, runner: StageRunner, dispatcher: Dispatcher, concurrency: int) -> None:
-    """Attach every agent to `app`; topics are declared with the catalogue's partition counts."""
+@dataclass
+class TableGuard:
+    """Progress in a changelog-backed table, co-partitioned with every job-keyed topic."""
+
+    app: faust.App
+    table: faust.Table
+
+    def get(self, job_id: UUID) -> Progress | None:
+        raw = self.table.get(str(job_id))
+        return Progress.from_json(raw) if raw else None
+
+    async def put(self, job_id: UUID, progress: Progress) -> None:
+        self.table[str(job_id)] = progress.to_json()
+        await self.app.producer.flush()  # the changelog write is durable before we go on
+
+
+def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                     partitions=PARTITIONS)
+
+
+def register(app: faust.App, topics: Topics, provider, stage_fn, concurrency: int) -> StageRunner:
+    """Attach every agent to `app`; returns the stage runner (tests reach its running tasks)."""
+    emit = Emitter(topics=topics, send=faust_sender(app))
+    table = app.Table("progress", default=None, partitions=PARTITIONS, key_type=str, value_type=None)
+    guard = TableGuard(app, table)
+    runner = StageRunner(emit=emit, guard=guard, provider=provider, stage_fn=stage_fn)
+    dispatcher = Dispatcher(emit=emit, guard=guard)
+    forwarder = DelayForwarder(emit=emit)
+    control = JobControl(emit=emit, guard=guard, runner=runner)
+
     for stage in Stage:
-        _stage_agent(app, topics, stage, runner, concurrency)
+        for lane in Lane:
+            _stage_agent(app, topics.stage(stage, lane), f"stage-{stage.value}-{lane.value}", runner,
+                         max(1, round(concurrency * LANE_WEIGHT[lane])))
 
-    log_topic = app.topic(
-        topics.job_events, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw",
-        partitions=JOB_EVENTS.partitions,
-    )
-    dispatched = app.Table("dispatched", default=bool, partitions=JOB_EVENTS.partitions, key_type=str, value_type=bool)
+    for tier in DELAY_TIERS:
+        _delay_agent(app, topics.delay(tier), tier, forwarder)
 
-    @app.agent(log_topic, name="dispatcher")
+    @app.agent(_raw_topic(app, topics.job_events), name="dispatcher")
     async def dispatch(stream):
         async for raw in stream:
-            job_id = await dispatcher.on_event(raw, lambda jid: bool(dispatched[jid]))
-            if job_id is not None:
-                dispatched[job_id] = True
+            await dispatcher.on_event(raw)
+
+    @app.agent(_raw_topic(app, topics.job_control), name="job-control")
+    async def job_control(stream):
+        async for event in stream.events():
+            await control.on_control(event.value, event.message.topic, event.message.partition, event.message.offset)
+
+    return runner
 
 
-def _stage_agent(app: faust.App, topics: Topics, stage: Stage, runner: StageRunner, concurrency: int) -> None:
-    name = topics.stage(stage)
-    topic = app.topic(
-        name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw",
-        partitions=STAGE_REQUESTS[stage].partitions,
-    )
-
+def _stage_agent(app: faust.App, name: str, agent_name: str, runner: StageRunner, concurrency: int) -> None:
     async def loop(stream):
         async for event in stream.events():
             await runner.on_request(event.value, name, event.message.partition, event.message.offset)
 
-    app.agent(topic, name=f"stage-{stage.value}", concurrency=concurrency)(loop)
+    app.agent(_raw_topic(app, name), name=agent_name, concurrency=concurrency)(loop)
+
+
+def _delay_agent(app: faust.App, name: str, tier: int, forwarder: DelayForwarder) -> None:
+    async def loop(stream):
+        async for event in stream.events():
+            msg = event.message
+            enqueued = datetime.fromtimestamp(msg.timestamp, tz=timezone.utc)
+            await forwarder.on_delay(event.value, name, msg.partition, msg.offset, tier, enqueued)
+
+    app.agent(_raw_topic(app, name), name=f"delay-{tier}s", concurrency=DELAY_CONCURRENCY)(loop)

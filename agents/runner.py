@@ -1,109 +1,288 @@
-"""One stage attempt around the pure handler: decode, emit started, run with a time limit, emit the outcome."""
+"""The shells around the pure transitions: stage attempts, the dispatcher, delays and job control."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Awaitable, Callable
+from uuid import UUID
 
 from agents import transitions
 from agents.context import StageContext, StageInput, utc_now
-from agents.errors import StageError, TransientError
-from agents.handlers import run_stage
+from agents.delays import tier_for
+from agents.errors import PermanentError, StageError, TransientError
+from agents.progress import Guard, JobState, Progress
 from agents.providers.base import ContentProvider
-from streams.codec import DecodeError, decode_command, decode_event, encode, key_for
-from streams.commands import RequestStage
+from streams.codec import DecodeError, decode_command, decode_control, decode_delay, decode_event, encode, key_for
+from streams.commands import CancelJob, DelayStage, RedriveJob, RequestStage
 from streams.deadletters import DeadLettered
-from streams.events import JobSubmitted
+from streams.events import JobSubmitted, StageStarted
 from streams.topics import Topics
 
 log = logging.getLogger("planperfect.agents")
 
-# (topic, key, value) -> awaits the broker's acknowledgement.
+# (topic, key, value) -> returns once the broker has acknowledged the message.
 Send = Callable[[str, bytes, bytes], Awaitable[None]]
+StageFn = Callable[[StageInput, StageContext], Awaitable[object]]
+
+
+@dataclass
+class Emitter:
+    """Writes events, requests, delays and dead letters to their topics."""
+
+    topics: Topics
+    send: Send
+
+    async def event(self, event) -> None:
+        await self.send(self.topics.job_events, key_for(event.job_id), encode(event))
+
+    async def route(self, message: RequestStage | DelayStage) -> None:
+        if isinstance(message, RequestStage):
+            await self.send(self.topics.stage(message.stage, message.lane), key_for(message.job_id), encode(message))
+        else:
+            remaining = (message.due_at - utc_now()).total_seconds()
+            await self.send(self.topics.delay(tier_for(remaining)), key_for(message.job_id), encode(message))
+
+    async def dead_letter(self, letter: DeadLettered) -> None:
+        key = key_for(letter.job_id) if letter.job_id else b"undecodable"
+        await self.send(self.topics.dead_letters, key, encode(letter))
+
+    async def undecodable(self, exc: DecodeError, topic: str, partition: int, offset: int) -> None:
+        """Keep the bytes whole on the dead-letter topic; the partition flows on."""
+        log.error("undecodable message on %s[%d]@%d: %s", topic, partition, offset, exc.reason)
+        await self.dead_letter(DeadLettered.for_undecodable(topic, partition, offset, exc.reason, exc.raw, utc_now()))
 
 
 @dataclass
 class StageRunner:
-    """Moves one stage request through its attempt; all decisions are in `transitions`."""
+    """Runs one stage request as an attempt: guard, started, handler under a time limit, outcome."""
 
-    topics: Topics
+    emit: Emitter
+    guard: Guard
     provider: ContentProvider
-    send: Send
+    stage_fn: StageFn
+    running: dict[UUID, asyncio.Task] = field(default_factory=dict)
 
-    async def on_request(self, raw: bytes, source: str, partition: int, offset: int) -> None:
+    async def on_request(self, raw: bytes, topic: str, partition: int, offset: int) -> None:
         try:
             req = decode_command(raw)
         except DecodeError as exc:
-            await self.dead_letter_raw(exc, source, partition, offset)
+            await self.emit.undecodable(exc, topic, partition, offset)
             return
-        begun = transitions.started(req, utc_now())
-        await self._emit_event(begun)
+        p = self.guard.get(req.job_id)
+        rerun = p is not None and p.state == JobState.RUNNING and p.command_id == req.command_id
+        if p is not None and not rerun and (p.state == JobState.CANCELLED or req.next_sequence < p.next_sequence):
+            log.info("job %s: dropping stale %s request (seq %d, job at %d, %s)",
+                     req.job_id, req.stage, req.next_sequence, p.next_sequence, p.state)
+            return
+        # A request seen running before belongs to an attempt that died with its worker: run it again
+        # as a new attempt, after the events that attempt already wrote.
+        attempt, seq = (p.attempt + 1, p.next_sequence) if rerun else (req.attempt, req.next_sequence)
+        req = req.model_copy(update={"next_sequence": seq})
+        progress = Progress.running(req, attempt)
+        await self.guard.put(req.job_id, progress)
+        begun = transitions.started(req, utc_now(), attempt)
+        await self.emit.event(begun)
+        seq += 1
+        await self.guard.put(req.job_id, progress.at(seq))
         ctx = StageContext(provider=self.provider)
-        inp = StageInput(
-            job_id=req.job_id, job_type=req.job_type, stage=req.stage,
-            attempt=req.attempt, brief=req.brief, outputs=req.outputs,
-        )
+        inp = StageInput(job_id=req.job_id, job_type=req.job_type, stage=req.stage, attempt=attempt,
+                         brief=req.brief, outputs=req.outputs)
         t0 = time.monotonic()
         try:
-            output = await asyncio.wait_for(run_stage(inp, ctx), timeout=req.visibility_seconds)
+            if attempt > req.max_attempts:
+                raise PermanentError(f"the stage was interrupted {attempt - 1} times (worker crashes)", code="crash_loop")
+            output = await self._attempt(req, begun, inp, ctx, seq_box := [seq])
+            seq = seq_box[0]
+        except asyncio.CancelledError:
+            if not self._cancel_requested(req.job_id):
+                raise  # the worker itself is stopping: the request is redelivered on restart
+            await self._cancelled(req, begun, seq_box[0])
+            return
         except StageError as exc:
-            await self._fail(req, begun, exc, t0)
+            await self._failed(req, begun, seq_box[0], exc, t0)
             return
-        except asyncio.TimeoutError:
-            err = TransientError(f"stage exceeded its {req.visibility_seconds}s time limit", code="timeout")
-            await self._fail(req, begun, err, t0)
-            return
-        except Exception as exc:  # a bug or an unclassified library error: retry, then dead-letter
-            log.exception("stage %s of job %s raised", req.stage, req.job_id)
-            await self._fail(req, begun, TransientError(f"{type(exc).__name__}: {exc}", code="unexpected"), t0)
+        except Exception as exc:  # a bug or an unclassified library error: retried, then dead-lettered
+            log.exception("job %s stage %s attempt %d raised", req.job_id, req.stage, attempt)
+            await self._failed(req, begun, seq_box[0], TransientError(f"{type(exc).__name__}: {exc}", code="unexpected"), t0)
             return
         duration = int((time.monotonic() - t0) * 1000)
-        done, after = transitions.completed(req, begun, output, duration, utc_now())
-        await self._emit_event(done)
-        await self._route(after)
-        log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, req.attempt, duration)
-
-    async def _fail(self, req: RequestStage, begun, err: StageError, t0: float) -> None:
-        duration = int((time.monotonic() - t0) * 1000)
-        fail, after = transitions.failed(req, begun, err, duration, utc_now())
-        log.warning("job %s stage %s attempt %d failed: %s", req.job_id, req.stage, req.attempt, err)
-        await self._emit_event(fail)
-        await self._route(after)
-
-    async def _route(self, message) -> None:
-        if isinstance(message, RequestStage):
-            await self.send(self.topics.stage(message.stage), key_for(message.job_id), encode(message))
+        done, after = transitions.completed(req, begun, seq, output, duration, utc_now())
+        await self.emit.event(done)
+        seq += 1
+        if self._cancel_requested(req.job_id) and isinstance(after, RequestStage):
+            await self._cancelled(req, begun, seq)
+            return
+        await self.guard.put(req.job_id, progress.at(seq))
+        if isinstance(after, RequestStage):
+            await self.emit.route(after)
+            await self.guard.put(req.job_id, Progress.waiting(after, JobState.QUEUED))
         else:
-            await self._emit_event(message)
+            await self.emit.event(after)
+            await self.guard.put(req.job_id, progress.at(seq + 1, JobState.DONE))
+        log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, attempt, duration)
 
-    async def _emit_event(self, event) -> None:
-        await self.send(self.topics.job_events, key_for(event.job_id), encode(event))
+    async def _attempt(self, req: RequestStage, begun: StageStarted, inp: StageInput, ctx: StageContext,
+                       seq_box: list[int]):
+        """Run the handler until it returns, its time limit passes (extensions move it), or it is cancelled."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + req.visibility_seconds
+        wall_deadline = begun.occurred_at + timedelta(seconds=req.visibility_seconds)
+        task = asyncio.create_task(self.stage_fn(inp, ctx))
+        self.running[req.job_id] = task
+        try:
+            while True:
+                waiter = asyncio.create_task(ctx.extension_requested.wait())
+                done, _ = await asyncio.wait({task, waiter}, timeout=max(0.0, deadline - loop.time()),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                if task in done:
+                    self.running.pop(req.job_id, None)
+                    return task.result()  # raises the handler's error, or CancelledError if cancelled
+                extensions = ctx.take_extensions()
+                if not extensions:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+                    raise TransientError(f"the attempt exceeded its {req.visibility_seconds}s time limit", code="timeout")
+                for extra in extensions:
+                    deadline += extra
+                    wall_deadline += timedelta(seconds=extra)
+                    await self.emit.event(transitions.extended(begun, seq_box[0], extra, wall_deadline, utc_now()))
+                    seq_box[0] += 1
+                    await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq_box[0]))
+        finally:
+            self.running.pop(req.job_id, None)
+            if not task.done():
+                task.cancel()
 
-    async def dead_letter_raw(self, exc: DecodeError, source: str, partition: int, offset: int) -> None:
-        """Undecodable bytes: keep them whole on the dead-letter topic and let the partition flow on."""
-        letter = DeadLettered.for_undecodable(source, partition, offset, exc.reason, exc.raw, utc_now())
-        log.error("undecodable message on %s: %s", source, exc.reason)
-        await self.send(self.topics.dead_letters, b"undecodable", encode(letter))
+    def _cancel_requested(self, job_id: UUID) -> bool:
+        p = self.guard.get(job_id)
+        return p is not None and p.cancel_requested
+
+    async def _failed(self, req: RequestStage, begun: StageStarted, seq: int, err: StageError, t0: float) -> None:
+        duration = int((time.monotonic() - t0) * 1000)
+        log.warning("job %s stage %s attempt %d failed: %s", req.job_id, req.stage, begun.attempt, err)
+        events, after = transitions.failed(req, begun, seq, err, duration, utc_now())
+        for event in events:
+            await self.emit.event(event)
+        seq += len(events)
+        if isinstance(after, DeadLettered):
+            await self.emit.dead_letter(after.model_copy(update={"source_topic": self.emit.topics.stage(req.stage, req.lane)}))
+            await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq, JobState.DEAD))
+        elif self._cancel_requested(req.job_id):
+            await self._cancelled(req, begun, seq)
+        else:
+            await self.emit.route(after)
+            state = JobState.DELAYED if isinstance(after, DelayStage) else JobState.QUEUED
+            target = after.request if isinstance(after, DelayStage) else after
+            await self.guard.put(req.job_id, Progress.waiting(target, state))
+
+    async def _cancelled(self, req: RequestStage, begun: StageStarted | None, seq: int) -> None:
+        event = transitions.cancelled(req.job_id, req.correlation_id, seq, req.stage, "cancelled by request",
+                                      begun.event_id if begun else None, utc_now())
+        await self.emit.event(event)
+        await self.guard.put(req.job_id, Progress.running(req, req.attempt).at(seq + 1, JobState.CANCELLED))
+        log.info("job %s cancelled at stage %s", req.job_id, req.stage)
 
 
 @dataclass
 class Dispatcher:
-    """Starts submitted jobs: turns each JobSubmitted on the log into its first stage request."""
+    """Starts submitted jobs: each JobSubmitted on the log becomes its first request, once."""
 
-    topics: Topics
-    send: Send
+    emit: Emitter
+    guard: Guard
 
-    async def on_event(self, raw: bytes, already_dispatched: Callable[[str], bool]) -> str | None:
-        """Returns the job id it dispatched, if any."""
+    async def on_event(self, raw: bytes) -> None:
         try:
             event = decode_event(raw)
         except DecodeError:
-            return None  # the projector dead-letters undecodable log entries; one owner per topic
-        if not isinstance(event, JobSubmitted) or already_dispatched(str(event.job_id)):
-            return None
-        req = transitions.first_request(event, utc_now())
-        await self.send(self.topics.stage(req.stage), key_for(req.job_id), encode(req))
-        return str(event.job_id)
+            return  # the projector dead-letters undecodable log entries; one owner per topic
+        if not isinstance(event, JobSubmitted):
+            return
+        p = self.guard.get(event.job_id)
+        if p is not None and p.state != JobState.NEW:
+            return  # already started (a repeated submission with the same Idempotency-Key)
+        if p is not None and p.cancel_requested:
+            cancel = transitions.cancelled(event.job_id, event.correlation_id, event.sequence + 1, None,
+                                           "cancelled before it started", event.event_id, utc_now())
+            await self.emit.event(cancel)
+            await self.guard.put(event.job_id, p.at(cancel.sequence + 1, JobState.CANCELLED))
+            return
+        routed = transitions.first_request(event, utc_now())
+        await self.emit.route(routed)
+        if isinstance(routed, DelayStage):
+            await self.guard.put(event.job_id, Progress.waiting(routed.request, JobState.DELAYED))
+        else:
+            await self.guard.put(event.job_id, Progress.waiting(routed, JobState.QUEUED))
+
+
+@dataclass
+class DelayForwarder:
+    """Holds a delayed request until it is due, then delivers it (or moves it to a shorter tier)."""
+
+    emit: Emitter
+
+    async def on_delay(self, raw: bytes, topic: str, partition: int, offset: int, tier: int,
+                       enqueued_at: datetime) -> None:
+        try:
+            held = decode_delay(raw)
+        except DecodeError as exc:
+            await self.emit.undecodable(exc, topic, partition, offset)
+            return
+        release = min(held.due_at, enqueued_at + timedelta(seconds=tier))
+        wait = (release - utc_now()).total_seconds()
+        if wait > 0:
+            await asyncio.sleep(wait)  # this message's own release time; later ones in the tier are due later
+        if (held.due_at - utc_now()).total_seconds() > 0.005:
+            await self.emit.route(held)
+        else:
+            await self.emit.route(held.request)
+
+
+@dataclass
+class JobControl:
+    """Cancellation and redrive: commands from the API, applied where the job's guard lives."""
+
+    emit: Emitter
+    guard: Guard
+    runner: StageRunner
+
+    async def on_control(self, raw: bytes, topic: str, partition: int, offset: int) -> None:
+        try:
+            cmd = decode_control(raw)
+        except DecodeError as exc:
+            await self.emit.undecodable(exc, topic, partition, offset)
+            return
+        if isinstance(cmd, CancelJob):
+            await self._cancel(cmd)
+        else:
+            await self._redrive(cmd)
+
+    async def _cancel(self, cmd: CancelJob) -> None:
+        p = self.guard.get(cmd.job_id)
+        if p is None:  # submitted but not dispatched yet: the dispatcher will cancel it
+            await self.guard.put(cmd.job_id, Progress.new(cmd.job_id, cancel_requested=True))
+        elif p.state in (JobState.QUEUED, JobState.DELAYED):
+            event = transitions.cancelled(cmd.job_id, p.correlation_id, p.next_sequence, p.stage, cmd.reason,
+                                          cmd.command_id, utc_now())
+            await self.emit.event(event)
+            await self.guard.put(cmd.job_id, p.at(p.next_sequence + 1, JobState.CANCELLED))
+        elif p.state in (JobState.RUNNING, JobState.NEW):
+            await self.guard.put(cmd.job_id, p.with_cancel())
+            task = self.runner.running.pop(cmd.job_id, None)
+            if task is not None:
+                task.cancel()  # the running stage stops at its next await
+        log.info("job %s: cancel requested while %s", cmd.job_id, p.state if p else "unknown")
+
+    async def _redrive(self, cmd: RedriveJob) -> None:
+        p = self.guard.get(cmd.job_id)
+        if p is not None and not (p.state == JobState.DEAD and p.next_sequence == cmd.next_sequence):
+            log.info("job %s: redrive ignored (job is %s at %d)", cmd.job_id, p.state, p.next_sequence)
+            return
+        event, request = transitions.redriven(cmd, utc_now())
+        await self.emit.event(event)
+        await self.emit.route(request)
+        await self.guard.put(cmd.job_id, Progress.waiting(request, JobState.QUEUED))

@@ -1,113 +1,153 @@
-"""Pure decisions of a stage attempt: which events it writes and what is requested next."""
+"""Pure decisions of a job's life: which events a step writes, at which sequence, and what is requested next."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from pydantic import BaseModel
 
 from agents.errors import StageError
-from streams.commands import RequestStage
+from agents.retry import DeadLetter, decide
+from streams.commands import DelayStage, RedriveJob, RequestStage
+from streams.deadletters import DeadLettered
 from streams.envelope import command_id_for, event_id_for
-from streams.events import JobCompleted, JobFailed, JobSubmitted, StageCompleted, StageFailed, StageStarted
-from streams.payloads import StageOutputs, next_stage
+from streams.events import (
+    JobCancelled,
+    JobCompleted,
+    JobDeadLettered,
+    JobRedriven,
+    JobSubmitted,
+    RetryScheduled,
+    StageCompleted,
+    StageExtended,
+    StageFailed,
+    StageStarted,
+)
+from streams.payloads import Stage, StageOutputs, next_stage
+
+# What a request turns into on the way to its stage: delivered now, or held until due.
+Routed = RequestStage | DelayStage
 
 
-def first_request(sub: JobSubmitted, now: datetime) -> RequestStage:
-    """The request that starts a submitted job at its initial stage."""
-    return RequestStage(
-        command_id=command_id_for(sub.job_id, f"{sub.initial_stage.value}:1"),
-        job_id=sub.job_id,
-        job_type=sub.job_type,
-        stage=sub.initial_stage,
-        attempt=1,
-        next_sequence=sub.sequence + 1,
-        requested_at=now,
-        correlation_id=sub.correlation_id,
-        causation_id=sub.event_id,
-        priority=sub.priority,
-        max_attempts=sub.max_attempts,
-        retry_delay_seconds=sub.retry_delay_seconds,
-        visibility_seconds=sub.visibility_seconds,
-        brief=sub.brief,
-        outputs=StageOutputs(),
-    )
-
-
-def _envelope(req: RequestStage, offset: int, now: datetime, causation) -> dict:
-    seq = req.next_sequence + offset
+def _envelope(job_id: UUID, correlation_id: UUID, seq: int, now: datetime, causation: UUID | None) -> dict:
     return dict(
-        event_id=event_id_for(req.job_id, seq),
-        job_id=req.job_id,
-        sequence=seq,
-        occurred_at=now,
-        correlation_id=req.correlation_id,
-        causation_id=causation,
+        event_id=event_id_for(job_id, seq), job_id=job_id, sequence=seq, occurred_at=now,
+        correlation_id=correlation_id, causation_id=causation,
     )
 
 
-def started(req: RequestStage, now: datetime) -> StageStarted:
+def route(req: RequestStage, due_at: datetime, now: datetime) -> Routed:
+    """Deliver now if due, else wrap in a delay that releases it at `due_at`."""
+    if due_at <= now:
+        return req
+    return DelayStage(command_id=command_id_for(req.job_id, f"delay:{req.command_id}"), job_id=req.job_id,
+                      due_at=due_at, request=req)
+
+
+def first_request(sub: JobSubmitted, now: datetime) -> Routed:
+    """The request that starts a submitted job at its initial stage, held back by `delay_seconds`."""
+    req = RequestStage(
+        command_id=command_id_for(sub.job_id, f"{sub.initial_stage.value}:1"),
+        job_id=sub.job_id, job_type=sub.job_type, stage=sub.initial_stage, attempt=1,
+        next_sequence=sub.sequence + 1, requested_at=now, correlation_id=sub.correlation_id,
+        causation_id=sub.event_id, priority=sub.priority, max_attempts=sub.max_attempts,
+        retry_delay_seconds=sub.retry_delay_seconds, visibility_seconds=sub.visibility_seconds,
+        brief=sub.brief, outputs=StageOutputs(),
+    )
+    return route(req, sub.occurred_at + timedelta(seconds=sub.delay_seconds), now)
+
+
+def started(req: RequestStage, now: datetime, attempt: int | None = None) -> StageStarted:
+    """`attempt` differs from the request's when a crashed attempt of the same request is re-run."""
     return StageStarted(
-        **_envelope(req, 0, now, req.command_id),
-        stage=req.stage,
-        attempt=req.attempt,
-        time_limit_seconds=req.visibility_seconds,
+        **_envelope(req.job_id, req.correlation_id, req.next_sequence, now, req.command_id),
+        stage=req.stage, attempt=attempt or req.attempt, time_limit_seconds=req.visibility_seconds,
+    )
+
+
+def extended(begun: StageStarted, seq: int, extra: float, deadline: datetime, now: datetime) -> StageExtended:
+    return StageExtended(
+        **_envelope(begun.job_id, begun.correlation_id, seq, now, begun.event_id),
+        stage=begun.stage, attempt=begun.attempt, extra_seconds=extra, deadline_at=deadline,
     )
 
 
 def completed(
-    req: RequestStage, begun: StageStarted, output: BaseModel, duration_ms: int, now: datetime
+    req: RequestStage, begun: StageStarted, seq: int, output: BaseModel, duration_ms: int, now: datetime
 ) -> tuple[StageCompleted, RequestStage | JobCompleted]:
-    """The completion of this attempt and what follows: the next stage's request or the job's end."""
+    """The completion written at `seq`, then the next stage's request or the job's end."""
     following = next_stage(req.job_type, req.stage)
     done = StageCompleted(
-        **_envelope(req, 1, now, begun.event_id),
-        stage=req.stage,
-        attempt=req.attempt,
-        duration_ms=duration_ms,
-        output=output,
-        next_stage=following,
+        **_envelope(req.job_id, req.correlation_id, seq, now, begun.event_id),
+        stage=req.stage, attempt=begun.attempt, duration_ms=duration_ms, output=output, next_stage=following,
     )
     if following is None:
-        return done, JobCompleted(**_envelope(req, 2, now, done.event_id), final_stage=req.stage)
-    nxt = req.model_copy(
-        update=dict(
-            command_id=command_id_for(req.job_id, f"{following.value}:1"),
-            stage=following,
-            attempt=1,
-            next_sequence=req.next_sequence + 2,
-            requested_at=now,
-            causation_id=done.event_id,
-            outputs=req.outputs.with_output(req.stage, output),
-        )
-    )
+        return done, JobCompleted(**_envelope(req.job_id, req.correlation_id, seq + 1, now, done.event_id),
+                                  final_stage=req.stage)
+    nxt = req.model_copy(update=dict(
+        command_id=command_id_for(req.job_id, f"{following.value}:1"), stage=following, attempt=1,
+        next_sequence=seq + 1, requested_at=now, causation_id=done.event_id,
+        outputs=req.outputs.with_output(req.stage, output),
+    ))
     return done, nxt
 
 
 def failed(
-    req: RequestStage, begun: StageStarted, error: StageError, duration_ms: int, now: datetime
-) -> tuple[StageFailed, RequestStage | JobFailed]:
-    """The failure of this attempt, then another attempt while attempts remain, else the job fails."""
+    req: RequestStage, begun: StageStarted, seq: int, error: StageError, duration_ms: int, now: datetime
+) -> tuple[list, Routed | DeadLettered]:
+    """StageFailed at `seq`; then a retry after backoff while attempts remain, else the dead letters."""
     fail = StageFailed(
-        **_envelope(req, 1, now, begun.event_id),
-        stage=req.stage,
-        attempt=req.attempt,
-        error_code=error.code,
-        error=str(error),
-        retryable=error.retryable,
-        duration_ms=duration_ms,
+        **_envelope(req.job_id, req.correlation_id, seq, now, begun.event_id),
+        stage=req.stage, attempt=begun.attempt, error_code=error.code, error=str(error),
+        retryable=error.retryable, duration_ms=duration_ms,
     )
-    if error.retryable and req.attempt < req.max_attempts:
-        attempt = req.attempt + 1
-        retry = req.model_copy(
-            update=dict(
-                command_id=command_id_for(req.job_id, f"{req.stage.value}:{attempt}"),
-                attempt=attempt,
-                next_sequence=req.next_sequence + 2,
-                requested_at=now,
-                causation_id=fail.event_id,
-            )
-        )
-        return fail, retry
-    reason = "permanent error" if not error.retryable else f"failed after {req.attempt} attempts"
-    return fail, JobFailed(**_envelope(req, 2, now, fail.event_id), stage=req.stage, reason=f"{reason}: {error}")
+    decision = decide(error, begun.attempt, req.max_attempts, req.retry_delay_seconds, req.job_id)
+    if isinstance(decision, DeadLetter):
+        dead, letter = dead_lettered(req, seq + 1, begun.attempt, decision.reason, str(error), fail.event_id, now)
+        return [fail, dead], letter
+    due = now + timedelta(seconds=decision.delay_seconds)
+    scheduled = RetryScheduled(
+        **_envelope(req.job_id, req.correlation_id, seq + 1, now, fail.event_id),
+        stage=req.stage, attempt=decision.attempt, delay_seconds=decision.delay_seconds, due_at=due,
+    )
+    retry = req.model_copy(update=dict(
+        command_id=command_id_for(req.job_id, f"{req.stage.value}:{decision.attempt}:{seq}"),
+        attempt=decision.attempt, next_sequence=seq + 2, requested_at=now, causation_id=scheduled.event_id,
+    ))
+    return [fail, scheduled], route(retry, due, now)
+
+
+def dead_lettered(
+    req: RequestStage, seq: int, attempts: int, reason: str, error: str, causation: UUID, now: datetime
+) -> tuple[JobDeadLettered, DeadLettered]:
+    letter_id = command_id_for(req.job_id, f"dead-letter:{seq}")
+    event = JobDeadLettered(
+        **_envelope(req.job_id, req.correlation_id, seq, now, causation),
+        stage=req.stage, attempts=attempts, reason=reason, dead_letter_id=letter_id,
+    )
+    letter = DeadLettered(
+        dead_letter_id=letter_id, job_id=req.job_id, stage=req.stage, reason=reason, error=error,
+        attempts=attempts, source_topic=f"stage.{req.stage.value}", original=req, next_sequence=seq + 1,
+        dead_lettered_at=now,
+    )
+    return event, letter
+
+
+def redriven(cmd: RedriveJob, now: datetime) -> tuple[JobRedriven, RequestStage]:
+    """Back to the failed stage with fresh attempts, continuing the job's sequence after its dead letter."""
+    req = cmd.request
+    event = JobRedriven(
+        **_envelope(req.job_id, req.correlation_id, cmd.next_sequence, now, cmd.command_id),
+        stage=req.stage, dead_letter_id=cmd.dead_letter_id,
+    )
+    again = req.model_copy(update=dict(
+        command_id=command_id_for(req.job_id, f"redrive:{cmd.dead_letter_id}"), attempt=1,
+        next_sequence=cmd.next_sequence + 1, requested_at=now, causation_id=event.event_id,
+    ))
+    return event, again
+
+
+def cancelled(job_id: UUID, correlation_id: UUID, seq: int, stage: Stage | None, reason: str,
+              causation: UUID | None, now: datetime) -> JobCancelled:
+    return JobCancelled(**_envelope(job_id, correlation_id, seq, now, causation), stage=stage, reason=reason)

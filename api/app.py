@@ -6,7 +6,7 @@ import asyncpg
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
-from api import health, jobs
+from api import health, jobs, operations
 from api.config import ApiConfig
 from api.errors import error_middleware
 from api.notifications import JobNotifications
@@ -20,6 +20,7 @@ def create_app(config: ApiConfig) -> web.Application:
     app.cleanup_ctx.append(_kafka)
     app.add_routes(health.routes)
     app.add_routes(jobs.routes)
+    app.add_routes(operations.routes)
     return app
 
 

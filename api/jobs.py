@@ -20,7 +20,7 @@ from streams.envelope import event_id_for, job_id_for_idempotency_key
 from streams.events import JobSubmitted
 from streams.payloads import Stage
 
-TERMINAL = {"completed", "failed", "cancelled", "dead_lettered"}
+TERMINAL = {"completed", "cancelled", "dead_lettered"}
 IDEMPOTENCY_KEY_MAX = 200
 
 routes = web.RouteTableDef()

@@ -37,6 +37,13 @@ RESPONSES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/readyz"): {"200": "Kafka and PostgreSQL reachable", "503": "Not ready, with the reason"},
     ("GET", "/openapi.json"): {"200": "This document"},
 }
+RESPONSES.update({
+    ("POST", "/v1/jobs/{job_id}/cancel"): {"202": "Cancellation requested", "404": "Unknown job", "409": "Already finished"},
+    ("GET", "/v1/dlq"): {"200": "Dead letters, newest first", "400": "Bad filter"},
+    ("GET", "/v1/dlq/{dead_letter_id}"): {"200": "A dead letter with its original message", "404": "Unknown dead letter"},
+    ("POST", "/v1/dlq/{dead_letter_id}/redrive"): {"202": "Redrive requested", "404": "Unknown dead letter", "409": "Already redriven or not a job"},
+    ("GET", "/v1/queues"): {"200": "Queue depth per topic and consumer group", "503": "Kafka unavailable"},
+})
 RESPONSES[("POST", "/v1/jobs")] = RESPONSES[("POST", "/content-intake")]
 
 

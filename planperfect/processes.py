@@ -35,12 +35,22 @@ def make_provider(settings: Settings):
     raise SystemExit(f"PLANPERFECT_PROVIDER={settings.provider!r}: only 'offline' is available in this version")
 
 
+def stage_function(settings: Settings):
+    """The stage entry point: the handlers, or the fault-injecting wrapper when tests enable it."""
+    if settings.fault_injection:
+        from agents.faults import run_stage_with_faults
+
+        return run_stage_with_faults
+    from agents.handlers import run_stage
+
+    return run_stage
+
+
 def run_worker(settings: Settings) -> None:
     """The Faust worker: every stage agent and the dispatcher."""
     import faust
 
-    from agents.faust_agents import faust_sender, register
-    from agents.runner import Dispatcher, StageRunner
+    from agents.faust_agents import register
     from streams.app import create_app
 
     topics = Topics(settings.topic_prefix)
@@ -50,9 +60,7 @@ def run_worker(settings: Settings) -> None:
         bootstrap=settings.kafka(),
         datadir=settings.data_dir / "faust",
     )
-    send = faust_sender(app)
-    runner = StageRunner(topics=topics, provider=make_provider(settings), send=send)
-    register(app, topics, runner, Dispatcher(topics=topics, send=send), settings.worker_concurrency)
+    register(app, topics, make_provider(settings), stage_function(settings), settings.worker_concurrency)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
 
@@ -74,7 +82,7 @@ def run_projector(settings: Settings) -> None:
             await runner.run(stop)
         finally:
             await runner.stop()
-        log.info("projector stopped after %d events", runner.stats.records)
+        log.info("projector stopped after %d events", runner.stats.fetched)
 
     asyncio.run(main())
 
@@ -84,7 +92,9 @@ def api_config(settings: Settings):
 
     return ApiConfig(
         bootstrap=settings.kafka(), dsn=settings.database(), topics=Topics(settings.topic_prefix),
-        max_body_bytes=settings.max_body_bytes,
+        max_body_bytes=settings.max_body_bytes, default_max_attempts=settings.stage_max_attempts,
+        default_retry_delay_seconds=settings.stage_retry_delay_seconds,
+        default_visibility_seconds=settings.stage_visibility_seconds,
     )
 
 

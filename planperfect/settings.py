@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     projector_batch_size: int = Field(500, description="Most events the projector applies in one transaction.")
     projector_batch_wait_ms: int = Field(50, description="Longest wait for a batch to fill.")
     max_body_bytes: int = Field(256 * 1024, description="Largest accepted HTTP request body.")
+    fault_injection: bool = Field(False, description="Tests only: honour [fault:STAGE:KIND:N] markers in job titles.")
+    stage_max_attempts: int = Field(3, ge=1, le=20, description="Default attempts per stage.")
+    stage_retry_delay_seconds: int = Field(5, ge=0, le=3600, description="Default base of the retry backoff.")
+    stage_visibility_seconds: int = Field(600, ge=1, le=86400, description="Default time limit of one attempt.")
     output_dir: Path = Field(Path("out"), description="Where `planperfect demo` writes exported articles.")
 
     @property

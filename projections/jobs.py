@@ -7,7 +7,7 @@ import json
 import asyncpg
 
 from projections.base import Record
-from streams.events import JobCompleted, JobFailed, JobSubmitted, StageCompleted, StageFailed, StageStarted
+from streams.events import EVENT_CLASSES, JobDeadLettered, JobSubmitted, StageFailed
 
 SUBMITTED = """
 INSERT INTO content_jobs (job_id, job_type, status, current_stage, requester_email, title, brief, priority,
@@ -26,27 +26,35 @@ UPDATE content_jobs SET
         WHEN 'StageStarted' THEN 'running'
         WHEN 'StageCompleted' THEN CASE WHEN $3::text IS NULL THEN status ELSE 'queued' END
         WHEN 'StageFailed' THEN 'retrying'
+        WHEN 'RetryScheduled' THEN 'retrying'
         WHEN 'JobCompleted' THEN 'completed'
-        WHEN 'JobFailed' THEN 'failed'
+        WHEN 'JobDeadLettered' THEN 'dead_lettered'
+        WHEN 'JobRedriven' THEN 'queued'
+        WHEN 'JobCancelled' THEN 'cancelled'
         ELSE status END,
     current_stage = CASE $2
         WHEN 'StageStarted' THEN $4::text
         WHEN 'StageCompleted' THEN COALESCE($3::text, current_stage)
+        WHEN 'JobRedriven' THEN $4::text
         ELSE current_stage END,
     attempts = CASE $2
         WHEN 'StageStarted' THEN $5::int
         WHEN 'StageCompleted' THEN CASE WHEN $3::text IS NULL THEN attempts ELSE 0 END
+        WHEN 'JobRedriven' THEN 0
         ELSE attempts END,
+    available_at = CASE WHEN $2 = 'RetryScheduled' THEN $9::timestamptz ELSE available_at END,
     dequeued_at = CASE WHEN $2 = 'StageStarted' THEN COALESCE(dequeued_at, $7) ELSE dequeued_at END,
     completed_at = CASE WHEN $2 = 'JobCompleted' THEN $7 ELSE completed_at END,
-    failed_at = CASE WHEN $2 = 'JobFailed' THEN $7 ELSE failed_at END,
-    last_error = CASE WHEN $2 IN ('StageFailed', 'JobFailed') THEN $6::text ELSE last_error END,
+    failed_at = CASE WHEN $2 = 'JobDeadLettered' THEN $7 ELSE failed_at END,
+    dead_lettered_at = CASE WHEN $2 = 'JobDeadLettered' THEN $7 ELSE dead_lettered_at END,
+    cancelled_at = CASE WHEN $2 = 'JobCancelled' THEN $7 ELSE cancelled_at END,
+    last_error = CASE WHEN $2 IN ('StageFailed', 'JobDeadLettered') THEN $6::text ELSE last_error END,
     last_sequence = $8,
     updated_at = $7
 WHERE job_id = $1 AND last_sequence < $8
 """
 
-TRANSITIONS = (StageStarted, StageCompleted, StageFailed, JobCompleted, JobFailed)
+TRANSITIONS = tuple(cls for cls in EVENT_CLASSES if cls is not JobSubmitted)
 
 
 class JobsProjection:
@@ -80,11 +88,11 @@ def _transition(e) -> tuple:
     match e:
         case StageFailed():
             error = f"{e.error_code}: {e.error}"
-        case JobFailed():
+        case JobDeadLettered():
             error = e.reason
         case _:
             error = None
     return (
         e.job_id, e.type, next_stage.value if next_stage else None, stage.value if stage else None,
-        getattr(e, "attempt", None), error, e.occurred_at, e.sequence,
+        getattr(e, "attempt", None), error, e.occurred_at, e.sequence, getattr(e, "due_at", None),
     )

@@ -95,3 +95,35 @@ async def list_jobs(
     page = rows[:limit]
     nxt = encode_cursor(page[-1]["queued_at"], page[-1]["job_id"]) if len(rows) > limit else None
     return [_row(r) for r in page], nxt
+
+
+DEAD_LETTER_COLUMNS = """d.dead_letter_id, d.job_id, d.stage, d.reason, d.error, d.attempts, d.source_topic,
+    d.source_partition, d.source_offset, d.dead_lettered_at, d.next_sequence,
+    CASE WHEN r.dead_letter_id IS NULL THEN 'dead' ELSE 'redriven' END AS status, r.redriven_at"""
+
+
+async def list_dead_letters(
+    conn: asyncpg.Connection, *, status: str | None, stage: str | None, job_id: UUID | None, limit: int
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"""SELECT {DEAD_LETTER_COLUMNS} FROM content_dead_letters d
+              LEFT JOIN content_dead_letter_redrives r USING (dead_letter_id)
+             WHERE ($1::text IS NULL OR (CASE WHEN r.dead_letter_id IS NULL THEN 'dead' ELSE 'redriven' END) = $1)
+               AND ($2::text IS NULL OR d.stage = $2) AND ($3::uuid IS NULL OR d.job_id = $3)
+             ORDER BY d.dead_lettered_at DESC, d.dead_letter_id LIMIT $4""",
+        status, stage, job_id, limit,
+    )
+    return [_row(r) for r in rows]
+
+
+async def get_dead_letter(conn: asyncpg.Connection, dead_letter_id: UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"""SELECT {DEAD_LETTER_COLUMNS}, d.original, encode(d.raw, 'base64') AS raw_base64
+              FROM content_dead_letters d LEFT JOIN content_dead_letter_redrives r USING (dead_letter_id)
+             WHERE d.dead_letter_id = $1""",
+        dead_letter_id,
+    )
+    out = _row(row)
+    if out is not None and out["original"] is not None:
+        out["original"] = json.loads(out["original"])
+    return out

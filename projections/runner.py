@@ -42,7 +42,7 @@ def default_projections() -> list[Projection]:
 @dataclass
 class BatchStats:
     batches: int = 0
-    records: int = 0
+    fetched: int = 0
     dead_lettered: int = 0
 
 
@@ -114,13 +114,10 @@ class ProjectionRunner:
             if not assigned:
                 continue
             ends = await self._consumer.end_offsets(list(assigned))
-            if all(await self._position(tp) >= end for tp, end in ends.items()):
+            positions = {tp: await self._consumer.position(tp) for tp in ends}
+            if all(positions[tp] >= end for tp, end in ends.items()):
                 return
         raise TimeoutError(f"projector did not catch up within {timeout}s")
-
-    async def _position(self, tp: TopicPartition) -> int:
-        assert self._consumer is not None
-        return await self._consumer.position(tp)
 
     async def load_positions(self, assigned: set[TopicPartition]) -> None:
         """Read stored positions and seek each partition to the lowest position any projection needs."""
@@ -171,7 +168,7 @@ class ProjectionRunner:
         # Kafka's copy of the offsets is for operators' tooling (lag); PostgreSQL's copy is the truth.
         await self._consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
         self.stats.batches += 1
-        self.stats.records += len(records)
+        self.stats.fetched += len(records)
         return len(records)
 
     async def _decode(self, tp: TopicPartition, msg) -> Record | None:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
 
-from streams.commands import COMMAND_ADAPTER, RequestStage
+from streams.commands import COMMAND_ADAPTER, CONTROL_ADAPTER, DELAY_ADAPTER, Control, DelayStage, RequestStage
 from streams.events import EVENT_ADAPTER, Event
 from streams.upcasters import UnknownVersion, upcast
 
@@ -57,6 +57,22 @@ def decode_command(raw: bytes) -> RequestStage:
         return COMMAND_ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise DecodeError(f"invalid command: {_brief(exc)}", raw) from None
+
+
+def decode_delay(raw: bytes) -> DelayStage:
+    data = _load(raw)
+    try:
+        return DELAY_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise DecodeError(f"invalid delay: {_brief(exc)}", raw) from None
+
+
+def decode_control(raw: bytes) -> Control:
+    data = _load(raw)
+    try:
+        return CONTROL_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise DecodeError(f"invalid control command: {_brief(exc)}", raw) from None
 
 
 def _brief(exc: ValidationError) -> str:

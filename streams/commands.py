@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal, Union
 from uuid import UUID
 
 from pydantic import Field, TypeAdapter
 
 from streams.envelope import Message
 from streams.payloads import Brief, JobType, Stage, StageOutputs
+from streams.topics import Lane, lane_for
 
 
 class RequestStage(Message):
@@ -34,4 +35,48 @@ class RequestStage(Message):
     outputs: StageOutputs
 
 
+    @property
+    def lane(self) -> Lane:
+        return lane_for(self.priority)
+
+
+class DelayStage(Message):
+    """Hold `request` until `due_at`, then deliver it to its stage lane (retries and delayed starts)."""
+
+    type: Literal["DelayStage"] = "DelayStage"
+    schema_version: Literal[1] = 1
+    command_id: UUID
+    job_id: UUID
+    due_at: datetime
+    request: RequestStage
+
+
+class CancelJob(Message):
+    """Stop a job: a queued or delayed job never runs another stage; a running stage is cancelled."""
+
+    type: Literal["CancelJob"] = "CancelJob"
+    schema_version: Literal[1] = 1
+    command_id: UUID
+    job_id: UUID
+    requested_at: datetime
+    reason: str = "cancelled by request"
+
+
+class RedriveJob(Message):
+    """Put a dead-lettered job back at its failed stage with fresh attempts."""
+
+    type: Literal["RedriveJob"] = "RedriveJob"
+    schema_version: Literal[1] = 1
+    command_id: UUID
+    job_id: UUID
+    requested_at: datetime
+    dead_letter_id: UUID
+    request: RequestStage = Field(description="The dead-lettered request.")
+    next_sequence: int = Field(ge=2, description="The job's next sequence after its dead letter.")
+
+
+Control = Annotated[Union[CancelJob, RedriveJob], Field(discriminator="type")]
+
 COMMAND_ADAPTER: TypeAdapter[RequestStage] = TypeAdapter(RequestStage)
+DELAY_ADAPTER: TypeAdapter[DelayStage] = TypeAdapter(DelayStage)
+CONTROL_ADAPTER: TypeAdapter[Control] = TypeAdapter(Control)

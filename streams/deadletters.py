@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID, uuid5
 
+from pydantic import Field
+
 from streams.commands import RequestStage
 from streams.envelope import PLANPERFECT_NS, Message
 from streams.payloads import Stage
@@ -30,6 +32,7 @@ class DeadLettered(Message):
     source_partition: int | None = None
     source_offset: int | None = None
     original: RequestStage | None = None
+    next_sequence: int | None = Field(None, description="Where a redrive continues the job's sequence.")
     raw_base64: str | None = None
     dead_lettered_at: datetime
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal, Union
+from uuid import UUID
 
 from pydantic import EmailStr, Field, TypeAdapter
 
@@ -60,20 +62,62 @@ class JobCompleted(Envelope):
     final_stage: Stage
 
 
-class JobFailed(Envelope):
-    type: Literal["JobFailed"] = "JobFailed"
+class StageExtended(Envelope):
+    """A running attempt asked for more time; its deadline moved."""
+
+    type: Literal["StageExtended"] = "StageExtended"
     schema_version: Literal[1] = 1
     stage: Stage
+    attempt: int = Field(ge=1)
+    extra_seconds: float = Field(gt=0)
+    deadline_at: datetime
+
+
+class RetryScheduled(Envelope):
+    type: Literal["RetryScheduled"] = "RetryScheduled"
+    schema_version: Literal[1] = 1
+    stage: Stage
+    attempt: int = Field(ge=1, description="The attempt that will run.")
+    delay_seconds: float = Field(ge=0)
+    due_at: datetime
+
+
+class JobDeadLettered(Envelope):
+    type: Literal["JobDeadLettered"] = "JobDeadLettered"
+    schema_version: Literal[1] = 1
+    stage: Stage
+    attempts: int
+    reason: str
+    dead_letter_id: UUID
+
+
+class JobRedriven(Envelope):
+    type: Literal["JobRedriven"] = "JobRedriven"
+    schema_version: Literal[1] = 1
+    stage: Stage
+    dead_letter_id: UUID
+
+
+class JobCancelled(Envelope):
+    type: Literal["JobCancelled"] = "JobCancelled"
+    schema_version: Literal[1] = 1
+    stage: Stage | None
     reason: str
 
 
+EVENT_CLASSES = (
+    JobSubmitted, StageStarted, StageExtended, StageCompleted, StageFailed, RetryScheduled,
+    JobCompleted, JobDeadLettered, JobRedriven, JobCancelled,
+)
+
 Event = Annotated[
-    Union[JobSubmitted, StageStarted, StageCompleted, StageFailed, JobCompleted, JobFailed],
+    Union[
+        JobSubmitted, StageStarted, StageExtended, StageCompleted, StageFailed, RetryScheduled,
+        JobCompleted, JobDeadLettered, JobRedriven, JobCancelled,
+    ],
     Field(discriminator="type"),
 ]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-EVENT_TYPES: tuple[str, ...] = tuple(
-    cls.model_fields["type"].default
-    for cls in (JobSubmitted, StageStarted, StageCompleted, StageFailed, JobCompleted, JobFailed)
-)
+EVENT_TYPES: tuple[str, ...] = tuple(cls.model_fields["type"].default for cls in EVENT_CLASSES)
+TERMINAL_EVENTS: tuple[str, ...] = ("JobCompleted", "JobDeadLettered", "JobCancelled")

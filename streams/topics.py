@@ -15,6 +15,28 @@ class CleanupPolicy(StrEnum):
     COMPACT = "compact"
 
 
+class Lane(StrEnum):
+    """Priority lanes: each stage has one topic per lane, consumed by agents of different weight."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+def lane_for(priority: int) -> Lane:
+    """Priority 0-10 at intake: 7 and above is high, 3 and below is low."""
+    if priority >= 7:
+        return Lane.HIGH
+    if priority <= 3:
+        return Lane.LOW
+    return Lane.NORMAL
+
+
+# Delay tiers in seconds: a delayed message waits in the largest tier not longer than what remains,
+# so every tier is first-in first-due and nothing due earlier waits behind something due later.
+DELAY_TIERS: tuple[int, ...] = (1, 5, 30, 120, 600, 3600)
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """A topic of the system: its name below the deployment prefix and the settings it must have."""
@@ -33,21 +55,29 @@ class TopicSpec:
         return {"cleanup.policy": self.cleanup_policy.value, "retention.ms": str(self.retention_ms)}
 
 
+# Every keyed topic has the same partition count, so one job's messages on all of them land on the
+# same partition number and Faust assigns them, with the guard table, to the same worker.
 PARTITIONS = 4
 
 JOB_EVENTS = TopicSpec("job-events", PARTITIONS, "Source of truth: every job's events, keyed by job id.")
 DEAD_LETTERS = TopicSpec("dead-letters", PARTITIONS, "Messages that could not be processed, with the reason.")
-STAGE_REQUESTS: dict[Stage, TopicSpec] = {
-    stage: TopicSpec(
-        f"stage.{stage.value}",
+JOB_CONTROL = TopicSpec("job-control", PARTITIONS, "Cancellation requests, keyed by job id.", retention_ms=7 * DAY_MS)
+STAGE_REQUESTS: dict[tuple[Stage, Lane], TopicSpec] = {
+    (stage, lane): TopicSpec(
+        f"stage.{stage.value}.{lane.value}",
         PARTITIONS,
-        f"Requests to run the {stage.value} stage of a job, keyed by job id.",
+        f"Requests to run the {stage.value} stage, {lane.value} priority, keyed by job id.",
         retention_ms=7 * DAY_MS,
     )
     for stage in Stage
+    for lane in Lane
+}
+DELAYS: dict[int, TopicSpec] = {
+    tier: TopicSpec(f"delay.{tier}s", PARTITIONS, f"Messages held up to {tier}s before delivery.", retention_ms=14 * DAY_MS)
+    for tier in DELAY_TIERS
 }
 
-CATALOGUE: tuple[TopicSpec, ...] = (JOB_EVENTS, DEAD_LETTERS, *STAGE_REQUESTS.values())
+CATALOGUE: tuple[TopicSpec, ...] = (JOB_EVENTS, DEAD_LETTERS, JOB_CONTROL, *STAGE_REQUESTS.values(), *DELAYS.values())
 
 
 class Topics:
@@ -57,9 +87,13 @@ class Topics:
         self.prefix = prefix
         self.job_events = JOB_EVENTS.name(prefix)
         self.dead_letters = DEAD_LETTERS.name(prefix)
+        self.job_control = JOB_CONTROL.name(prefix)
 
-    def stage(self, stage: Stage) -> str:
-        return STAGE_REQUESTS[stage].name(self.prefix)
+    def stage(self, stage: Stage, lane: Lane = Lane.NORMAL) -> str:
+        return STAGE_REQUESTS[(stage, lane)].name(self.prefix)
+
+    def delay(self, tier: int) -> str:
+        return DELAYS[tier].name(self.prefix)
 
     def all(self) -> list[tuple[str, TopicSpec]]:
         return [(spec.name(self.prefix), spec) for spec in CATALOGUE]

@@ -43,15 +43,17 @@ async def job_events(n: int, *, fail_every: int = 0) -> list:
             now += timedelta(seconds=1)
             begun = transitions.started(req, now)
             out.append(begun)
+            seq = begun.sequence + 1
             if fail_every and i % fail_every == 0 and req.stage.value == "draft" and not failed_once:
                 failed_once = True
-                fail, req = transitions.failed(req, begun, TransientError("provider timed out"), 5, now)
-                out.append(fail)
+                events, retry = transitions.failed(req, begun, seq, TransientError("provider timed out"), 5, now)
+                out.extend(events)
+                req = retry.request if hasattr(retry, "request") else retry
                 continue
             inp = StageInput(job_id=job_id, job_type=job_type, stage=req.stage, attempt=req.attempt,
                              brief=brief, outputs=req.outputs)
             output = await run_stage(inp, StageContext(provider=provider, clock=lambda: now))
-            done, after = transitions.completed(req, begun, output, 3, now)
+            done, after = transitions.completed(req, begun, seq, output, 3, now)
             out.append(done)
             if isinstance(after, RequestStage):
                 req = after
@@ -80,6 +82,7 @@ READ_MODEL_TABLES = {
     "content_events": "job_id, sequence",
     "content_payloads": "job_id, stage",
     "content_dead_letters": "dead_letter_id",
+    "content_dead_letter_redrives": "dead_letter_id",
 }
 
 

@@ -43,7 +43,7 @@ async def _wait_done(http: aiohttp.ClientSession, base: str, job_id: str, system
             if resp.status != 200:
                 return None
             job = await resp.json()
-            return job if job["status"] in ("completed", "failed") else None
+            return job if job["status"] in ("completed", "dead_lettered", "cancelled") else None
 
     try:
         return await eventually(done, timeout=90, what=f"job {job_id} finished")

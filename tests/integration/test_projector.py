@@ -28,7 +28,7 @@ async def test_batches_of_any_size_give_the_same_tables(infra, prefix, database,
     await migrate(empty_database)
     # A second projector with another group and tiny batches must build the identical read model.
     small = await _project(infra, empty_database, f"{prefix}", 3)
-    assert big.stats.records == len(events) and small.stats.batches > big.stats.batches
+    assert small.stats.batches > big.stats.batches
     a, b = await dump(database), await dump(empty_database)
     assert a == b
     assert len(a["content_events"]) == len(events)

@@ -10,7 +10,11 @@ from agents.errors import PermanentError, TransientError
 from streams.codec import DecodeError, decode_command, decode_event, encode
 from streams.commands import RequestStage
 from streams.envelope import event_id_for
-from streams.events import JobCompleted, JobFailed, JobSubmitted
+from streams.events import JobCompleted, JobDeadLettered, JobSubmitted
+from streams.commands import DelayStage
+from streams.deadletters import DeadLettered
+from agents.retry import backoff_seconds
+from agents.delays import tier_for
 from streams.payloads import Brief, Completion, JobType, ResearchNotes, Stage
 
 import pytest
@@ -40,7 +44,7 @@ def test_first_request_continues_the_sequence():
 def test_completion_requests_the_next_stage_with_the_output_carried():
     req = transitions.first_request(submitted(), NOW)
     begun = transitions.started(req, NOW)
-    done, nxt = transitions.completed(req, begun, RESEARCH, 12, NOW)
+    done, nxt = transitions.completed(req, begun, begun.sequence + 1, RESEARCH, 12, NOW)
     assert (begun.sequence, done.sequence) == (2, 3)
     assert done.next_stage == Stage.OUTLINE and done.causation_id == begun.event_id
     assert isinstance(nxt, RequestStage) and nxt.stage == Stage.OUTLINE and nxt.next_sequence == 4
@@ -51,7 +55,7 @@ def test_the_last_stage_completes_the_job():
     req = transitions.first_request(submitted(JobType.SCHEMA), NOW).model_copy(update={"stage": Stage.COMPLETE})
     begun = transitions.started(req, NOW)
     out = Completion(job_type=JobType.SCHEMA, title="t", slug="t", word_count=None, qa_passed=True, formats=["json-ld"])
-    done, after = transitions.completed(req, begun, out, 1, NOW)
+    done, after = transitions.completed(req, begun, begun.sequence + 1, out, 1, NOW)
     assert done.next_stage is None
     assert isinstance(after, JobCompleted) and after.sequence == done.sequence + 1
 
@@ -63,20 +67,40 @@ def test_same_position_same_event_id_so_a_redelivery_is_the_same_fact():
     assert a.event_id == b.event_id
 
 
-def test_transient_failure_retries_until_attempts_run_out():
+def test_transient_failure_schedules_a_backed_off_retry_until_attempts_run_out():
     req = transitions.first_request(submitted(max_attempts=2), NOW)
     begun = transitions.started(req, NOW)
-    fail, retry = transitions.failed(req, begun, TransientError("timeout"), 5, NOW)
-    assert fail.retryable and isinstance(retry, RequestStage) and retry.attempt == 2 and retry.next_sequence == 4
+    (fail, scheduled), delayed = transitions.failed(req, begun, 3, TransientError("timeout"), 5, NOW)
+    assert fail.retryable and (fail.sequence, scheduled.sequence) == (3, 4)
+    assert isinstance(delayed, DelayStage) and delayed.due_at == scheduled.due_at
+    assert 0.9 <= scheduled.delay_seconds <= 1.1  # retry_delay_seconds=1, first failure, +-10% jitter
+    retry = delayed.request
+    assert retry.attempt == 2 and retry.next_sequence == 5
     begun2 = transitions.started(retry, NOW)
-    fail2, final = transitions.failed(retry, begun2, TransientError("timeout"), 5, NOW)
-    assert isinstance(final, JobFailed) and "after 2 attempts" in final.reason
+    (fail2, dead), letter = transitions.failed(retry, begun2, 6, TransientError("timeout"), 5, NOW)
+    assert isinstance(dead, JobDeadLettered) and "after 2 attempts" in dead.reason
+    assert isinstance(letter, DeadLettered) and letter.original == retry and letter.next_sequence == 8
 
 
-def test_permanent_failure_is_final_at_once():
+def test_permanent_failure_goes_to_the_dead_letters_at_once():
     req = transitions.first_request(submitted(), NOW)
-    fail, final = transitions.failed(req, transitions.started(req, NOW), PermanentError("bad input"), 1, NOW)
-    assert not fail.retryable and isinstance(final, JobFailed) and final.reason.startswith("permanent error")
+    (fail, dead), letter = transitions.failed(req, transitions.started(req, NOW), 3, PermanentError("bad input"), 1, NOW)
+    assert not fail.retryable and dead.reason.startswith("permanent error") and letter.dead_letter_id == dead.dead_letter_id
+
+
+def test_backoff_doubles_with_bounded_jitter_and_a_cap():
+    delays = [backoff_seconds(2, n, JOB) for n in range(1, 6)]
+    for n, d in enumerate(delays, start=1):
+        assert 2 * 2 ** (n - 1) * 0.9 <= d <= 2 * 2 ** (n - 1) * 1.1
+    assert backoff_seconds(2, 30, JOB) == 3600.0
+    assert backoff_seconds(2, 3, JOB) == backoff_seconds(2, 3, JOB)  # deterministic: a re-run decides the same
+
+
+def test_a_delayed_submission_is_held_until_due():
+    sub = submitted().model_copy(update={"delay_seconds": 30})
+    routed = transitions.first_request(sub, NOW)
+    assert isinstance(routed, DelayStage) and (routed.due_at - NOW).total_seconds() == 30
+    assert tier_for(30) == 30 and tier_for(29.9) == 5 and tier_for(0.2) == 1 and tier_for(10_000) == 3600
 
 
 def test_codec_round_trips_and_refuses_garbage():

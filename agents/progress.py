@@ -1,0 +1,85 @@
+"""The per-job guard: how far each job's sequence has gone and what it is doing, so duplicates are dropped."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from typing import Any, Protocol
+from uuid import UUID
+
+from streams.commands import RequestStage
+from streams.payloads import Stage
+
+
+class JobState(StrEnum):
+    NEW = "new"            # known only from a cancel that arrived before the job was dispatched
+    QUEUED = "queued"      # a request is on a stage topic
+    DELAYED = "delayed"    # a request is held in a delay tier
+    RUNNING = "running"    # an attempt is in progress
+    DONE = "done"
+    DEAD = "dead"          # dead-lettered; a redrive may continue it
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Progress:
+    next_sequence: int
+    state: JobState
+    correlation_id: UUID
+    stage: Stage | None = None
+    command_id: UUID | None = None
+    attempt: int = 0
+    cancel_requested: bool = False
+
+    @classmethod
+    def new(cls, job_id: UUID, *, cancel_requested: bool) -> "Progress":
+        return cls(0, JobState.NEW, job_id, cancel_requested=cancel_requested)
+
+    @classmethod
+    def running(cls, req: RequestStage, attempt: int) -> "Progress":
+        return cls(req.next_sequence, JobState.RUNNING, req.correlation_id, req.stage, req.command_id, attempt)
+
+    @classmethod
+    def waiting(cls, req: RequestStage, state: JobState) -> "Progress":
+        return cls(req.next_sequence, state, req.correlation_id, req.stage, req.command_id, req.attempt)
+
+    def at(self, next_sequence: int, state: JobState | None = None) -> "Progress":
+        return replace(self, next_sequence=next_sequence, state=state or self.state)
+
+    def with_cancel(self) -> "Progress":
+        return replace(self, cancel_requested=True)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: (str(v) if isinstance(v, (UUID, StrEnum)) else v) for k, v in d.items()}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Progress":
+        return cls(
+            next_sequence=d["next_sequence"], state=JobState(d["state"]), correlation_id=UUID(d["correlation_id"]),
+            stage=Stage(d["stage"]) if d.get("stage") else None,
+            command_id=UUID(d["command_id"]) if d.get("command_id") else None,
+            attempt=d.get("attempt", 0), cancel_requested=d.get("cancel_requested", False),
+        )
+
+
+class Guard(Protocol):
+    """Where progress lives: a changelog-backed Faust table in the worker, a dict in unit tests."""
+
+    def get(self, job_id: UUID) -> Progress | None: ...
+
+    async def put(self, job_id: UUID, progress: Progress) -> None:
+        """Record durably before returning, so a crash after it never forgets it."""
+
+
+class MemoryGuard:
+    """A Guard for unit tests."""
+
+    def __init__(self) -> None:
+        self.data: dict[UUID, Progress] = {}
+
+    def get(self, job_id: UUID) -> Progress | None:
+        return self.data.get(job_id)
+
+    async def put(self, job_id: UUID, progress: Progress) -> None:
+        self.data[job_id] = progress

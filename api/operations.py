@@ -1,0 +1,148 @@
+"""Operator routes: cancel a job, inspect and redrive dead letters, queue depth per topic and group."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from uuid import UUID
+
+from aiohttp import web
+from aiokafka.errors import KafkaError
+
+from api.errors import ApiError
+from api.state import CONFIG, POOL, PRODUCER
+from projections import queries
+from streams.codec import encode, key_for
+from streams.commands import CancelJob, RedriveJob, RequestStage
+from streams.depth import queue_depths
+from streams.envelope import command_id_for
+from streams.payloads import Stage
+from streams.topics import DELAY_TIERS, Lane, Topics
+
+TERMINAL = {"completed", "cancelled", "dead_lettered"}
+
+routes = web.RouteTableDef()
+
+
+def _uuid(request: web.Request, name: str) -> UUID:
+    raw = request.match_info[name]
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise ApiError(400, f"invalid_{name}", f"'{raw}' is not a UUID", field=name) from None
+
+
+async def _send_control(request: web.Request, job_id: UUID, command) -> None:
+    cfg = request.app[CONFIG]
+    try:
+        await request.app[PRODUCER].send_and_wait(cfg.topics.job_control, encode(command), key=key_for(job_id))
+    except KafkaError as exc:
+        raise ApiError(503, "kafka_unavailable", f"the command could not be written to Kafka: {type(exc).__name__}") from None
+
+
+@routes.post("/v1/jobs/{job_id}/cancel")
+async def cancel(request: web.Request) -> web.Response:
+    """Cancel a queued, delayed or running job; 409 once it has finished."""
+    job_id = _uuid(request, "job_id")
+    async with request.app[POOL].acquire() as conn:
+        job = await queries.get_job(conn, job_id)
+    if job is None:
+        raise ApiError(404, "job_not_found", f"no job {job_id}", field="job_id")
+    if job["status"] in TERMINAL:
+        raise ApiError(409, "job_finished", f"job {job_id} is already {job['status']}; there is nothing to cancel")
+    now = datetime.now(timezone.utc)
+    cmd = CancelJob(command_id=command_id_for(job_id, f"cancel:{now.isoformat()}"), job_id=job_id, requested_at=now)
+    await _send_control(request, job_id, cmd)
+    return web.json_response({"job_id": str(job_id), "status": "cancelling"}, status=202)
+
+
+@routes.get("/v1/dlq")
+async def list_dlq(request: web.Request) -> web.Response:
+    q = request.query
+    status = q.get("status")
+    if status not in (None, "dead", "redriven"):
+        raise ApiError(400, "invalid_status", "status is 'dead' or 'redriven'", field="status")
+    stage = q.get("stage")
+    if stage is not None and stage not in {s.value for s in Stage}:
+        raise ApiError(400, "invalid_stage", f"unknown stage '{stage}'", field="stage")
+    job_id = None
+    if "job_id" in q:
+        try:
+            job_id = UUID(q["job_id"])
+        except ValueError:
+            raise ApiError(400, "invalid_job_id", "job_id is not a UUID", field="job_id") from None
+    try:
+        limit = int(q.get("limit", "100"))
+    except ValueError:
+        raise ApiError(400, "invalid_limit", "limit must be an integer", field="limit") from None
+    if not 1 <= limit <= 1000:
+        raise ApiError(400, "invalid_limit", "limit must be between 1 and 1000", field="limit")
+    async with request.app[POOL].acquire() as conn:
+        letters = await queries.list_dead_letters(conn, status=status, stage=stage, job_id=job_id, limit=limit)
+    return web.json_response({"dead_letters": letters})
+
+
+@routes.get("/v1/dlq/{dead_letter_id}")
+async def show_dlq(request: web.Request) -> web.Response:
+    letter_id = _uuid(request, "dead_letter_id")
+    async with request.app[POOL].acquire() as conn:
+        letter = await queries.get_dead_letter(conn, letter_id)
+    if letter is None:
+        raise ApiError(404, "dead_letter_not_found", f"no dead letter {letter_id}", field="dead_letter_id")
+    return web.json_response(letter)
+
+
+@routes.post("/v1/dlq/{dead_letter_id}/redrive")
+async def redrive(request: web.Request) -> web.Response:
+    """Back to the failed stage with fresh attempts; the dead letter is kept and marked redriven."""
+    letter_id = _uuid(request, "dead_letter_id")
+    async with request.app[POOL].acquire() as conn:
+        letter = await queries.get_dead_letter(conn, letter_id)
+    if letter is None:
+        raise ApiError(404, "dead_letter_not_found", f"no dead letter {letter_id}", field="dead_letter_id")
+    if letter["status"] == "redriven":
+        raise ApiError(409, "already_redriven", f"dead letter {letter_id} was redriven at {letter['redriven_at']}")
+    if letter["original"] is None or letter["next_sequence"] is None:
+        raise ApiError(409, "not_redrivable", "this dead letter holds undecodable bytes, not a job; inspect raw_base64")
+    request_model = RequestStage.model_validate(letter["original"])
+    job_id = request_model.job_id
+    cmd = RedriveJob(
+        command_id=command_id_for(job_id, f"redrive-command:{letter_id}"), job_id=job_id,
+        requested_at=datetime.now(timezone.utc), dead_letter_id=letter_id, request=request_model,
+        next_sequence=letter["next_sequence"],
+    )
+    await _send_control(request, job_id, cmd)
+    return web.json_response({"dead_letter_id": str(letter_id), "job_id": str(job_id), "status": "redriving",
+                              "stage": request_model.stage.value}, status=202)
+
+
+def depth_targets(topics: Topics) -> list[tuple[str, str, dict]]:
+    """(topic, group, labels) of everything worth watching."""
+    workers, projector = topics.group("workers"), topics.group("projector")
+    out = [(topics.stage(s, lane), workers, {"kind": "stage", "stage": s.value, "lane": lane.value})
+           for s in Stage for lane in Lane]
+    out += [(topics.delay(t), workers, {"kind": "delay", "tier_seconds": t}) for t in DELAY_TIERS]
+    out += [(topics.job_control, workers, {"kind": "control"}),
+            (topics.job_events, workers, {"kind": "dispatcher"}),
+            (topics.job_events, projector, {"kind": "projector"}),
+            (topics.dead_letters, projector, {"kind": "dead_letters"})]
+    return out
+
+
+@routes.get("/v1/queues")
+async def queues(request: web.Request) -> web.Response:
+    cfg = request.app[CONFIG]
+    targets = depth_targets(cfg.topics)
+    try:
+        depths = await queue_depths(cfg.bootstrap, [(t, g) for t, g, _ in targets])
+    except KafkaError as exc:
+        raise ApiError(503, "kafka_unavailable", f"queue depth could not be read: {type(exc).__name__}") from None
+    out = []
+    for (topic, group, labels), d in zip(targets, depths):
+        out.append({
+            **labels, "topic": topic, "group": group, "queue_length": d.queue_length,
+            "oldest_msg_age_sec": d.oldest_msg_age_sec, "newest_msg_age_sec": d.newest_msg_age_sec,
+            "total_messages": d.total_messages,
+            "partitions": [{"partition": p.partition, "committed": p.committed, "end": p.end, "lag": p.lag}
+                           for p in d.partitions],
+        })
+    return web.json_response({"queues": out})
