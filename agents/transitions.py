@@ -128,7 +128,8 @@ def dead_lettered(
     )
     letter = DeadLettered(
         dead_letter_id=letter_id, job_id=req.job_id, stage=req.stage, reason=reason, error=error,
-        attempts=attempts, source_topic=f"stage.{req.stage.value}", original=req, next_sequence=seq + 1,
+        attempts=attempts, source_topic=f"stage.{req.stage.value}",
+        original=req.model_copy(update={"attempt": attempts}), next_sequence=seq + 1,
         dead_lettered_at=now,
     )
     return event, letter
@@ -141,9 +142,11 @@ def redriven(cmd: RedriveJob, now: datetime) -> tuple[JobRedriven, RequestStage]
         **_envelope(req.job_id, req.correlation_id, cmd.next_sequence, now, cmd.command_id),
         stage=req.stage, dead_letter_id=cmd.dead_letter_id,
     )
+    # Fresh attempts: a new budget of max_attempts, numbered on from the attempts already made.
     again = req.model_copy(update=dict(
-        command_id=command_id_for(req.job_id, f"redrive:{cmd.dead_letter_id}"), attempt=1,
-        next_sequence=cmd.next_sequence + 1, requested_at=now, causation_id=event.event_id,
+        command_id=command_id_for(req.job_id, f"redrive:{cmd.dead_letter_id}"), attempt=req.attempt + 1,
+        max_attempts=req.attempt + cmd.fresh_attempts, next_sequence=cmd.next_sequence + 1, requested_at=now,
+        causation_id=event.event_id,
     ))
     return event, again
 

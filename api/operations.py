@@ -105,10 +105,12 @@ async def redrive(request: web.Request) -> web.Response:
         raise ApiError(409, "not_redrivable", "this dead letter holds undecodable bytes, not a job; inspect raw_base64")
     request_model = RequestStage.model_validate(letter["original"])
     job_id = request_model.job_id
+    async with request.app[POOL].acquire() as conn:
+        budget = await conn.fetchval("SELECT max_attempts FROM content_jobs WHERE job_id = $1", job_id)
     cmd = RedriveJob(
         command_id=command_id_for(job_id, f"redrive-command:{letter_id}"), job_id=job_id,
         requested_at=datetime.now(timezone.utc), dead_letter_id=letter_id, request=request_model,
-        next_sequence=letter["next_sequence"],
+        next_sequence=letter["next_sequence"], fresh_attempts=budget or request_model.max_attempts,
     )
     await _send_control(request, job_id, cmd)
     return web.json_response({"dead_letter_id": str(letter_id), "job_id": str(job_id), "status": "redriving",

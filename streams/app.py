@@ -24,6 +24,10 @@ def create_app(*, app_id: str, bootstrap: str, datadir: Path, producer_linger_ms
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger=producer_linger_ms / 1000,
+        # A worker that dies is noticed within 10 s, so its partitions (and the jobs held in them) move
+        # to a survivor quickly instead of after Faust's default minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         broker_commit_every=100,
         broker_commit_interval=0.5,
         stream_wait_empty=False,

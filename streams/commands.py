@@ -73,6 +73,7 @@ class RedriveJob(Message):
     dead_letter_id: UUID
     request: RequestStage = Field(description="The dead-lettered request.")
     next_sequence: int = Field(ge=2, description="The job's next sequence after its dead letter.")
+    fresh_attempts: int = Field(3, ge=1, le=20, description="Attempts the redriven stage gets.")
 
 
 Control = Annotated[Union[CancelJob, RedriveJob], Field(discriminator="type")]

@@ -56,9 +56,8 @@ def infra() -> Infra:
         shutil.rmtree(data, ignore_errors=True)
 
 
-@pytest.fixture
-async def database(infra: Infra) -> str:
-    """A fresh database with every migration applied; dropped after the test."""
+async def create_database(infra: Infra, *, migrated: bool = True) -> str:
+    """A fresh database on the test server (with every migration applied unless told otherwise)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(infra.admin_dsn)
     try:
@@ -66,34 +65,42 @@ async def database(infra: Infra) -> str:
     finally:
         await admin.close()
     dsn = _dsn_with_db(infra.admin_dsn, name)
-    await migrate(dsn)
-    yield dsn
+    if migrated:
+        await migrate(dsn)
+    return dsn
+
+
+async def drop_database(infra: Infra, dsn: str) -> None:
+    name = dsn.rpartition("/")[2]
     admin = await asyncpg.connect(infra.admin_dsn)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+async def create_prefix(infra: Infra) -> str:
+    """A topic prefix of its own, with the whole catalogue created under it."""
+    p = f"t{uuid.uuid4().hex[:10]}."
+    await ensure_topics(infra.bootstrap, p)
+    return p
+
+
+@pytest.fixture
+async def database(infra: Infra) -> str:
+    """A fresh database with every migration applied; dropped after the test."""
+    dsn = await create_database(infra)
+    yield dsn
+    await drop_database(infra, dsn)
 
 
 @pytest.fixture
 async def empty_database(infra: Infra) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(infra.admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield _dsn_with_db(infra.admin_dsn, name)
-    admin = await asyncpg.connect(infra.admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    dsn = await create_database(infra, migrated=False)
+    yield dsn
+    await drop_database(infra, dsn)
 
 
 @pytest.fixture
 async def prefix(infra: Infra) -> str:
-    """A topic prefix of this test's own, with the whole catalogue created under it."""
-    p = f"t{uuid.uuid4().hex[:10]}."
-    await ensure_topics(infra.bootstrap, p)
-    return p
+    return await create_prefix(infra)

@@ -1,12 +1,16 @@
-"""A running system for end-to-end tests: real worker, projector and API processes on the session's stack."""
+"""Running systems for end-to-end tests: real worker, projector and API processes on the session's stack."""
 
 from __future__ import annotations
 
+import tempfile
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.conftest import create_database, create_prefix, drop_database
 from tests.support import Child, eventually, free_port, start_child
 
 
@@ -14,46 +18,75 @@ from tests.support import Child, eventually, free_port, start_child
 class System:
     base_url: str
     env: dict[str, str]
-    log_dir: object
+    log_dir: Path
+    database: str
+    prefix: str
     children: dict[str, Child] = field(default_factory=dict)
 
-    def start(self, role: str) -> Child:
+    def start(self, role: str, name: str | None = None) -> Child:
         child = start_child(role, self.env, self.log_dir)
-        self.children[role] = child
+        self.children[name or role] = child
         return child
 
     def logs(self) -> str:
         return "\n".join(f"--- {role}\n{c.output()}" for role, c in self.children.items())
 
 
-@pytest.fixture
-async def system(infra, database, prefix, tmp_path):
+async def wait_ready(base_url: str, system: System | None = None, timeout: float = 60) -> None:
+    async with aiohttp.ClientSession() as http:
+
+        async def ready():
+            if system is not None:
+                for role, child in system.children.items():
+                    if child.proc.poll() is not None:
+                        raise AssertionError(f"{role} exited early:\n{child.output()}")
+            try:
+                async with http.get(f"{base_url}/readyz") as resp:
+                    return resp.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await eventually(ready, timeout=timeout, what="API ready")
+
+
+@asynccontextmanager
+async def running_system(infra, database: str, prefix: str, work: Path, **extra_env: str):
+    """Worker, projector and API as real processes; stopped (SIGTERM) on exit."""
     port = free_port()
     env = {
         "PLANPERFECT_KAFKA_BOOTSTRAP": infra.bootstrap,
         "PLANPERFECT_DATABASE_URL": database,
         "PLANPERFECT_TOPIC_PREFIX": prefix,
-        "PLANPERFECT_DATA_DIR": str(tmp_path / "data"),
+        "PLANPERFECT_DATA_DIR": str(work / "data"),
         "PLANPERFECT_API_PORT": str(port),
+        **extra_env,
     }
-    sys_ = System(f"http://127.0.0.1:{port}", env, tmp_path / "logs")
+    sys_ = System(f"http://127.0.0.1:{port}", env, work / "logs", database, prefix)
     for role in ("worker", "projector", "api"):
         sys_.start(role)
     try:
-        async with aiohttp.ClientSession() as http:
-
-            async def ready():
-                for role, child in sys_.children.items():
-                    if child.proc.poll() is not None:
-                        raise AssertionError(f"{role} exited early:\n{child.output()}")
-                try:
-                    async with http.get(f"{sys_.base_url}/readyz") as resp:
-                        return resp.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            await eventually(ready, timeout=60, what="API ready")
+        await wait_ready(sys_.base_url, sys_)
         yield sys_
     finally:
         for child in sys_.children.values():
             child.stop()
+
+
+@pytest.fixture
+async def system(infra, database, prefix, tmp_path):
+    async with running_system(infra, database, prefix, tmp_path) as sys_:
+        yield sys_
+
+
+@pytest.fixture(scope="module")
+async def faulty_system(infra):
+    """One system per module with fault injection on, for the delivery tests."""
+    database = await create_database(infra)
+    prefix = await create_prefix(infra)
+    work = Path(tempfile.mkdtemp(prefix="planperfect-e2e-"))
+    try:
+        async with running_system(infra, database, prefix, work, PLANPERFECT_FAULT_INJECTION="1",
+                                  PLANPERFECT_WORKER_CONCURRENCY="4") as sys_:
+            yield sys_
+    finally:
+        await drop_database(infra, database)
