@@ -13,10 +13,9 @@ from api.state import CONFIG, POOL, PRODUCER
 from projections import queries
 from streams.codec import encode, key_for
 from streams.commands import CancelJob, RedriveJob, RequestStage
-from streams.depth import queue_depths
+from streams.depth import depth_targets, queue_depths
 from streams.envelope import command_id_for
 from streams.payloads import Stage
-from streams.topics import DELAY_TIERS, Lane, Topics
 
 TERMINAL = {"completed", "cancelled", "dead_lettered"}
 
@@ -115,19 +114,6 @@ async def redrive(request: web.Request) -> web.Response:
     await _send_control(request, job_id, cmd)
     return web.json_response({"dead_letter_id": str(letter_id), "job_id": str(job_id), "status": "redriving",
                               "stage": request_model.stage.value}, status=202)
-
-
-def depth_targets(topics: Topics) -> list[tuple[str, str, dict]]:
-    """(topic, group, labels) of everything worth watching."""
-    workers, projector = topics.group("workers"), topics.group("projector")
-    out = [(topics.stage(s, lane), workers, {"kind": "stage", "stage": s.value, "lane": lane.value})
-           for s in Stage for lane in Lane]
-    out += [(topics.delay(t), workers, {"kind": "delay", "tier_seconds": t}) for t in DELAY_TIERS]
-    out += [(topics.job_control, workers, {"kind": "control"}),
-            (topics.job_events, workers, {"kind": "dispatcher"}),
-            (topics.job_events, projector, {"kind": "projector"}),
-            (topics.dead_letters, projector, {"kind": "dead_letters"})]
-    return out
 
 
 @routes.get("/v1/queues")

@@ -13,7 +13,7 @@ import urllib.request
 from planperfect.settings import Settings
 
 # Modules that add their own subcommands through `register(subparsers)`; each sets `fn(settings, args)`.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("planperfect.cli_delivery",)
 
 
 def _stack(settings: Settings):

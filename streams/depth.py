@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.payloads import Stage
+from streams.topics import DELAY_TIERS, Lane, Topics
+
 
 @dataclass
 class PartitionDepth:
@@ -28,6 +31,19 @@ class QueueDepth:
     oldest_msg_age_sec: float | None = None
     newest_msg_age_sec: float | None = None
     partitions: list[PartitionDepth] = field(default_factory=list)
+
+
+def depth_targets(topics: Topics) -> list[tuple[str, str, dict]]:
+    """(topic, consumer group, labels) of everything worth watching in one deployment."""
+    workers, projector = topics.group("workers"), topics.group("projector")
+    out = [(topics.stage(s, lane), workers, {"kind": "stage", "stage": s.value, "lane": lane.value})
+           for s in Stage for lane in Lane]
+    out += [(topics.delay(t), workers, {"kind": "delay", "tier_seconds": t}) for t in DELAY_TIERS]
+    out += [(topics.job_control, workers, {"kind": "control"}),
+            (topics.job_events, workers, {"kind": "dispatcher"}),
+            (topics.job_events, projector, {"kind": "projector"}),
+            (topics.dead_letters, projector, {"kind": "dead_letters"})]
+    return out
 
 
 async def queue_depths(bootstrap: str, wanted: list[tuple[str, str]]) -> list[QueueDepth]:
