@@ -16,7 +16,8 @@ from streams.topics import DELAY_TIERS, PARTITIONS, Lane, Topics
 # How many requests of one stage a worker works on at once, per lane: high-priority jobs get the
 # most room and never queue behind the low lane's backlog; the low lane always keeps one slot.
 LANE_WEIGHT = {Lane.HIGH: 1.0, Lane.NORMAL: 0.5, Lane.LOW: 0.25}
-DELAY_CONCURRENCY = 256  # held messages only sleep; each needs a slot to wait in
+DELAY_CONCURRENCY = 256
+DISPATCH_CONCURRENCY = 16  # held messages only sleep; each needs a slot to wait in
 
 
 def faust_sender(app: faust.App):
@@ -68,7 +69,9 @@ def register(app: faust.App, topics: Topics, provider, stage_fn, concurrency: in
     for tier in DELAY_TIERS:
         _delay_agent(app, topics.delay(tier), tier, forwarder)
 
-    @app.agent(_raw_topic(app, topics.job_events), name="dispatcher")
+    # Dispatching is a short hop per job and jobs are independent: several at once, so a burst of
+    # submissions does not make a later high-priority job wait for the whole burst to be dispatched.
+    @app.agent(_raw_topic(app, topics.job_events), name="dispatcher", concurrency=DISPATCH_CONCURRENCY)
     async def dispatch(stream):
         async for raw in stream:
             await dispatcher.on_event(raw)
