@@ -15,10 +15,15 @@ from projections.base import Projection, Record
 from projections.dead_letters import DeadLettersProjection
 from projections.events import EventsProjection
 from projections.jobs import JobsProjection
+from projections.pacing_analyses import PacingAnalysesProjection
+from projections.pacing_context import PacingContextProjection
+from projections.pacing_generations import PacingGenerationsProjection
+from projections.pacing_schedules import PacingSchedulesProjection
 from projections.payloads import PayloadsProjection
 from projections.stages import StagesProjection
 from streams.codec import DecodeError, decode_event, encode
 from streams.deadletters import DeadLettered
+from streams.pacing_events import decode_pacing_event
 from streams.topics import Topics
 
 log = logging.getLogger("planperfect.projector")
@@ -36,7 +41,9 @@ WHERE projection_offsets.next_offset < EXCLUDED.next_offset
 
 def default_projections() -> list[Projection]:
     # Order matters only for readers within one transaction: jobs before the rows that refer to them.
-    return [EventsProjection(), JobsProjection(), StagesProjection(), PayloadsProjection(), DeadLettersProjection()]
+    return [EventsProjection(), JobsProjection(), StagesProjection(), PayloadsProjection(), DeadLettersProjection(),
+            PacingSchedulesProjection(), PacingContextProjection(), PacingAnalysesProjection(),
+            PacingGenerationsProjection()]
 
 
 @dataclass
@@ -56,6 +63,7 @@ class ProjectionRunner:
     projections: list[Projection] = field(default_factory=default_projections)
     batch_size: int = 500
     batch_wait_ms: int = 50
+    group: str | None = None  # default: the deployment's projector group
     stats: BatchStats = field(default_factory=BatchStats)
 
     def __post_init__(self) -> None:
@@ -66,7 +74,7 @@ class ProjectionRunner:
 
     @property
     def sources(self) -> list[str]:
-        return [self.topics.job_events, self.topics.dead_letters]
+        return [self.topics.job_events, self.topics.dead_letters, self.topics.pacing_events]
 
     async def start(self) -> None:
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=2)
@@ -74,10 +82,13 @@ class ProjectionRunner:
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
-            group_id=self.topics.group("projector"),
+            group_id=self.group or self.topics.group("projector"),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.batch_size,
+            # A fetch for quiet partitions (the dead letters, mostly) is held by the broker up to this
+            # long and delays the refetch of busy ones behind it: keep it to the batch wait.
+            fetch_max_wait_ms=max(10, self.batch_wait_ms),
         )
         self._consumer.subscribe(self.sources, listener=_SeekToStored(self))
         await self._consumer.start()
@@ -114,10 +125,16 @@ class ProjectionRunner:
             if not assigned:
                 continue
             ends = await self._consumer.end_offsets(list(assigned))
-            positions = {tp: await self._consumer.position(tp) for tp in ends}
-            if all(positions[tp] >= end for tp, end in ends.items()):
+            # Our own positions (from PostgreSQL, then each batch), not the consumer's: right after an
+            # assignment the consumer may still report Kafka's committed offset, which is not ours.
+            if all(self.position(tp) >= end for tp, end in ends.items()):
                 return
         raise TimeoutError(f"projector did not catch up within {timeout}s")
+
+    def position(self, tp: TopicPartition) -> int:
+        """The lowest next offset any projection needs in `tp` (-1 until the assignment has loaded)."""
+        known = [self._positions.get((p.name, tp)) for p in self.projections]
+        return -1 if None in known else min(known)
 
     async def load_positions(self, assigned: set[TopicPartition]) -> None:
         """Read stored positions and seek each partition to the lowest position any projection needs."""
@@ -179,8 +196,9 @@ class ProjectionRunner:
             except ValueError as exc:
                 letter = DeadLettered.for_undecodable(tp.topic, tp.partition, msg.offset, str(exc)[:500], raw, _now())
                 return Record(tp.topic, tp.partition, msg.offset, letter)
+        decode = decode_pacing_event if tp.topic == self.topics.pacing_events else decode_event
         try:
-            return Record(tp.topic, tp.partition, msg.offset, decode_event(raw))
+            return Record(tp.topic, tp.partition, msg.offset, decode(raw))
         except DecodeError as exc:
             letter = DeadLettered.for_undecodable(tp.topic, tp.partition, msg.offset, exc.reason, raw, _now())
             assert self._producer is not None

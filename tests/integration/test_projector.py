@@ -10,7 +10,8 @@ from tests.joblog import dump, job_events, produce
 
 
 async def _project(infra, dsn: str, prefix: str, batch: int) -> ProjectionRunner:
-    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=dsn, topics=Topics(prefix), batch_size=batch, batch_wait_ms=20)
+    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=dsn, topics=Topics(prefix), batch_size=batch,
+                              batch_wait_ms=20, group=f"{prefix}projector-{dsn.rpartition('/')[2]}")
     await runner.start()
     try:
         await runner.run_until_caught_up(timeout=60)
