@@ -8,7 +8,7 @@ from uuid import UUID
 
 import faust
 
-from agents.progress import Progress
+from agents.progress import Progress, supersedes
 from agents.runner import DelayForwarder, Dispatcher, Emitter, JobControl, StageRunner
 from streams.payloads import Stage
 from streams.topics import DELAY_TIERS, PARTITIONS, Lane, Topics
@@ -42,6 +42,8 @@ class TableGuard:
         return Progress.from_json(raw) if raw else None
 
     async def put(self, job_id: UUID, progress: Progress) -> None:
+        if not supersedes(progress, self.get(job_id)):
+            return
         self.table[str(job_id)] = progress.to_json()
         await self.app.producer.flush()  # the changelog write is durable before we go on
 

@@ -16,6 +16,7 @@ class JobState(StrEnum):
     QUEUED = "queued"      # a request is on a stage topic
     DELAYED = "delayed"    # a request is held in a delay tier
     RUNNING = "running"    # an attempt is in progress
+    SETTLING = "settling"  # an attempt is writing its outcome, from next_sequence on
     DONE = "done"
     DEAD = "dead"          # dead-lettered; a redrive may continue it
     CANCELLED = "cancelled"
@@ -30,6 +31,7 @@ class Progress:
     command_id: UUID | None = None
     attempt: int = 0
     cancel_requested: bool = False
+    started_sequence: int = 0  # where the running attempt's StageStarted is
 
     @classmethod
     def new(cls, job_id: UUID, *, cancel_requested: bool) -> "Progress":
@@ -60,7 +62,19 @@ class Progress:
             stage=Stage(d["stage"]) if d.get("stage") else None,
             command_id=UUID(d["command_id"]) if d.get("command_id") else None,
             attempt=d.get("attempt", 0), cancel_requested=d.get("cancel_requested", False),
+            started_sequence=d.get("started_sequence", 0),
         )
+
+
+def supersedes(new: Progress, current: Progress | None) -> bool:
+    """Progress only moves forward: a late write from a stage that already handed the job on (its
+    request routed, the next stage started) must not take the job back."""
+    if current is None or new.next_sequence > current.next_sequence:
+        return True
+    if new.next_sequence < current.next_sequence:
+        return False
+    active = (JobState.RUNNING, JobState.SETTLING)
+    return not (current.state in active and new.state in (JobState.QUEUED, JobState.DELAYED))
 
 
 class Guard(Protocol):
@@ -69,7 +83,7 @@ class Guard(Protocol):
     def get(self, job_id: UUID) -> Progress | None: ...
 
     async def put(self, job_id: UUID, progress: Progress) -> None:
-        """Record durably before returning, so a crash after it never forgets it."""
+        """Record durably before returning (when it `supersedes` what is there), so a crash never forgets it."""
 
 
 class MemoryGuard:
@@ -82,4 +96,5 @@ class MemoryGuard:
         return self.data.get(job_id)
 
     async def put(self, job_id: UUID, progress: Progress) -> None:
-        self.data[job_id] = progress
+        if supersedes(progress, self.data.get(job_id)):
+            self.data[job_id] = progress

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable
 from uuid import UUID
@@ -65,6 +65,7 @@ class StageRunner:
     provider: ContentProvider
     stage_fn: StageFn
     running: dict[UUID, asyncio.Task] = field(default_factory=dict)
+    active: set[UUID] = field(default_factory=set)  # requests (command ids) this worker is processing
 
     async def on_request(self, raw: bytes, topic: str, partition: int, offset: int) -> None:
         try:
@@ -72,61 +73,97 @@ class StageRunner:
         except DecodeError as exc:
             await self.emit.undecodable(exc, topic, partition, offset)
             return
+        if req.command_id in self.active:
+            log.info("job %s: dropping a duplicate %s request while it runs here", req.job_id, req.stage)
+            return
         p = self.guard.get(req.job_id)
-        rerun = p is not None and p.state == JobState.RUNNING and p.command_id == req.command_id
+        rerun = (p is not None and p.state in (JobState.RUNNING, JobState.SETTLING)
+                 and p.command_id == req.command_id)
         if p is not None and not rerun and (p.state == JobState.CANCELLED or req.next_sequence < p.next_sequence):
             log.info("job %s: dropping stale %s request (seq %d, job at %d, %s)",
                      req.job_id, req.stage, req.next_sequence, p.next_sequence, p.state)
             return
-        # A request seen running before belongs to an attempt that died with its worker: run it again
-        # as a new attempt, after the events that attempt already wrote.
-        attempt, seq = (p.attempt + 1, p.next_sequence) if rerun else (req.attempt, req.next_sequence)
+        self.active.add(req.command_id)
+        try:
+            if rerun and p.state == JobState.SETTLING:
+                await self._resettle(req, p)
+            else:
+                await self._run(req, p if rerun else None)
+        finally:
+            self.active.discard(req.command_id)
+
+    async def _run(self, req: RequestStage, crashed: Progress | None) -> None:
+        """A new attempt; after a crash mid-attempt it counts as one more, after the events already written."""
+        attempt, seq = (crashed.attempt + 1, crashed.next_sequence) if crashed else (req.attempt, req.next_sequence)
         req = req.model_copy(update={"next_sequence": seq})
         progress = Progress.running(req, attempt)
         await self.guard.put(req.job_id, progress)
         begun = transitions.started(req, utc_now(), attempt)
         await self.emit.event(begun)
-        seq += 1
-        await self.guard.put(req.job_id, progress.at(seq))
+        await self.guard.put(req.job_id, progress.at(seq + 1))
+        await self._execute(req, begun, seq + 1, record_extensions=True)
+
+    async def _resettle(self, req: RequestStage, p: Progress) -> None:
+        """The attempt died while writing its outcome: run it again and write the outcome at the same place,
+        so whatever part of it reached the log is the same fact, not a second one."""
+        begun = transitions.started(req.model_copy(update={"next_sequence": p.started_sequence}), utc_now(), p.attempt)
+        if p.cancel_requested:
+            await self._cancelled(req, begun, p.next_sequence)
+            return
+        await self._execute(req, begun, p.next_sequence, record_extensions=False)
+
+    async def _execute(self, req: RequestStage, begun: StageStarted, seq: int, *, record_extensions: bool) -> None:
         ctx = StageContext(provider=self.provider)
-        inp = StageInput(job_id=req.job_id, job_type=req.job_type, stage=req.stage, attempt=attempt,
+        inp = StageInput(job_id=req.job_id, job_type=req.job_type, stage=req.stage, attempt=begun.attempt,
                          brief=req.brief, outputs=req.outputs)
         t0 = time.monotonic()
+        seq_box = [seq]
         try:
-            if attempt > req.max_attempts:
-                raise PermanentError(f"the stage was interrupted {attempt - 1} times (worker crashes)", code="crash_loop")
-            output = await self._attempt(req, begun, inp, ctx, seq_box := [seq])
-            seq = seq_box[0]
+            if begun.attempt > req.max_attempts:
+                raise PermanentError(f"the stage was interrupted {begun.attempt - 1} times (worker crashes)",
+                                     code="crash_loop")
+            output = await self._attempt(req, begun, inp, ctx, seq_box, record_extensions)
         except asyncio.CancelledError:
             if not self._cancel_requested(req.job_id):
                 raise  # the worker itself is stopping: the request is redelivered on restart
+            await self._settling(req, begun, seq_box[0])
             await self._cancelled(req, begun, seq_box[0])
             return
         except StageError as exc:
+            await self._settling(req, begun, seq_box[0])
             await self._failed(req, begun, seq_box[0], exc, t0)
             return
         except Exception as exc:  # a bug or an unclassified library error: retried, then dead-lettered
-            log.exception("job %s stage %s attempt %d raised", req.job_id, req.stage, attempt)
+            log.exception("job %s stage %s attempt %d raised", req.job_id, req.stage, begun.attempt)
+            await self._settling(req, begun, seq_box[0])
             await self._failed(req, begun, seq_box[0], TransientError(f"{type(exc).__name__}: {exc}", code="unexpected"), t0)
             return
+        seq = seq_box[0]
+        await self._settling(req, begun, seq)
         duration = int((time.monotonic() - t0) * 1000)
         done, after = transitions.completed(req, begun, seq, output, duration, utc_now())
         await self.emit.event(done)
-        seq += 1
         if self._cancel_requested(req.job_id) and isinstance(after, RequestStage):
-            await self._cancelled(req, begun, seq)
+            await self._cancelled(req, begun, seq + 1)
             return
-        await self.guard.put(req.job_id, progress.at(seq))
         if isinstance(after, RequestStage):
             await self.emit.route(after)
             await self.guard.put(req.job_id, Progress.waiting(after, JobState.QUEUED))
         else:
             await self.emit.event(after)
-            await self.guard.put(req.job_id, progress.at(seq + 1, JobState.DONE))
-        log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, attempt, duration)
+            await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq + 2, JobState.DONE))
+        log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, begun.attempt, duration)
+
+    async def _settling(self, req: RequestStage, begun: StageStarted, seq: int) -> None:
+        """Record, before writing it, where this attempt's outcome goes (see `_resettle`)."""
+        progress = Progress.running(req, begun.attempt).at(seq, JobState.SETTLING)
+        current = self.guard.get(req.job_id)
+        if current is not None and current.cancel_requested:
+            progress = progress.with_cancel()
+        await self.guard.put(req.job_id, replace(progress, started_sequence=begun.sequence))
 
     async def _attempt(self, req: RequestStage, begun: StageStarted, inp: StageInput, ctx: StageContext,
-                       seq_box: list[int]):
+                       seq_box: list[int], record_extensions: bool):
         """Run the handler until it returns, its time limit passes (extensions move it), or it is cancelled."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + req.visibility_seconds
@@ -150,6 +187,8 @@ class StageRunner:
                 for extra in extensions:
                     deadline += extra
                     wall_deadline += timedelta(seconds=extra)
+                    if not record_extensions:
+                        continue  # re-settling: the outcome's place in the sequence is fixed already
                     await self.emit.event(transitions.extended(begun, seq_box[0], extra, wall_deadline, utc_now()))
                     seq_box[0] += 1
                     await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq_box[0]))
@@ -270,7 +309,7 @@ class JobControl:
                                           cmd.command_id, utc_now())
             await self.emit.event(event)
             await self.guard.put(cmd.job_id, p.at(p.next_sequence + 1, JobState.CANCELLED))
-        elif p.state in (JobState.RUNNING, JobState.NEW):
+        elif p.state in (JobState.RUNNING, JobState.SETTLING, JobState.NEW):
             await self.guard.put(cmd.job_id, p.with_cancel())
             task = self.runner.running.pop(cmd.job_id, None)
             if task is not None:
