@@ -10,9 +10,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from streams.payloads import Brief, JobType, Stage, StageOutputs
+from streams.payloads import AnyBrief, JobType, Stage, StageOutputs
 
 if TYPE_CHECKING:
+    from agents.pacing.ports import ContextStore
     from agents.providers.base import ContentProvider
 
 
@@ -29,7 +30,7 @@ class StageInput(BaseModel):
     job_type: JobType
     stage: Stage
     attempt: int
-    brief: Brief
+    brief: AnyBrief
     outputs: StageOutputs
 
 
@@ -41,6 +42,7 @@ class StageContext:
     clock: Callable[[], datetime] = utc_now
     pending_extensions: list[float] = field(default_factory=list)
     extension_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    context_store: "ContextStore | None" = None  # a user's knowledge and meetings, for pacing stages
 
     def extend_time_limit(self, seconds: float) -> None:
         """Ask for `seconds` more before this attempt times out (the agent records it as an event)."""

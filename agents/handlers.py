@@ -8,6 +8,8 @@ from typing import Mapping
 
 from agents.context import StageContext, StageInput
 from agents.errors import PermanentError
+from agents.pacing import analyze, write
+from agents.pacing import complete as pacing_complete
 from agents.stages import complete, draft, export, markup, outline, qa, research, schema_qa
 from streams.payloads import JobType, Stage, StageOutput
 
@@ -24,6 +26,9 @@ HANDLERS: Mapping[tuple[JobType, Stage], Handler] = MappingProxyType({
     (JobType.SCHEMA, Stage.MARKUP): markup.handle,
     (JobType.SCHEMA, Stage.QA): schema_qa.handle,
     (JobType.SCHEMA, Stage.COMPLETE): complete.handle,
+    (JobType.PACING, Stage.ANALYZE): analyze.handle,
+    (JobType.PACING, Stage.WRITE): write.handle,
+    (JobType.PACING, Stage.COMPLETE): pacing_complete.handle,
 })
 
 

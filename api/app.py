@@ -6,7 +6,7 @@ import asyncpg
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
-from api import health, jobs, operations
+from api import health, jobs, operations, pacing
 from api.config import ApiConfig
 from api.errors import error_middleware
 from api.notifications import JobNotifications
@@ -21,6 +21,7 @@ def create_app(config: ApiConfig) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(jobs.routes)
     app.add_routes(operations.routes)
+    app.add_routes(pacing.routes)
     return app
 
 

@@ -45,6 +45,30 @@ RESPONSES.update({
     ("GET", "/v1/queues"): {"200": "Queue depth per topic and consumer group", "503": "Kafka unavailable"},
 })
 RESPONSES[("POST", "/v1/jobs")] = RESPONSES[("POST", "/content-intake")]
+RESPONSES.update({
+    ("POST", "/v1/pacing/schedules"): {"202": "The schedule is on the log", "400": "Malformed JSON or header",
+                                       "415": "Not JSON", "422": "Invalid field", "503": "Kafka unavailable"},
+    ("GET", "/v1/pacing/schedules"): {"200": "Schedules, oldest first", "400": "Bad user_id or limit"},
+    ("GET", "/v1/pacing/schedules/{schedule_id}"): {"200": "A schedule", "400": "Malformed id", "404": "Unknown schedule"},
+    ("PATCH", "/v1/pacing/schedules/{schedule_id}"): {"202": "The change is on the log", "400": "Malformed id or JSON",
+                                                      "404": "Unknown schedule", "422": "Invalid field"},
+    ("DELETE", "/v1/pacing/schedules/{schedule_id}"): {"202": "The deletion is on the log", "400": "Malformed id",
+                                                       "404": "Unknown schedule"},
+    ("POST", "/v1/users/{user_id}/knowledge"): {"202": "The document is on the log", "400": "Malformed user id or JSON",
+                                                "413": "Body too large", "415": "Not JSON", "422": "Invalid field (body size included)"},
+    ("GET", "/v1/users/{user_id}/knowledge"): {"200": "The user's documents, newest first", "400": "Malformed user id"},
+    ("POST", "/v1/users/{user_id}/meetings"): {"202": "The meeting is on the log", "400": "Malformed user id or JSON",
+                                               "413": "Body too large", "415": "Not JSON", "422": "Invalid field"},
+    ("GET", "/v1/users/{user_id}/meetings"): {"200": "The user's meetings, latest first", "400": "Malformed user id"},
+    ("POST", "/v1/pacing/trigger"): {"202": "Today's analysis is on the log", "200": "Today already has an analysis",
+                                     "404": "Unknown user or schedule", "422": "Invalid field", "503": "Kafka unavailable"},
+    ("GET", "/v1/pacing/status"): {"200": "Pending messages and lag per pacing topic; analyses and generations by status",
+                                   "503": "Kafka unavailable"},
+    ("GET", "/v1/pacing/analyses"): {"200": "Analyses, latest date first", "400": "Bad user_id or limit"},
+    ("GET", "/v1/pacing/analyses/{analysis_id}"): {"200": "An analysis with its suggestions", "400": "Malformed id",
+                                                   "404": "Unknown analysis"},
+    ("GET", "/v1/pacing/generations"): {"200": "Generated pieces with their sources", "400": "Bad filter or limit"},
+})
 
 
 def routes_of(app: web.Application) -> set[tuple[str, str]]:

@@ -23,6 +23,12 @@ class IntakeRequest(BaseModel):
     visibility_seconds: int | None = Field(None, ge=1, le=24 * 3600, description="Time limit of one stage attempt.")
 
     @model_validator(mode="after")
+    def _not_pacing(self) -> "IntakeRequest":
+        if self.job_type is JobType.PACING:
+            raise ValueError("job_type: pacing jobs are started by their schedule or POST /v1/pacing/trigger")
+        return self
+
+    @model_validator(mode="after")
     def _stage_in_pipeline(self) -> "IntakeRequest":
         if self.initial_stage is not None and self.initial_stage not in PIPELINES[self.job_type]:
             stages = ", ".join(s.value for s in PIPELINES[self.job_type])

@@ -13,7 +13,7 @@ import urllib.request
 from planperfect.settings import Settings
 
 # Modules that add their own subcommands through `register(subparsers)`; each sets `fn(settings, args)`.
-EXTENSIONS: tuple[str, ...] = ("planperfect.cli_delivery",)
+EXTENSIONS: tuple[str, ...] = ("planperfect.cli_delivery", "planperfect.cli_ops", "planperfect.cli_pacing")
 
 
 def _stack(settings: Settings):

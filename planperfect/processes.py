@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from planperfect.settings import Settings
@@ -51,6 +52,9 @@ def run_worker(settings: Settings) -> None:
     import faust
 
     from agents.faust_agents import register
+    from agents.pacing.ports import with_context_store
+    from agents.pacing.scheduler import Delivery, register_pacing
+    from projections.pacing_queries import PacingStore
     from streams.app import create_app
 
     topics = Topics(settings.topic_prefix)
@@ -60,7 +64,13 @@ def run_worker(settings: Settings) -> None:
         bootstrap=settings.kafka(),
         datadir=settings.data_dir / "faust",
     )
-    register(app, topics, make_provider(settings), stage_function(settings), settings.worker_concurrency)
+    store = PacingStore(settings.database())  # the pacing stages' context, and the scheduler's schedules
+    register(app, topics, make_provider(settings), with_context_store(stage_function(settings), store),
+             settings.worker_concurrency)
+    register_pacing(app, topics, store, interval=settings.pacing_tick_seconds,
+                    catch_up=timedelta(seconds=settings.pacing_catch_up_seconds),
+                    delivery=Delivery(settings.stage_max_attempts, settings.stage_retry_delay_seconds,
+                                      settings.stage_visibility_seconds))
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
 

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     stage_retry_delay_seconds: int = Field(5, ge=0, le=3600, description="Default base of the retry backoff.")
     stage_visibility_seconds: int = Field(600, ge=1, le=86400, description="Default time limit of one attempt.")
     output_dir: Path = Field(Path("out"), description="Where `planperfect demo` writes exported articles.")
+    pacing_tick_seconds: float = Field(15.0, gt=0, le=3600, description="How often each worker's pacing scheduler looks for due slots.")
+    pacing_catch_up_seconds: int = Field(6 * 3600, ge=60, le=7 * 86400, description="How far back the scheduler submits slots missed while no worker ran.")
 
     @property
     def uses_local_stack(self) -> bool:

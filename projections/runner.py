@@ -15,10 +15,15 @@ from projections.base import Projection, Record
 from projections.dead_letters import DeadLettersProjection
 from projections.events import EventsProjection
 from projections.jobs import JobsProjection
+from projections.pacing_analyses import PacingAnalysesProjection
+from projections.pacing_context import PacingContextProjection
+from projections.pacing_generations import PacingGenerationsProjection
+from projections.pacing_schedules import PacingSchedulesProjection
 from projections.payloads import PayloadsProjection
 from projections.stages import StagesProjection
 from streams.codec import DecodeError, decode_event, encode
 from streams.deadletters import DeadLettered
+from streams.pacing_events import decode_pacing_event
 from streams.topics import Topics
 
 log = logging.getLogger("planperfect.projector")
@@ -36,7 +41,9 @@ WHERE projection_offsets.next_offset < EXCLUDED.next_offset
 
 def default_projections() -> list[Projection]:
     # Order matters only for readers within one transaction: jobs before the rows that refer to them.
-    return [EventsProjection(), JobsProjection(), StagesProjection(), PayloadsProjection(), DeadLettersProjection()]
+    return [EventsProjection(), JobsProjection(), StagesProjection(), PayloadsProjection(), DeadLettersProjection(),
+            PacingSchedulesProjection(), PacingContextProjection(), PacingAnalysesProjection(),
+            PacingGenerationsProjection()]
 
 
 @dataclass
@@ -67,7 +74,7 @@ class ProjectionRunner:
 
     @property
     def sources(self) -> list[str]:
-        return [self.topics.job_events, self.topics.dead_letters]
+        return [self.topics.job_events, self.topics.dead_letters, self.topics.pacing_events]
 
     async def start(self) -> None:
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=2)
@@ -189,8 +196,9 @@ class ProjectionRunner:
             except ValueError as exc:
                 letter = DeadLettered.for_undecodable(tp.topic, tp.partition, msg.offset, str(exc)[:500], raw, _now())
                 return Record(tp.topic, tp.partition, msg.offset, letter)
+        decode = decode_pacing_event if tp.topic == self.topics.pacing_events else decode_event
         try:
-            return Record(tp.topic, tp.partition, msg.offset, decode_event(raw))
+            return Record(tp.topic, tp.partition, msg.offset, decode(raw))
         except DecodeError as exc:
             letter = DeadLettered.for_undecodable(tp.topic, tp.partition, msg.offset, exc.reason, raw, _now())
             assert self._producer is not None

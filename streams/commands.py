@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import Field, TypeAdapter
 
 from streams.envelope import Message
-from streams.payloads import Brief, JobType, Stage, StageOutputs
+from streams.payloads import AnyBrief, JobType, Stage, StageOutputs
 from streams.topics import Lane, lane_for
 
 
@@ -31,7 +31,7 @@ class RequestStage(Message):
     max_attempts: int
     retry_delay_seconds: int
     visibility_seconds: int
-    brief: Brief
+    brief: AnyBrief
     outputs: StageOutputs
 
 

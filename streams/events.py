@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import EmailStr, Field, TypeAdapter
 
 from streams.envelope import Envelope
-from streams.payloads import Brief, JobType, Stage, StageOutput
+from streams.payloads import AnyBrief, JobType, Stage, StageOutput
 
 
 class JobSubmitted(Envelope):
@@ -17,7 +17,7 @@ class JobSubmitted(Envelope):
     schema_version: Literal[1] = 1
     job_type: JobType
     requester_email: EmailStr
-    brief: Brief
+    brief: AnyBrief
     initial_stage: Stage
     priority: int
     delay_seconds: int

@@ -7,6 +7,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streams.pacing_payloads import ContextAnalysis, Generations, PacingBrief
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -15,6 +17,7 @@ class Frozen(BaseModel):
 class JobType(StrEnum):
     ARTICLE = "article"
     SCHEMA = "schema"
+    PACING = "pacing"
 
 
 class Stage(StrEnum):
@@ -25,12 +28,15 @@ class Stage(StrEnum):
     EXPORT = "export"
     MARKUP = "markup"
     COMPLETE = "complete"
+    ANALYZE = "analyze"
+    WRITE = "write"
 
 
 # The one place pipelines are declared: the ordered stages of each job type.
 PIPELINES: dict[JobType, tuple[Stage, ...]] = {
     JobType.ARTICLE: (Stage.RESEARCH, Stage.OUTLINE, Stage.DRAFT, Stage.QA, Stage.EXPORT, Stage.COMPLETE),
     JobType.SCHEMA: (Stage.RESEARCH, Stage.MARKUP, Stage.QA, Stage.COMPLETE),
+    JobType.PACING: (Stage.ANALYZE, Stage.WRITE, Stage.COMPLETE),
 }
 
 
@@ -58,6 +64,10 @@ class Brief(Frozen):
     url: str | None = Field(None, max_length=2000, description="Canonical URL of the page, for JSON-LD.")
     schema_type: SchemaType = Field("Article", description="schema.org type produced by a schema job.")
     description: str | None = Field(None, max_length=500)
+
+
+# What a job's brief may be: both models forbid extra fields, so a brief validates as exactly one of them.
+AnyBrief = Brief | PacingBrief
 
 
 # ---------------------------------------------------------------- stage outputs
@@ -160,7 +170,8 @@ class Completion(Frozen):
 
 
 StageOutput = Annotated[
-    Union[ResearchNotes, Outline, Draft, QAReport, ExportBundle, SchemaMarkup, SchemaQAReport, Completion],
+    Union[ResearchNotes, Outline, Draft, QAReport, ExportBundle, SchemaMarkup, SchemaQAReport, Completion,
+          ContextAnalysis, Generations],
     Field(discriminator="kind"),
 ]
 
@@ -175,6 +186,8 @@ class StageOutputs(Frozen):
     export: ExportBundle | None = None
     markup: SchemaMarkup | None = None
     complete: Completion | None = None
+    analyze: ContextAnalysis | None = None
+    write: Generations | None = None
 
     def with_output(self, stage: Stage, output: BaseModel) -> "StageOutputs":
         return self.model_copy(update={stage.value: output})

@@ -62,6 +62,7 @@ PARTITIONS = 4
 JOB_EVENTS = TopicSpec("job-events", PARTITIONS, "Source of truth: every job's events, keyed by job id.")
 DEAD_LETTERS = TopicSpec("dead-letters", PARTITIONS, "Messages that could not be processed, with the reason.")
 JOB_CONTROL = TopicSpec("job-control", PARTITIONS, "Cancellation requests, keyed by job id.", retention_ms=7 * DAY_MS)
+PACING_EVENTS = TopicSpec("pacing-events", PARTITIONS, "Pacing context: users' schedules, knowledge and meetings, keyed by user id.")
 STAGE_REQUESTS: dict[tuple[Stage, Lane], TopicSpec] = {
     (stage, lane): TopicSpec(
         f"stage.{stage.value}.{lane.value}",
@@ -77,7 +78,8 @@ DELAYS: dict[int, TopicSpec] = {
     for tier in DELAY_TIERS
 }
 
-CATALOGUE: tuple[TopicSpec, ...] = (JOB_EVENTS, DEAD_LETTERS, JOB_CONTROL, *STAGE_REQUESTS.values(), *DELAYS.values())
+CATALOGUE: tuple[TopicSpec, ...] = (JOB_EVENTS, DEAD_LETTERS, JOB_CONTROL, *STAGE_REQUESTS.values(), *DELAYS.values(),
+                                    PACING_EVENTS)
 
 
 class Topics:
@@ -88,6 +90,7 @@ class Topics:
         self.job_events = JOB_EVENTS.name(prefix)
         self.dead_letters = DEAD_LETTERS.name(prefix)
         self.job_control = JOB_CONTROL.name(prefix)
+        self.pacing_events = PACING_EVENTS.name(prefix)
 
     def stage(self, stage: Stage, lane: Lane = Lane.NORMAL) -> str:
         return STAGE_REQUESTS[(stage, lane)].name(self.prefix)

@@ -101,6 +101,22 @@ async def empty_database(infra: Infra) -> str:
     await drop_database(infra, dsn)
 
 
+async def delete_prefix(infra: Infra, prefix: str) -> None:
+    """Remove a test's topics (and Faust's internal ones) so the one broker of the run stays small."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
 async def prefix(infra: Infra) -> str:
-    return await create_prefix(infra)
+    p = await create_prefix(infra)
+    yield p
+    await delete_prefix(infra, p)

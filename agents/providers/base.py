@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Protocol
 
+from agents.pacing.answers import ContextReading, PieceDraft
+from streams.pacing_payloads import ContentSuggestion, ContextChunk, PacingBrief
 from streams.payloads import Brief, Draft, Outline, ResearchNotes, SchemaMarkup
 
 
@@ -30,4 +33,13 @@ class ContentProvider(Protocol):
 
     async def markup(self, brief: Brief, research: ResearchNotes) -> SchemaMarkup:
         """schema.org JSON-LD for `brief.schema_type`, as JSON text."""
+        ...
+
+    async def analyze_context(self, brief: PacingBrief, chunks: list[ContextChunk]) -> ContextReading:
+        """The topics that matter in a user's recent context and a suggestion per wanted content type, each
+        citing the chunks it came from."""
+        ...
+
+    async def write_piece(self, suggestion: ContentSuggestion, sources: list[ContextChunk], local_date: date) -> PieceDraft:
+        """The suggested piece in its platform's conventions, from `sources` (best first), citing those it uses."""
         ...

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from agents.pacing.answers import ContextReading, PieceDraft
 from agents.providers.offline_facets import FACET_ORDER, FACETS
+from agents.providers.offline_pacing import read_context
+from agents.providers.offline_posts import write_piece
 from agents.providers.offline_markup import build_markup
 from agents.providers.offline_phrases import (
     ANGLES,
@@ -24,6 +29,7 @@ from agents.providers.offline_profile import (
 )
 from agents.providers.offline_writer import count_words, write_draft
 from agents.slug import slugify
+from streams.pacing_payloads import ContentSuggestion, ContextChunk, PacingBrief
 from streams.payloads import (
     Brief,
     Draft,
@@ -59,6 +65,12 @@ class OfflineProvider:
 
     async def markup(self, brief: Brief, research: ResearchNotes) -> SchemaMarkup:
         return SchemaMarkup(schema_type=brief.schema_type, json_ld=build_markup(brief, research, profile_brief(brief)))
+
+    async def analyze_context(self, brief: PacingBrief, chunks: list[ContextChunk]) -> ContextReading:
+        return read_context(brief, chunks)
+
+    async def write_piece(self, suggestion: ContentSuggestion, sources: list[ContextChunk], local_date: date) -> PieceDraft:
+        return write_piece(suggestion, sources, local_date)
 
 
 def build_research(brief: Brief, profile: TopicProfile) -> ResearchNotes:

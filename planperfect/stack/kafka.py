@@ -195,7 +195,7 @@ class KafkaBroker:
             raise StackError("kafka: launch() before prepare()")
         self._launched_at = time.time()
         self._spawned = process.spawn_detached(
-            [_java(), "-Xmx512m", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            [_java(), "-Xmx1g", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
              f"-Dlog4j2.configurationFile={self._log4j}", "-cp", f"{self._libs}/*",
              BROKER_MAIN, str(self._config)],
             log_path=self._console_log, cwd=self.home,

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import create_database, create_prefix, drop_database
+from tests.conftest import create_database, create_prefix, delete_prefix, drop_database
 from tests.support import Child, eventually, free_port, start_child
 
 
@@ -90,3 +90,4 @@ async def faulty_system(infra):
             yield sys_
     finally:
         await drop_database(infra, database)
+        await delete_prefix(infra, prefix)

@@ -1,0 +1,307 @@
+"""Pacing routes: schedules, a user's knowledge and meetings (events on pacing-events), triggers and read-outs."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import TypeVar
+from uuid import UUID, uuid4, uuid5
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from aiokafka.errors import KafkaError
+from pydantic import BaseModel, ValidationError
+
+from api.errors import ApiError, validation_error
+from api.pacing_requests import KnowledgeCreate, MeetingCreate, ScheduleCreate, SchedulePatch, TriggerRequest
+from api.state import CONFIG, POOL, PRODUCER
+from projections import pacing_queries as q
+from streams.codec import encode, key_for
+from streams.depth import queue_depths
+from streams.envelope import PLANPERFECT_NS
+from streams.pacing_events import (
+    KnowledgeDocumentAdded,
+    MeetingNotesAdded,
+    ScheduleCreated,
+    ScheduleDeleted,
+    ScheduleUpdated,
+    pacing_key,
+)
+from streams.pacing_jobs import pacing_submitted
+from streams.pacing_payloads import PacingBrief
+from streams.payloads import Stage
+from streams.topics import Lane
+
+routes = web.RouteTableDef()
+M = TypeVar("M", bound=BaseModel)
+
+USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+GENERATION_STATUSES = {"pending", "running", "retrying", "completed", "dead_lettered", "cancelled"}
+IDEMPOTENCY_KEY_MAX = 200
+
+
+# ---------------------------------------------------------------- request plumbing
+
+
+async def _body(request: web.Request, model: type[M]) -> M:
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", f"send Content-Type: application/json, not '{request.content_type}'")
+    raw = await request.read()
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
+        raise validation_error(exc) from None
+
+
+def _user_id(raw: str | None, *, required: bool = True) -> str | None:
+    if raw is None and not required:
+        return None
+    if raw is None or not USER_ID.match(raw):
+        raise ApiError(400, "invalid_user_id", "user_id is 1-128 letters, digits, '_', '.', '@' or '-', starting "
+                       "with a letter or digit", field="user_id")
+    return raw
+
+
+def _uuid(raw: str | None, name: str) -> UUID | None:
+    if raw is None:
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise ApiError(400, f"invalid_{name}", f"'{raw}' is not a UUID", field=name) from None
+
+
+def _limit(request: web.Request, default: int = 50, most: int = 500) -> int:
+    try:
+        limit = int(request.query.get("limit", str(default)))
+    except ValueError:
+        raise ApiError(400, "invalid_limit", "limit must be an integer", field="limit") from None
+    if not 1 <= limit <= most:
+        raise ApiError(400, "invalid_limit", f"limit must be between 1 and {most}", field="limit")
+    return limit
+
+
+def _idempotent_id(request: web.Request, kind: str, user_id: str) -> UUID:
+    """A new id, or the same id for the same Idempotency-Key (a retried POST is the same fact)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return uuid4()
+    if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
+        raise ApiError(400, "invalid_header", f"Idempotency-Key must be 1..{IDEMPOTENCY_KEY_MAX} characters",
+                       field="Idempotency-Key")
+    return uuid5(PLANPERFECT_NS, f"pacing-{kind}:{user_id}:{key}")
+
+
+async def _publish(request: web.Request, event) -> None:
+    cfg = request.app[CONFIG]
+    try:
+        await request.app[PRODUCER].send_and_wait(cfg.topics.pacing_events, encode(event), key=pacing_key(event.user_id))
+    except KafkaError as exc:
+        raise ApiError(503, "kafka_unavailable", f"the event could not be written to Kafka: {type(exc).__name__}") from None
+
+
+def _fact(user_id: str, subject: UUID) -> dict:
+    """Envelope fields of a pacing event; a retry of the same request writes the same event id."""
+    return dict(event_id=uuid5(subject, "created"), user_id=user_id, occurred_at=datetime.now(timezone.utc),
+                correlation_id=subject)
+
+
+async def _schedule_or_404(request: web.Request, schedule_id: UUID) -> dict:
+    async with request.app[POOL].acquire() as conn:
+        schedule = await q.get_schedule(conn, schedule_id)
+    if schedule is None:
+        raise ApiError(404, "schedule_not_found", f"no schedule {schedule_id}", field="schedule_id")
+    return schedule
+
+
+# ---------------------------------------------------------------- schedules
+
+
+@routes.post("/v1/pacing/schedules")
+async def create_schedule(request: web.Request) -> web.Response:
+    req = await _body(request, ScheduleCreate)
+    schedule_id = _idempotent_id(request, "schedule", req.user_id)
+    event = ScheduleCreated(**_fact(req.user_id, schedule_id), schedule_id=schedule_id, **req.model_dump(exclude={"user_id"}))
+    await _publish(request, event)
+    view = {"schedule_id": str(schedule_id), **req.model_dump(mode="json"), "created_at": event.occurred_at.isoformat()}
+    return web.json_response({"status": "accepted", "schedule": view}, status=202,
+                             headers={"Location": f"/v1/pacing/schedules/{schedule_id}"})
+
+
+@routes.get("/v1/pacing/schedules")
+async def list_schedules(request: web.Request) -> web.Response:
+    user_id = _user_id(request.query.get("user_id"), required=False)
+    limit = _limit(request)
+    async with request.app[POOL].acquire() as conn:
+        schedules = await q.list_schedules(conn, user_id=user_id, limit=limit)
+    return web.json_response({"schedules": schedules})
+
+
+@routes.get("/v1/pacing/schedules/{schedule_id}")
+async def get_schedule(request: web.Request) -> web.Response:
+    return web.json_response(await _schedule_or_404(request, _uuid(request.match_info["schedule_id"], "schedule_id")))
+
+
+@routes.patch("/v1/pacing/schedules/{schedule_id}")
+async def patch_schedule(request: web.Request) -> web.Response:
+    schedule_id = _uuid(request.match_info["schedule_id"], "schedule_id")
+    req = await _body(request, SchedulePatch)
+    current = await _schedule_or_404(request, schedule_id)
+    changes = req.model_dump(exclude_unset=True)
+    event = ScheduleUpdated(event_id=uuid4(), user_id=current["user_id"], occurred_at=datetime.now(timezone.utc),
+                            correlation_id=schedule_id, schedule_id=schedule_id, **changes)
+    await _publish(request, event)
+    view = current | req.model_dump(mode="json", exclude_unset=True) | {"updated_at": event.occurred_at.isoformat()}
+    return web.json_response({"status": "accepted", "schedule": view}, status=202)
+
+
+@routes.delete("/v1/pacing/schedules/{schedule_id}")
+async def delete_schedule(request: web.Request) -> web.Response:
+    schedule_id = _uuid(request.match_info["schedule_id"], "schedule_id")
+    current = await _schedule_or_404(request, schedule_id)
+    await _publish(request, ScheduleDeleted(event_id=uuid5(schedule_id, "deleted"), user_id=current["user_id"],
+                                            occurred_at=datetime.now(timezone.utc), correlation_id=schedule_id,
+                                            schedule_id=schedule_id))
+    return web.json_response({"status": "accepted", "schedule_id": str(schedule_id), "deleted": True}, status=202)
+
+
+# ---------------------------------------------------------------- a user's context
+
+
+@routes.post("/v1/users/{user_id}/knowledge")
+async def add_knowledge(request: web.Request) -> web.Response:
+    user_id = _user_id(request.match_info["user_id"])
+    req = await _body(request, KnowledgeCreate)
+    document_id = _idempotent_id(request, "knowledge", user_id)
+    await _publish(request, KnowledgeDocumentAdded(**_fact(user_id, document_id), document_id=document_id,
+                                                   **req.model_dump()))
+    return web.json_response({"status": "accepted", "document_id": str(document_id), "user_id": user_id,
+                              "chars": len(req.body)}, status=202)
+
+
+@routes.get("/v1/users/{user_id}/knowledge")
+async def list_knowledge(request: web.Request) -> web.Response:
+    user_id = _user_id(request.match_info["user_id"])
+    limit = _limit(request, 100, 1000)
+    async with request.app[POOL].acquire() as conn:
+        return web.json_response({"documents": await q.list_documents(conn, user_id, limit)})
+
+
+@routes.post("/v1/users/{user_id}/meetings")
+async def add_meeting(request: web.Request) -> web.Response:
+    user_id = _user_id(request.match_info["user_id"])
+    req = await _body(request, MeetingCreate)
+    meeting_id = _idempotent_id(request, "meeting", user_id)
+    await _publish(request, MeetingNotesAdded(**_fact(user_id, meeting_id), meeting_id=meeting_id, **req.model_dump()))
+    return web.json_response({"status": "accepted", "meeting_id": str(meeting_id), "user_id": user_id,
+                              "chars": len(req.notes)}, status=202)
+
+
+@routes.get("/v1/users/{user_id}/meetings")
+async def list_meetings(request: web.Request) -> web.Response:
+    user_id = _user_id(request.match_info["user_id"])
+    limit = _limit(request, 100, 1000)
+    async with request.app[POOL].acquire() as conn:
+        return web.json_response({"meetings": await q.list_meetings(conn, user_id, limit)})
+
+
+# ---------------------------------------------------------------- triggers and read-outs
+
+
+@routes.post("/v1/pacing/trigger")
+async def trigger(request: web.Request) -> web.Response:
+    """Today's analysis for the user (in the schedule's time zone): 202 submitted, or 200 if the day has one."""
+    req = await _body(request, TriggerRequest)
+    async with request.app[POOL].acquire() as conn:
+        schedule = await _trigger_schedule(conn, req)
+        brief = PacingBrief(
+            user_id=req.user_id, local_date=datetime.now(ZoneInfo(schedule["time_zone"])).date(), slot="manual",
+            trigger="manual", schedule_id=UUID(schedule["schedule_id"]), time_zone=schedule["time_zone"],
+            content_types=schedule["content_types"], window_days=schedule["window_days"])
+        existing = await q.analysis_for(conn, req.user_id, brief.local_date)
+    if existing is not None:
+        return web.json_response(_accepted(existing["analysis_id"], brief, existing["status"]), status=200,
+                                 headers={"Location": f"/v1/pacing/analyses/{existing['analysis_id']}"})
+    cfg = request.app[CONFIG]
+    event = pacing_submitted(brief, now=datetime.now(timezone.utc), max_attempts=cfg.default_max_attempts,
+                             retry_delay_seconds=cfg.default_retry_delay_seconds,
+                             visibility_seconds=cfg.default_visibility_seconds)
+    try:
+        await request.app[PRODUCER].send_and_wait(cfg.topics.job_events, encode(event), key=key_for(event.job_id))
+    except KafkaError as exc:
+        raise ApiError(503, "kafka_unavailable", f"the analysis could not be written to Kafka: {type(exc).__name__}") from None
+    return web.json_response(_accepted(str(event.job_id), brief, "queued"), status=202,
+                             headers={"Location": f"/v1/pacing/analyses/{event.job_id}"})
+
+
+async def _trigger_schedule(conn, req: TriggerRequest) -> dict:
+    if req.schedule_id is not None:
+        schedule = await q.get_schedule(conn, req.schedule_id)
+        if schedule is None or schedule["user_id"] != req.user_id:
+            raise ApiError(404, "schedule_not_found", f"user {req.user_id} has no schedule {req.schedule_id}",
+                           field="schedule_id")
+        return schedule
+    schedules = await q.list_schedules(conn, user_id=req.user_id, limit=100)
+    if not schedules:
+        raise ApiError(404, "user_not_found", f"user {req.user_id} has no pacing schedule; create one first",
+                       field="user_id")
+    return next((s for s in schedules if s["active"]), schedules[0])
+
+
+def _accepted(analysis_id: str, brief: PacingBrief, status: str) -> dict:
+    return {"analysis_id": analysis_id, "job_id": analysis_id, "user_id": brief.user_id,
+            "local_date": brief.local_date.isoformat(), "status": status}
+
+
+@routes.get("/v1/pacing/status")
+async def status(request: web.Request) -> web.Response:
+    """Pending messages and lag of each pacing topic; analyses and generations by status."""
+    cfg = request.app[CONFIG]
+    targets = [(cfg.topics.stage(s, lane), cfg.topics.group("workers"), {"stage": s.value, "lane": lane.value})
+               for s in (Stage.ANALYZE, Stage.WRITE) for lane in Lane]
+    targets.append((cfg.topics.pacing_events, cfg.topics.group("projector"), {"stage": None, "lane": None}))
+    try:
+        depths = await queue_depths(cfg.bootstrap, [(t, g) for t, g, _ in targets])
+    except KafkaError as exc:
+        raise ApiError(503, "kafka_unavailable", f"queue depth could not be read: {type(exc).__name__}") from None
+    topics = [
+        {"topic": t, "group": g, **labels, "pending": d.queue_length, "oldest_msg_age_sec": d.oldest_msg_age_sec,
+         "lag": {str(p.partition): p.lag for p in d.partitions}}
+        for (t, g, labels), d in zip(targets, depths)
+    ]
+    async with request.app[POOL].acquire() as conn:
+        counts = await q.status_counts(conn)
+    return web.json_response({"topics": topics, **counts})
+
+
+@routes.get("/v1/pacing/analyses")
+async def list_analyses(request: web.Request) -> web.Response:
+    user_id = _user_id(request.query.get("user_id"), required=False)
+    limit = _limit(request)
+    async with request.app[POOL].acquire() as conn:
+        return web.json_response({"analyses": await q.list_analyses(conn, user_id=user_id, limit=limit)})
+
+
+@routes.get("/v1/pacing/analyses/{analysis_id}")
+async def get_analysis(request: web.Request) -> web.Response:
+    analysis_id = _uuid(request.match_info["analysis_id"], "analysis_id")
+    async with request.app[POOL].acquire() as conn:
+        analysis = await q.get_analysis(conn, analysis_id)
+    if analysis is None:
+        raise ApiError(404, "analysis_not_found", f"no analysis {analysis_id}", field="analysis_id")
+    return web.json_response(analysis)
+
+
+@routes.get("/v1/pacing/generations")
+async def list_generations(request: web.Request) -> web.Response:
+    user_id = _user_id(request.query.get("user_id"), required=False)
+    analysis_id = _uuid(request.query.get("analysis_id"), "analysis_id")
+    wanted = request.query.get("status")
+    if wanted is not None and wanted not in GENERATION_STATUSES:
+        raise ApiError(400, "invalid_status", f"status is one of {', '.join(sorted(GENERATION_STATUSES))}", field="status")
+    limit = _limit(request)
+    async with request.app[POOL].acquire() as conn:
+        generations = await q.list_generations(conn, user_id=user_id, analysis_id=analysis_id, status=wanted, limit=limit)
+    return web.json_response({"generations": generations})

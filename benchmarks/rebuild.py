@@ -1,0 +1,128 @@
+"""Rebuild speed: a log of 100,000+ events folded by the live projector, then rebuilt from offset 0 and swapped in.
+Prints events per second for both; asserts only that the rebuilt copy equals live.
+
+    .venv/bin/python benchmarks/rebuild.py [--events 100000] [--batch-size 1000] [--keep]
+
+Uses PLANPERFECT_KAFKA_BOOTSTRAP / PLANPERFECT_DATABASE_URL when both are set, else starts the local stack
+(the same as `planperfect up`). Each run gets its own topic prefix and database, removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from planperfect.migrate import load_migrations, migrate  # noqa: E402
+from planperfect.settings import Settings  # noqa: E402
+from planperfect.topic_admin import ensure_topics  # noqa: E402
+from projections.rebuild import LogHead, catch_up, rebuild  # noqa: E402
+from projections.runner import ProjectionRunner  # noqa: E402
+from streams.codec import encode, key_for  # noqa: E402
+from streams.envelope import event_id_for  # noqa: E402
+from streams.topics import Topics  # noqa: E402
+from tests.joblog import job_events  # noqa: E402
+
+TEMPLATE_JOBS = 200
+
+
+async def synthesise(count: int) -> list:
+    """`count`+ events: real jobs from the offline pipeline (tests/joblog.py), copied under fresh job ids."""
+    template = await job_events(TEMPLATE_JOBS, fail_every=7)
+    out: list = []
+    copy = 0
+    while len(out) < count:
+        copy += 1
+        renamed: dict[uuid.UUID, uuid.UUID] = {}
+        for e in template:
+            job = uuid.UUID(int=copy * 1_000_000 + e.job_id.int)
+            event_id = event_id_for(job, e.sequence)
+            renamed[e.event_id] = event_id
+            out.append(e.model_copy(update={
+                "job_id": job, "event_id": event_id, "correlation_id": job,
+                "causation_id": renamed.get(e.causation_id, e.causation_id),
+            }))
+    return out
+
+
+async def produce_fast(bootstrap: str, topic: str, events: list) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
+                                max_batch_size=1 << 20, max_request_size=4 << 20)
+    await producer.start()
+    try:
+        pending = [await producer.send(topic, encode(e), key=key_for(e.job_id)) for e in events]
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def fold_live(bootstrap: str, dsn: str, topics: Topics) -> int:
+    runner = ProjectionRunner(bootstrap=bootstrap, dsn=dsn, topics=topics)
+    await runner.start()
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with LogHead(bootstrap, [topics.job_events, topics.dead_letters]) as head:
+            return await catch_up(runner, conn, "public", [p.name for p in runner.projections], head,
+                                  echo=print, timeout=3600, label="live projector")
+    finally:
+        await conn.close()
+        await runner.stop()
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = Settings()
+    if settings.uses_local_stack:
+        from planperfect.stack import LocalStack
+
+        await asyncio.to_thread(LocalStack(settings).up)
+    bootstrap, server = settings.kafka(), settings.database()
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = f"{server.rpartition('/')[0]}/{name}"
+    topics = Topics(f"bench{uuid.uuid4().hex[:8]}.")
+    try:
+        await migrate(dsn)
+        await ensure_topics(bootstrap, topics.prefix)
+        began = time.perf_counter()
+        events = await synthesise(args.events)
+        print(f"synthesised {len(events):,} events in {time.perf_counter() - began:.1f}s")
+        began = time.perf_counter()
+        await produce_fast(bootstrap, topics.job_events, events)
+        print(f"produced them in {time.perf_counter() - began:.1f}s")
+        began = time.perf_counter()
+        folded = await fold_live(bootstrap, dsn, topics)
+        live_s = time.perf_counter() - began
+        ddl = [(f"{m.version:04d}_{m.name}", m.sql) for m in load_migrations()]
+        result = await rebuild(bootstrap, dsn, topics, ddl, batch_size=args.batch_size, echo=print)
+        assert result.swapped and result.comparison.same, "the rebuilt copy differs from live"
+        print(f"\nlive projector: {folded:,} events in {live_s:.1f}s = {folded / live_s:,.0f} events/s (batch 500)")
+        print(f"rebuild:        {result.events:,} events in {result.seconds:.1f}s = {result.rate:,.0f} events/s "
+              f"(batch {args.batch_size}, replay to the live head; compare and swap not included)")
+    finally:
+        if not args.keep:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            kafka = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await kafka.start()
+            try:
+                await kafka.delete_topics([full for full, _ in topics.all()])
+            finally:
+                await kafka.close()
+        await admin.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000, help="at least this many events (default 100000)")
+    parser.add_argument("--batch-size", type=int, default=1000, help="rebuild events per transaction")
+    parser.add_argument("--keep", action="store_true", help="keep the database and topics afterwards")
+    asyncio.run(main(parser.parse_args()))

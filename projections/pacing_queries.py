@@ -1,0 +1,193 @@
+"""Read-side queries over the pacing read models: for the API and CLI, and the worker's context store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from projections.queries import _row
+from streams.pacing_payloads import ContextChunk, ContextSource, PacingSchedule, ScoredChunk
+
+SCHEDULE_COLUMNS = """schedule_id, user_id, time_zone, local_times, days_of_week, content_types, window_days, active,
+    created_at, updated_at"""
+CHUNK_COLUMNS = "chunk_id, source, source_id, source_title, heading, body, source_date"
+
+RECENT_CHUNKS = f"""
+SELECT {CHUNK_COLUMNS} FROM pacing_context_chunks
+ WHERE user_id = $1 AND source_date BETWEEN $2 AND $3
+ ORDER BY source_date, source_id, position
+"""
+# plainto_tsquery: every word of the topic, stemmed; ts_rank_cd rewards them close together;
+# normalisation 32 maps the rank into 0..1.
+SEARCH = f"""
+SELECT {CHUNK_COLUMNS}, ts_rank_cd(search, q, 32) AS rank
+  FROM pacing_context_chunks, plainto_tsquery('english', $2) AS q
+ WHERE user_id = $1 AND search @@ q
+ ORDER BY rank DESC, source_date DESC, chunk_id
+ LIMIT $3
+"""
+CHUNKS = f"SELECT {CHUNK_COLUMNS} FROM pacing_context_chunks WHERE user_id = $1 AND chunk_id = ANY($2::uuid[])"
+ACTIVE_SCHEDULES = f"SELECT {SCHEDULE_COLUMNS} FROM pacing_schedules WHERE active AND deleted_at IS NULL"
+ANALYSED = """
+SELECT a.user_id, a.local_date FROM pacing_context_analysis a
+  JOIN unnest($1::text[], $2::date[]) AS k(user_id, local_date) USING (user_id, local_date)
+"""
+
+
+def _chunk(r: asyncpg.Record) -> ContextChunk:
+    return ContextChunk(chunk_id=r["chunk_id"], source=ContextSource(r["source"]), source_id=r["source_id"],
+                        source_title=r["source_title"], heading=r["heading"], text=r["body"],
+                        source_date=r["source_date"])
+
+
+def _schedule(r: asyncpg.Record) -> PacingSchedule:
+    return PacingSchedule(**{k: r[k] for k in PacingSchedule.model_fields})
+
+
+class PacingStore:
+    """The worker's window on the pacing read models: a ContextStore and a ScheduleSource over one small pool."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        async with self._lock:  # created on first use, inside the worker's event loop
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+            return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def recent_chunks(self, user_id: str, since: date, until: date) -> list[ContextChunk]:
+        return [_chunk(r) for r in await (await self.pool()).fetch(RECENT_CHUNKS, user_id, since, until)]
+
+    async def search(self, user_id: str, query: str, limit: int) -> list[ScoredChunk]:
+        rows = await (await self.pool()).fetch(SEARCH, user_id, query, limit)
+        return [ScoredChunk(chunk=_chunk(r), rank=round(float(r["rank"]), 6)) for r in rows]
+
+    async def chunks(self, user_id: str, chunk_ids: list[UUID]) -> list[ContextChunk]:
+        rows = await (await self.pool()).fetch(CHUNKS, user_id, chunk_ids)
+        order = {c: i for i, c in enumerate(chunk_ids)}
+        return sorted((_chunk(r) for r in rows), key=lambda c: order[c.chunk_id])
+
+    async def active_schedules(self) -> list[PacingSchedule]:
+        return [_schedule(r) for r in await (await self.pool()).fetch(ACTIVE_SCHEDULES)]
+
+    async def analysed(self, keys: list[tuple[str, date]]) -> set[tuple[str, date]]:
+        if not keys:
+            return set()
+        rows = await (await self.pool()).fetch(ANALYSED, [u for u, _ in keys], [d for _, d in keys])
+        return {(r["user_id"], r["local_date"]) for r in rows}
+
+
+# ---------------------------------------------------------------- API and CLI reads
+
+
+async def get_schedule(conn: asyncpg.Connection, schedule_id: UUID) -> dict[str, Any] | None:
+    return _row(await conn.fetchrow(
+        f"SELECT {SCHEDULE_COLUMNS} FROM pacing_schedules WHERE schedule_id = $1 AND deleted_at IS NULL", schedule_id))
+
+
+async def list_schedules(conn: asyncpg.Connection, *, user_id: str | None, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"""SELECT {SCHEDULE_COLUMNS} FROM pacing_schedules
+             WHERE deleted_at IS NULL AND ($1::text IS NULL OR user_id = $1)
+             ORDER BY created_at, schedule_id LIMIT $2""",
+        user_id, limit,
+    )
+    return [_row(r) for r in rows]
+
+
+async def list_documents(conn: asyncpg.Connection, user_id: str, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT document_id, user_id, title, format, char_count, chunk_count, created_at
+             FROM pacing_knowledge_documents WHERE user_id = $1 ORDER BY created_at DESC, document_id LIMIT $2""",
+        user_id, limit,
+    )
+    return [_row(r) for r in rows]
+
+
+async def list_meetings(conn: asyncpg.Connection, user_id: str, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT meeting_id, user_id, title, held_on, participants, kind, char_count, chunk_count, created_at
+             FROM pacing_meetings WHERE user_id = $1 ORDER BY held_on DESC, meeting_id LIMIT $2""",
+        user_id, limit,
+    )
+    return [_row(r) | {"held_on": r["held_on"].isoformat()} for r in rows]
+
+
+ANALYSIS_COLUMNS = """analysis_id, user_id, local_date, slot, trigger, schedule_id, time_zone, content_types,
+    window_days, status, outcome, knowledge_context, meeting_context, topics, content_suggestions, attempts, error,
+    requested_at, started_at, completed_at, failed_at, updated_at"""
+
+
+def _analysis(r: asyncpg.Record) -> dict[str, Any]:
+    out = _row(r)
+    out["local_date"] = r["local_date"].isoformat()
+    for key in ("knowledge_context", "meeting_context", "topics", "content_suggestions"):
+        out[key] = json.loads(out[key]) if out[key] is not None else None
+    return out
+
+
+async def list_analyses(conn: asyncpg.Connection, *, user_id: str | None, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"""SELECT {ANALYSIS_COLUMNS} FROM pacing_context_analysis WHERE ($1::text IS NULL OR user_id = $1)
+             ORDER BY local_date DESC, requested_at DESC, analysis_id LIMIT $2""",
+        user_id, limit,
+    )
+    return [_analysis(r) for r in rows]
+
+
+async def get_analysis(conn: asyncpg.Connection, analysis_id: UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow(f"SELECT {ANALYSIS_COLUMNS} FROM pacing_context_analysis WHERE analysis_id = $1",
+                              analysis_id)
+    return _analysis(row) if row else None
+
+
+async def analysis_for(conn: asyncpg.Connection, user_id: str, local_date: date) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT {ANALYSIS_COLUMNS} FROM pacing_context_analysis WHERE user_id = $1 AND local_date = $2",
+        user_id, local_date)
+    return _analysis(row) if row else None
+
+
+async def list_generations(conn: asyncpg.Connection, *, user_id: str | None, analysis_id: UUID | None,
+                           status: str | None, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT generation_id, analysis_id, user_id, position, content_type, topic, title, body, metadata, status,
+                  attempts, error, created_at, started_at, completed_at, failed_at, updated_at
+             FROM pacing_content_generation
+            WHERE ($1::text IS NULL OR user_id = $1) AND ($2::uuid IS NULL OR analysis_id = $2)
+              AND ($3::text IS NULL OR status = $3)
+            ORDER BY created_at DESC, analysis_id, position LIMIT $4""",
+        user_id, analysis_id, status, limit,
+    )
+    out = []
+    for r in rows:
+        g = _row(r)
+        g["metadata"] = json.loads(g["metadata"])
+        out.append(g)
+    return out
+
+
+async def status_counts(conn: asyncpg.Connection) -> dict[str, dict[str, int]]:
+    """Analyses by status and by outcome, generations by status."""
+    analyses = await conn.fetch("SELECT status, count(*) AS n FROM pacing_context_analysis GROUP BY status")
+    outcomes = await conn.fetch(
+        "SELECT outcome, count(*) AS n FROM pacing_context_analysis WHERE outcome IS NOT NULL GROUP BY outcome")
+    generations = await conn.fetch("SELECT status, count(*) AS n FROM pacing_content_generation GROUP BY status")
+    return {
+        "analyses": {r["status"]: r["n"] for r in analyses},
+        "analysis_outcomes": {r["outcome"]: r["n"] for r in outcomes},
+        "generations": {r["status"]: r["n"] for r in generations},
+    }

@@ -1,0 +1,422 @@
+"""Rebuilds read models from the event log in a shadow schema, compares them with live, and swaps them in at once."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from aiokafka.protocol.admin import DeleteGroupsRequest
+
+from projections.base import Projection, Record
+from projections.checksums import LIVE, POSITIONS_TABLE, Comparison, Positions, compare, gap, q, read_positions
+from projections.runner import ProjectionRunner, default_projections
+from streams.codec import DecodeError, decode_event
+from streams.topics import Topics
+
+Echo = Callable[[str], None]
+Ddl = Sequence[tuple[str, str]]  # (migration name, SQL) in order
+
+PROGRESS_EVERY_S = 1.0
+LOCK_TIMEOUT_MS = 5000
+SETTLE_POLL_S = 0.2
+_WRITES = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([A-Za-z_]\w*)", re.IGNORECASE)
+_SQL_STARTS = ("INSERT", "UPDATE", "DELETE", "WITH")
+_NOT_TABLES = {"set", "only", "of"}
+
+
+class RebuildError(RuntimeError):
+    """The rebuild or verification cannot go on; the live read model is as it was."""
+
+
+def projection_tables(projection: Projection) -> tuple[str, ...]:
+    """The tables a projection writes: its `tables` attribute if it has one, else the targets of its module's SQL."""
+    declared = getattr(projection, "tables", None)
+    if declared:
+        return tuple(declared)
+    module = sys.modules[type(projection).__module__]
+    texts = [v for k, v in vars(module).items()
+             if isinstance(v, str) and not k.startswith("__") and v.lstrip().upper().startswith(_SQL_STARTS)]
+    beside = Path(module.__file__ or "").with_suffix(".sql")
+    if beside.is_file():
+        texts.append(beside.read_text())
+    found: list[str] = []
+    for text in texts:
+        for name in (m.group(1).lower() for m in _WRITES.finditer(text)):
+            if name not in found and name not in _NOT_TABLES and name != POSITIONS_TABLE:
+                found.append(name)
+    if not found:
+        raise RebuildError(f"projection {projection.name!r} writes no table found in its SQL; give it `tables = (...)`")
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    """Projections and the tables they own, in the order the runner writes them (so: the order to lock them in)."""
+
+    projections: tuple[Projection, ...]
+    tables: tuple[str, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.projections]
+
+    @classmethod
+    def of(cls, projections: Sequence[Projection] | None = None, only: str | None = None) -> ReadModel:
+        every = list(projections) if projections is not None else default_projections()
+        owner: dict[str, str] = {}
+        for p in every:
+            for table in projection_tables(p):
+                if owner.setdefault(table, p.name) != p.name:
+                    raise RebuildError(f"table {table} is written by projections {owner[table]} and {p.name}; "
+                                       "a table must have one owner to be rebuilt")
+        chosen = [p for p in every if only is None or p.name == only]
+        if not chosen:
+            raise RebuildError(f"no projection named {only!r}; the projections are: {', '.join(p.name for p in every)}")
+        return cls(tuple(chosen), tuple(t for p in chosen for t in projection_tables(p)))
+
+
+def in_schema(dsn: str, schema: str) -> str:
+    """`dsn` whose sessions resolve unqualified names in `schema` alone (asyncpg passes the query on as settings)."""
+    parts = urllib.parse.urlsplit(dsn)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "search_path"]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode([*query, ("search_path", schema)])))
+
+
+class ShadowTopics(Topics):
+    """The live topics, read under consumer groups of the shadow's own so that the live projector is not disturbed."""
+
+    def __init__(self, topics: Topics, tag: str) -> None:
+        super().__init__(topics.prefix)
+        self.tag = tag
+
+    def group(self, role: str) -> str:
+        return f"{super().group(role)}.{self.tag}"
+
+
+class ShadowRunner(ProjectionRunner):
+    """A ProjectionRunner for a shadow copy: it reads the log and never writes to it."""
+
+    async def _decode(self, tp: TopicPartition, msg: Any) -> Record | None:
+        # Live dead-lettered each undecodable event when it met it; the copy reads those letters from the
+        # dead-letter topic like any other instead of publishing duplicates (which would move the log it is
+        # compared with). Drop this override once ProjectionRunner takes `republish_undecodable=False`.
+        if tp.topic == self.topics.dead_letters:
+            return await super()._decode(tp, msg)
+        try:
+            return Record(tp.topic, tp.partition, msg.offset, decode_event(msg.value or b""))
+        except DecodeError:
+            return None
+
+
+class LogHead:
+    """The end offsets of the projected topics, read by a consumer in no group (it disturbs no one)."""
+
+    def __init__(self, bootstrap: str, topics: Sequence[str]) -> None:
+        self._bootstrap, self._topics = bootstrap, list(topics)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._partitions: list[TopicPartition] = []
+
+    async def __aenter__(self) -> LogHead:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            for meta in await admin.describe_topics(self._topics):
+                if meta["error_code"]:
+                    raise RebuildError(f"topic {meta['topic']} is not on the cluster (error {meta['error_code']})")
+                self._partitions += [TopicPartition(meta["topic"], p["partition"]) for p in meta["partitions"]]
+        finally:
+            await admin.close()
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._consumer.stop()
+
+    async def ends(self) -> dict[tuple[str, int], int]:
+        ends = await self._consumer.end_offsets(self._partitions)
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+
+def applied_through(ends: dict[tuple[str, int], int], positions: Positions, names: Sequence[str]) -> int:
+    """Log offsets every one of `names` has passed, summed over the partitions."""
+    return sum(min(positions.get((n, t, p), 0) for n in names) for t, p in ends)
+
+
+async def catch_up(
+    runner: ProjectionRunner, conn: asyncpg.Connection, schema: str, names: Sequence[str], head: LogHead,
+    *, echo: Echo, timeout: float, label: str = "rebuild",
+) -> int:
+    """Step `runner` until its stored positions reach the log's end, saying how it goes about once a second;
+    returns how many log offsets it moved through (each event once, however the batches fell)."""
+    loop = asyncio.get_running_loop()
+    began = reported = loop.time()
+    start = applied_through(await head.ends(), await read_positions(conn, schema, names), names)
+    while True:
+        fetched = await runner.step()
+        now = loop.time()
+        if fetched and now - reported < PROGRESS_EVERY_S:
+            continue
+        ends, positions = await head.ends(), await read_positions(conn, schema, names)
+        done = applied_through(ends, positions, names) - start
+        remaining = sum(ends.values()) - applied_through(ends, positions, names)
+        if remaining == 0 or now - reported >= PROGRESS_EVERY_S:
+            echo(f"{label}: {done:,} events applied, {done / max(now - began, 1e-6):,.0f} events/s, lag {remaining:,}")
+            reported = now
+        if remaining == 0:
+            return done
+        if now - began > timeout:
+            raise RebuildError(f"{label}: still {remaining:,} events behind the log after {timeout:.0f}s")
+
+
+def _stamp() -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%d%H%M%S}_{uuid.uuid4().hex[:6]}"
+
+
+async def _create_shadow(conn: asyncpg.Connection, schema: str, ddl: Ddl, model: ReadModel) -> None:
+    """A fresh, empty copy of the schema: every migration applied with `schema` first on the search path."""
+    await conn.execute(f"CREATE SCHEMA {q(schema)}")
+    for name, sql in ddl:
+        try:
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL search_path TO {q(schema)}")
+                await conn.execute(sql)
+        except asyncpg.PostgresError as exc:
+            raise RebuildError(f"migration {name} failed inside the shadow schema {schema}: {exc}") from None
+    for where in (LIVE, schema):
+        have = {r[0] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", where)}
+        if missing := [t for t in (*model.tables, POSITIONS_TABLE) if t not in have]:
+            raise RebuildError(f"schema {where} has no table {', '.join(missing)}; run `planperfect migrate` first")
+
+
+_OUTSIDE_DEPENDENTS = """
+WITH moved AS (SELECT unnest($1::regclass[]) AS oid)
+SELECT format('view %s reads %s', v.oid::regclass, d.refobjid::regclass) AS what
+  FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+  JOIN pg_class v ON v.oid = r.ev_class
+ WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM moved)
+   AND v.oid NOT IN (SELECT oid FROM moved)
+UNION
+SELECT format('foreign key %s of %s references %s', conname, conrelid::regclass, confrelid::regclass)
+  FROM pg_constraint
+ WHERE contype = 'f' AND (conrelid IN (SELECT oid FROM moved)) <> (confrelid IN (SELECT oid FROM moved))
+"""
+
+
+async def _check_swappable(conn: asyncpg.Connection, schema: str, model: ReadModel) -> None:
+    """Views and foreign keys follow a table, not its name: one across the swap's edge would be left pointing wrong."""
+    for where in (LIVE, schema):
+        rels = [f"{q(where)}.{q(t)}" for t in model.tables]
+        if found := [r["what"] for r in await conn.fetch(_OUTSIDE_DEPENDENTS, rels)]:
+            raise RebuildError(f"cannot swap {', '.join(model.tables)} alone: {'; '.join(found)}")
+
+
+_ADOPT_POSITIONS = """
+INSERT INTO {live}.{table} (projection, topic, partition, next_offset, updated_at)
+SELECT projection, topic, partition, next_offset, now() FROM {shadow}.{table} WHERE projection = ANY($1::text[])
+ON CONFLICT (projection, topic, partition) DO UPDATE
+SET next_offset = GREATEST({table}.next_offset, EXCLUDED.next_offset), updated_at = now()
+"""
+
+
+async def _swap(
+    conn: asyncpg.Connection, schema: str, retired: str, model: ReadModel,
+    keep_up: Callable[[], Awaitable[int]], echo: Echo, timeout: float,
+) -> None:
+    """In one transaction: live tables out to `retired`, rebuilt ones in, and the rebuilt positions adopted."""
+    locked = ", ".join(f"{LIVE}.{q(t)}" for t in (*model.tables, POSITIONS_TABLE))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+                # EXCLUSIVE stops the live projector's writes but not the API's reads. Tables are taken in the
+                # order the projector writes them (projections in order, positions last): no deadlock with it.
+                await conn.execute(f"LOCK TABLE {locked} IN EXCLUSIVE MODE")
+                behind = gap(await read_positions(conn, schema, model.names),
+                             await read_positions(conn, LIVE, model.names))
+                if not behind:
+                    began = loop.time()
+                    await conn.execute(f"CREATE SCHEMA {q(retired)}")
+                    for table in model.tables:
+                        await conn.execute(f"ALTER TABLE {LIVE}.{q(table)} SET SCHEMA {q(retired)}")
+                        await conn.execute(f"ALTER TABLE {q(schema)}.{q(table)} SET SCHEMA {LIVE}")
+                    await conn.execute(_ADOPT_POSITIONS.format(live=LIVE, shadow=q(schema), table=POSITIONS_TABLE),
+                                       model.names)
+                    echo(f"swap: {', '.join(model.tables)} swapped in {1000 * (loop.time() - began):.0f} ms")
+                    return
+        except asyncpg.LockNotAvailableError:
+            behind = 0
+            echo(f"swap: live tables still busy after {LOCK_TIMEOUT_MS} ms; trying again")
+        if loop.time() > deadline:
+            raise RebuildError(f"could not swap within {timeout:.0f}s")
+        if behind:  # the live projector moved on while we were not looking: apply what it has, then try again
+            echo(f"swap: the rebuilt copy is {behind:,} events behind live; catching up")
+            if not await keep_up():
+                raise RebuildError(f"live positions are {behind:,} events past the end of the log; "
+                                   f"was the topic recreated? see {LIVE}.{POSITIONS_TABLE}")
+
+
+async def _drop(conn: asyncpg.Connection, schema: str, echo: Echo, *, cascade: bool) -> None:
+    """Drop a schema. After a swap, its tables go first and the schema only if nothing else is left in it."""
+    try:
+        async with conn.transaction():
+            if not cascade:
+                tables = [f"{q(schema)}.{q(r[0])}" for r in
+                          await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)]
+                if tables:
+                    await conn.execute(f"DROP TABLE {', '.join(tables)}")
+            await conn.execute(f"DROP SCHEMA IF EXISTS {q(schema)}{' CASCADE' if cascade else ''}")
+    except asyncpg.DependentObjectsStillExistError as exc:
+        echo(f"kept schema {schema}: {exc}; drop it by hand once nothing uses it")
+
+
+async def _forget_groups(bootstrap: str, tag: str, echo: Echo) -> None:
+    """Delete the shadow's consumer groups (aiokafka's admin has no call for it: one DeleteGroups request)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        groups = [g[0] for g in await admin.list_consumer_groups() if g[0].endswith(f".{tag}")]
+        for group in groups:
+            resp = await admin._send_request(DeleteGroupsRequest([group]), await admin.find_coordinator(group))
+            if errors := [code for _, code in resp.results if code]:
+                echo(f"consumer group {group} left behind (error {errors[0]}); it expires on its own")
+    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        echo(f"consumer groups *.{tag} may be left behind ({type(exc).__name__}: {exc}); they expire on their own")
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def shadow_runner(
+    bootstrap: str, dsn: str, topics: Topics, schema: str, model: ReadModel, *, batch_size: int, echo: Echo,
+) -> AsyncIterator[ProjectionRunner]:
+    """A ProjectionRunner writing into `schema` (its rows and its positions) under consumer groups of its own."""
+    runner = ShadowRunner(bootstrap=bootstrap, dsn=in_schema(dsn, schema), topics=ShadowTopics(topics, schema),
+                          projections=list(model.projections), batch_size=batch_size, batch_wait_ms=100)
+    await runner.start()
+    try:
+        yield runner
+    finally:
+        await runner.stop()
+        await _forget_groups(bootstrap, schema, echo)
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    schema: str
+    events: int
+    seconds: float
+    comparison: Comparison
+    swapped: bool
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+async def rebuild(
+    bootstrap: str, dsn: str, topics: Topics, ddl: Ddl, *, only: str | None = None,
+    projections: Sequence[Projection] | None = None, dry_run: bool = False, keep_old: bool = False,
+    batch_size: int = 1000, timeout: float = 3600.0, samples: int = 5, echo: Echo = print,
+) -> RebuildResult:
+    """Replay the log from offset 0 into a shadow schema, compare it with live, and (unless `dry_run`) swap it in."""
+    model = ReadModel.of(projections, only)
+    stamp = _stamp()
+    schema, retired = f"rebuild_{stamp}", f"retired_{stamp}"
+    conn = await asyncpg.connect(dsn)
+    swapped = False
+    try:
+        await _create_shadow(conn, schema, ddl, model)
+        if not dry_run:
+            await _check_swappable(conn, schema, model)
+        echo(f"rebuild: replaying {', '.join(model.names)} from offset 0 into schema {schema}")
+        async with LogHead(bootstrap, [topics.job_events, topics.dead_letters]) as head, \
+                shadow_runner(bootstrap, dsn, topics, schema, model, batch_size=batch_size, echo=echo) as runner:
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+
+            def keep_up() -> Awaitable[int]:
+                return catch_up(runner, conn, schema, model.names, head, echo=echo, timeout=timeout)
+
+            events = await keep_up()
+            seconds = loop.time() - began
+            comparison = await compare(conn, schema, model.tables, model.names, samples=samples)
+            for line in comparison.report():
+                echo(line)
+            if not dry_run:
+                # Statistics and visibility maps now, so the API plans well on the new tables and autovacuum
+                # has no reason to hold them (and so the swap) for its own pass later.
+                for table in model.tables:
+                    await conn.execute(f"VACUUM (ANALYZE) {q(schema)}.{q(table)}")
+                await _swap(conn, schema, retired, model, keep_up, echo, timeout)
+                swapped = True
+        echo(f"rebuild: {events:,} events in {seconds:.1f}s ({events / max(seconds, 1e-6):,.0f} events/s); "
+             + ("swapped in" if swapped else "dry run: live untouched"))
+        return RebuildResult(schema, events, seconds, comparison, swapped)
+    finally:
+        await _drop(conn, schema, echo, cascade=not swapped)
+        if swapped and keep_old:
+            echo(f"rebuild: the previous tables are kept in schema {retired}")
+        elif swapped:
+            await _drop(conn, retired, echo, cascade=False)
+        await conn.close()
+
+
+async def verify(
+    bootstrap: str, dsn: str, topics: Topics, ddl: Ddl, *, only: str | None = None,
+    projections: Sequence[Projection] | None = None, batch_size: int = 1000, timeout: float = 3600.0,
+    settle: float = 10.0, samples: int = 5, echo: Echo = print,
+) -> Comparison:
+    """Compare the live read model with one rebuilt from the log, at the same log position when live keeps up."""
+    model = ReadModel.of(projections, only)
+    schema = f"verify_{_stamp()}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await _create_shadow(conn, schema, ddl, model)
+        async with LogHead(bootstrap, [topics.job_events, topics.dead_letters]) as head, \
+                shadow_runner(bootstrap, dsn, topics, schema, model, batch_size=batch_size, echo=echo) as runner:
+            def keep_up() -> Awaitable[int]:
+                return catch_up(runner, conn, schema, model.names, head, echo=echo, timeout=timeout, label="verify")
+
+            await keep_up()
+            return await _compare_level(conn, schema, model, keep_up, settle, samples)
+    finally:
+        await _drop(conn, schema, echo, cascade=True)
+        await conn.close()
+
+
+async def _compare_level(
+    conn: asyncpg.Connection, schema: str, model: ReadModel, keep_up: Callable[[], Awaitable[int]],
+    settle: float, samples: int,
+) -> Comparison:
+    """Compare once both copies stand at the same positions; a live projector that lags gets `settle` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settle
+    stuck = False
+    while True:
+        live = await read_positions(conn, LIVE, model.names)
+        rebuilt = await read_positions(conn, schema, model.names)
+        late = stuck or loop.time() > deadline
+        if gap(rebuilt, live) and not late:
+            stuck = not await keep_up()  # nothing to apply: live stands past the end of the log
+            continue
+        if late or not gap(live, rebuilt):
+            result = await compare(conn, schema, model.tables, model.names, samples=samples)
+            if result.aligned or late:
+                return result
+            continue
+        await asyncio.sleep(SETTLE_POLL_S)  # the live projector is still applying what the copy has: poll, bounded

@@ -1,0 +1,120 @@
+"""Facts about a user's pacing context, in the past tense, as written to the pacing-events topic (keyed by user id).
+
+These are not job events: they belong to a user, not to a job, so they carry `user_id` instead of
+`job_id` and no per-job `sequence`; their order is the order of the user's partition.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Literal, Union
+from uuid import UUID
+
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
+
+from streams.codec import DecodeError
+from streams.envelope import Message
+from streams.pacing_payloads import ContentTypes, LocalTimes, TimeZoneName, UserId, Weekdays, WindowDays
+from streams.upcasters import UnknownVersion, upcast
+
+# The largest knowledge document or meeting notes accepted, in characters.
+MAX_CONTEXT_CHARS = 100_000
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ContextText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTEXT_CHARS)]
+Participant = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class PacingFact(Message):
+    """Fields every pacing context event has."""
+
+    event_id: UUID
+    user_id: UserId
+    occurred_at: datetime
+    correlation_id: UUID
+    causation_id: UUID | None = None
+
+
+class ScheduleCreated(PacingFact):
+    type: Literal["ScheduleCreated"] = "ScheduleCreated"
+    schema_version: Literal[1] = 1
+    schedule_id: UUID
+    time_zone: TimeZoneName
+    local_times: LocalTimes
+    days_of_week: Weekdays
+    content_types: ContentTypes
+    window_days: WindowDays
+    active: bool
+
+
+class ScheduleUpdated(PacingFact):
+    """Only the fields that changed are set; the others keep their value."""
+
+    type: Literal["ScheduleUpdated"] = "ScheduleUpdated"
+    schema_version: Literal[1] = 1
+    schedule_id: UUID
+    time_zone: TimeZoneName | None = None
+    local_times: LocalTimes | None = None
+    days_of_week: Weekdays | None = None
+    content_types: ContentTypes | None = None
+    window_days: WindowDays | None = None
+    active: bool | None = None
+
+
+class ScheduleDeleted(PacingFact):
+    type: Literal["ScheduleDeleted"] = "ScheduleDeleted"
+    schema_version: Literal[1] = 1
+    schedule_id: UUID
+
+
+class KnowledgeDocumentAdded(PacingFact):
+    type: Literal["KnowledgeDocumentAdded"] = "KnowledgeDocumentAdded"
+    schema_version: Literal[1] = 1
+    document_id: UUID
+    title: Title
+    format: Literal["markdown", "text"]
+    body: ContextText
+
+
+class MeetingNotesAdded(PacingFact):
+    type: Literal["MeetingNotesAdded"] = "MeetingNotesAdded"
+    schema_version: Literal[1] = 1
+    meeting_id: UUID
+    title: Title
+    held_on: date
+    participants: list[Participant] = Field(min_length=1, max_length=100)
+    kind: Literal["notes", "transcript"]
+    notes: ContextText
+
+
+PACING_EVENT_CLASSES = (ScheduleCreated, ScheduleUpdated, ScheduleDeleted, KnowledgeDocumentAdded, MeetingNotesAdded)
+
+PacingEvent = Annotated[
+    Union[ScheduleCreated, ScheduleUpdated, ScheduleDeleted, KnowledgeDocumentAdded, MeetingNotesAdded],
+    Field(discriminator="type"),
+]
+
+PACING_EVENT_ADAPTER: TypeAdapter[PacingEvent] = TypeAdapter(PacingEvent)
+
+
+def pacing_key(user_id: str) -> bytes:
+    """Keyed by user: one user's context events stay in order on one partition."""
+    return user_id.encode()
+
+
+def decode_pacing_event(raw: bytes) -> PacingEvent:
+    """Bytes from the pacing-events topic, through the upcasters, into a typed event; DecodeError otherwise."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeError(f"not JSON: {exc}", raw) from None
+    if not isinstance(data, dict):
+        raise DecodeError("not a JSON object", raw)
+    try:
+        return PACING_EVENT_ADAPTER.validate_python(upcast(data))
+    except UnknownVersion as exc:
+        raise DecodeError(str(exc), raw) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise DecodeError(f"invalid pacing event: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", raw) from None
