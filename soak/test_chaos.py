@@ -1,4 +1,4 @@
-"""Chaos: SIGKILL workers at random points while jobs flow; every job completes once, gap-free, no duplicates."""
+"""Chaos (run by hand: ./dev test soak/): SIGKILL workers at random points while jobs flow; every job completes once, gap-free, no duplicates."""
 
 from __future__ import annotations
 
