@@ -72,7 +72,16 @@ async def _drive(settings: Settings, console: Console, n: int) -> int:
         console.print(f"submitted {len(ids)} jobs")
         jobs = await _watch(http, base, ids, console)
         elapsed = time.monotonic() - t0
-        return await _report(http, base, jobs, elapsed, settings.output_dir, console)
+        status = await _report(http, base, jobs, elapsed, settings.output_dir, console)
+        console.rule("pacing: a user's posts from their own documents and meetings")
+        from planperfect.pacing_demo import PacingDemoError, pacing_demo
+
+        try:
+            await pacing_demo(base, http)
+        except PacingDemoError as exc:
+            console.print(f"[red]pacing demo failed: {exc}")
+            return 1
+        return status
 
 
 async def _wait_ready(http: aiohttp.ClientSession, base: str, timeout: float = 90) -> None:
