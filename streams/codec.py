@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from streams.commands import COMMAND_ADAPTER, CONTROL_ADAPTER, DELAY_ADAPTER, Control, DelayStage, RequestStage
 from streams.events import EVENT_ADAPTER, Event
 from streams.upcasters import UnknownVersion, upcast
+
+
+T = TypeVar("T")
 
 
 class DecodeError(ValueError):
@@ -43,36 +47,28 @@ def _load(raw: bytes) -> dict:
         raise DecodeError(str(exc), raw) from None
 
 
-def decode_event(raw: bytes) -> Event:
+def _decode(adapter: TypeAdapter[T], raw: bytes, what: str) -> T:
     data = _load(raw)
     try:
-        return EVENT_ADAPTER.validate_python(data)
+        return adapter.validate_python(data)
     except ValidationError as exc:
-        raise DecodeError(f"invalid event: {_brief(exc)}", raw) from None
+        raise DecodeError(f"invalid {what}: {_brief(exc)}", raw) from None
+
+
+def decode_event(raw: bytes) -> Event:
+    return _decode(EVENT_ADAPTER, raw, "event")
 
 
 def decode_command(raw: bytes) -> RequestStage:
-    data = _load(raw)
-    try:
-        return COMMAND_ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        raise DecodeError(f"invalid command: {_brief(exc)}", raw) from None
+    return _decode(COMMAND_ADAPTER, raw, "command")
 
 
 def decode_delay(raw: bytes) -> DelayStage:
-    data = _load(raw)
-    try:
-        return DELAY_ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        raise DecodeError(f"invalid delay: {_brief(exc)}", raw) from None
+    return _decode(DELAY_ADAPTER, raw, "delay")
 
 
 def decode_control(raw: bytes) -> Control:
-    data = _load(raw)
-    try:
-        return CONTROL_ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        raise DecodeError(f"invalid control command: {_brief(exc)}", raw) from None
+    return _decode(CONTROL_ADAPTER, raw, "control command")
 
 
 def _brief(exc: ValidationError) -> str:
