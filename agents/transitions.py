@@ -62,7 +62,7 @@ def started(req: RequestStage, now: datetime, attempt: int | None = None) -> Sta
     """`attempt` differs from the request's when a crashed attempt of the same request is re-run."""
     return StageStarted(
         **_envelope(req.job_id, req.correlation_id, req.next_sequence, now, req.command_id),
-        stage=req.stage, attempt=attempt or req.attempt, time_limit_seconds=req.visibility_seconds,
+        stage=req.stage, attempt=attempt or req.attempt, time_limit_ms=req.visibility_seconds * 1000,
     )
 
 

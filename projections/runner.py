@@ -147,10 +147,9 @@ class ProjectionRunner:
                 pos = stored.get((p.name, tp), 0)
                 self._positions[(p.name, tp)] = pos
                 lowest = pos if lowest is None else min(lowest, pos)
-            if lowest:
-                self._consumer.seek(tp, lowest)
-            else:
-                await self._consumer.seek_to_beginning(tp)
+            # No await between the seeks, so no fetch can slip in from a stale position; an offset
+            # before the log's start (0 after retention) resets to the earliest kept.
+            self._consumer.seek(tp, lowest or 0)
         log.info("projector assigned %d partitions", len(assigned))
 
     async def _apply(self, fetched: dict[TopicPartition, list]) -> int:

@@ -32,7 +32,7 @@ UPDATE content_job_stages SET
     attempts = GREATEST(attempts, COALESCE($4::int, 0)),
     started_at = CASE WHEN $3 = 'StageStarted' THEN $5 ELSE started_at END,
     visibility_timeout_at = CASE
-        WHEN $3 = 'StageStarted' THEN $5 + make_interval(secs => $6::int)
+        WHEN $3 = 'StageStarted' THEN $5 + $6::bigint * interval '1 millisecond'
         WHEN $3 = 'StageExtended' THEN $10::timestamptz
         ELSE visibility_timeout_at END,
     completed_at = CASE WHEN $3 = 'StageCompleted' THEN $5 ELSE completed_at END,
@@ -64,7 +64,7 @@ class StagesProjection:
                 error = f"{e.error_code}: {e.error}" if isinstance(e, StageFailed) else None
                 updates.append((
                     e.job_id, e.stage.value, e.type, getattr(e, "attempt", None), e.occurred_at,
-                    getattr(e, "time_limit_seconds", None), getattr(e, "duration_ms", None), error, e.sequence,
+                    getattr(e, "time_limit_ms", None), getattr(e, "duration_ms", None), error, e.sequence,
                     getattr(e, "deadline_at", None),
                 ))
         if pending:

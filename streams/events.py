@@ -28,11 +28,13 @@ class JobSubmitted(Envelope):
 
 
 class StageStarted(Envelope):
+    """v2: the time limit is in milliseconds (v1 said `time_limit_seconds`; see streams/upcasters.py)."""
+
     type: Literal["StageStarted"] = "StageStarted"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     stage: Stage
     attempt: int = Field(ge=1)
-    time_limit_seconds: int = Field(ge=1)
+    time_limit_ms: int = Field(ge=1000)
 
 
 class StageCompleted(Envelope):

@@ -78,3 +78,42 @@ async def test_undecodable_bytes_are_dead_lettered_and_the_partition_flows(infra
     assert sorted(bytes(r["raw"]) for r in letters) == sorted(poison)
     assert {r["reason"] for r in letters} == {"undecodable"}
     assert any("newer than this code" in r["error"] for r in letters)
+
+
+async def test_a_log_mixing_v1_and_v2_events_folds_like_an_all_v2_log(infra, prefix, database, empty_database):
+    """StageStarted went v1 (time_limit_seconds) -> v2 (time_limit_ms); old bytes are upcast on read."""
+    import json
+
+    from aiokafka import AIOKafkaProducer
+
+    from planperfect.migrate import migrate
+    from streams.codec import encode, key_for
+    from tests.conftest import create_prefix, delete_prefix
+
+    events = await job_events(8, fail_every=3)
+    await produce(infra.bootstrap, Topics(prefix).job_events, events)
+    mixed_prefix = await create_prefix(infra)
+    try:
+        producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap, acks="all")
+        await producer.start()
+        downgraded = 0
+        try:
+            for i, e in enumerate(events):
+                raw = json.loads(encode(e))
+                if raw["type"] == "StageStarted" and i % 2:
+                    raw["schema_version"] = 1
+                    raw["time_limit_seconds"] = raw.pop("time_limit_ms") // 1000
+                    downgraded += 1
+                await producer.send_and_wait(Topics(mixed_prefix).job_events, json.dumps(raw).encode(), key=key_for(e.job_id))
+        finally:
+            await producer.stop()
+        assert downgraded > 10
+        await migrate(empty_database)
+        await _project(infra, database, prefix, 100)
+        await _project(infra, empty_database, mixed_prefix, 100)
+        all_v2 = await dump(database, without_positions=True)  # the two logs live on different topics
+        mixed = await dump(empty_database, without_positions=True)
+    finally:
+        await delete_prefix(infra, mixed_prefix)
+    assert mixed == all_v2
+    assert all(json.loads(row[8])["schema_version"] == 2 for row in mixed["content_events"] if row[3] == "StageStarted")

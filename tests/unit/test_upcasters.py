@@ -25,27 +25,19 @@ from streams.upcasters import (
 
 JOB = uuid.UUID(int=7)
 AT = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
-# The registry as it will be once streams/events.py declares StageStarted v2.
 AT_V2 = {**CURRENT_VERSIONS, "StageStarted": 2}
-
-
-class StageStartedV2(Envelope):
-    """The v2 model the switch introduces (what streams/events.py will declare), for validating upcast output."""
-
-    type: Literal["StageStarted"] = "StageStarted"
-    schema_version: Literal[2] = 2
-    stage: Stage
-    attempt: int = Field(ge=1)
-    time_limit_ms: int = Field(ge=1000)
+StageStartedV2 = StageStarted  # the current model is v2
 
 
 def v1_raw(**changes) -> dict:
-    """A StageStarted v1 exactly as it sits on the log today, written by the current model."""
+    """A StageStarted v1 exactly as v1 code wrote it to the log."""
     event = StageStarted(
         event_id=event_id_for(JOB, 4), job_id=JOB, sequence=4, occurred_at=AT, correlation_id=JOB,
-        stage=Stage.DRAFT, attempt=2, time_limit_seconds=600,
+        stage=Stage.DRAFT, attempt=2, time_limit_ms=600_000,
     )
-    return {**json.loads(encode(event)), **changes}
+    raw = json.loads(encode(event))
+    del raw["time_limit_ms"]
+    return {**raw, "schema_version": 1, "time_limit_seconds": 600, **changes}
 
 
 def test_v1_to_v2_renames_seconds_to_milliseconds_and_bumps_the_version():
@@ -84,13 +76,10 @@ def test_a_non_numeric_limit_is_carried_over_for_validation_to_name():
         StageStartedV2.model_validate(out)
 
 
-def test_the_step_is_idle_until_the_model_declares_v2():
-    # Today streams/events.py declares v1: the log's v1 events are current and decode unchanged.
-    if CURRENT_VERSIONS["StageStarted"] == 1:
-        assert upcast(v1_raw()) == v1_raw()
-        assert decode_event(json.dumps(v1_raw()).encode()).time_limit_seconds == 600
-    else:  # after the switch, the same bytes decode into the v2 model
-        assert decode_event(json.dumps(v1_raw()).encode()).time_limit_ms == 600_000
+def test_v1_bytes_on_the_log_decode_into_the_v2_model():
+    assert CURRENT_VERSIONS["StageStarted"] == 2
+    event = decode_event(json.dumps(v1_raw()).encode())
+    assert event.schema_version == 2 and event.time_limit_ms == 600_000
     assert ("StageStarted", 1) in UPCASTERS
 
 
