@@ -221,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # piped into `head` and the like: stop quietly, as other tools do
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
