@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from api.errors import ApiError, validation_error
+from api.params import limit_param, path_uuid, stage_param
 from api.requests import IntakeRequest
 from api.state import CONFIG, NOTIFICATIONS, POOL, PRODUCER
 from projections import queries
@@ -82,14 +83,6 @@ async def submit(request: web.Request) -> web.Response:
     )
 
 
-def _job_id(request: web.Request) -> UUID:
-    raw = request.match_info["job_id"]
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_job_id", f"'{raw}' is not a UUID", field="job_id") from None
-
-
 async def _job_or_404(conn, job_id: UUID) -> dict:
     job = await queries.get_job(conn, job_id)
     if job is None:
@@ -99,14 +92,14 @@ async def _job_or_404(conn, job_id: UUID) -> dict:
 
 @routes.get("/v1/jobs/{job_id}")
 async def get_job(request: web.Request) -> web.Response:
-    job_id = _job_id(request)
+    job_id = path_uuid(request, "job_id")
     async with request.app[POOL].acquire() as conn:
         return web.json_response(await _job_or_404(conn, job_id))
 
 
 @routes.get("/v1/jobs/{job_id}/events")
 async def get_events(request: web.Request) -> web.Response:
-    job_id = _job_id(request)
+    job_id = path_uuid(request, "job_id")
     async with request.app[POOL].acquire() as conn:
         await _job_or_404(conn, job_id)
         events = await queries.job_events(conn, job_id)
@@ -115,10 +108,8 @@ async def get_events(request: web.Request) -> web.Response:
 
 @routes.get("/v1/jobs/{job_id}/payloads/{stage}")
 async def get_payload(request: web.Request) -> web.Response:
-    job_id = _job_id(request)
-    stage = request.match_info["stage"]
-    if stage not in {s.value for s in Stage}:
-        raise ApiError(400, "invalid_stage", f"'{stage}' is not a stage ({', '.join(s.value for s in Stage)})", field="stage")
+    job_id = path_uuid(request, "job_id")
+    stage = stage_param(request.match_info["stage"])
     async with request.app[POOL].acquire() as conn:
         await _job_or_404(conn, job_id)
         payload = await queries.job_payload(conn, job_id, stage)
@@ -129,7 +120,7 @@ async def get_payload(request: web.Request) -> web.Response:
 
 @routes.get("/v1/jobs/{job_id}/result")
 async def get_result(request: web.Request) -> web.Response:
-    job_id = _job_id(request)
+    job_id = path_uuid(request, "job_id")
     async with request.app[POOL].acquire() as conn:
         job = await _job_or_404(conn, job_id)
         if job["status"] != "completed":
@@ -153,15 +144,8 @@ async def list_jobs(request: web.Request) -> web.Response:
     status = q.get("status")
     if status is not None and status not in {"queued", "running", "retrying", *TERMINAL}:
         raise ApiError(400, "invalid_status", f"unknown status '{status}'", field="status")
-    stage = q.get("stage")
-    if stage is not None and stage not in {s.value for s in Stage}:
-        raise ApiError(400, "invalid_stage", f"unknown stage '{stage}'", field="stage")
-    try:
-        limit = int(q.get("limit", "50"))
-    except ValueError:
-        raise ApiError(400, "invalid_limit", "limit must be an integer", field="limit") from None
-    if not 1 <= limit <= 500:
-        raise ApiError(400, "invalid_limit", "limit must be between 1 and 500", field="limit")
+    stage = stage_param(q.get("stage"))
+    limit = limit_param(request)
     cursor = q.get("cursor")
     async with request.app[POOL].acquire() as conn:
         try:
@@ -174,7 +158,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 @routes.get("/v1/jobs/{job_id}/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: the job's events in order, live, ending after a terminal event."""
-    job_id = _job_id(request)
+    job_id = path_uuid(request, "job_id")
     pool = request.app[POOL]
     async with pool.acquire() as conn:
         await _job_or_404(conn, job_id)

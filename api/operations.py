@@ -9,25 +9,17 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 
 from api.errors import ApiError
+from api.params import limit_param, path_uuid, stage_param, uuid_param
 from api.state import CONFIG, POOL, PRODUCER
 from projections import queries
 from streams.codec import encode, key_for
 from streams.commands import CancelJob, RedriveJob, RequestStage
 from streams.depth import depth_targets, queue_depths
 from streams.envelope import command_id_for
-from streams.payloads import Stage
 
 TERMINAL = {"completed", "cancelled", "dead_lettered"}
 
 routes = web.RouteTableDef()
-
-
-def _uuid(request: web.Request, name: str) -> UUID:
-    raw = request.match_info[name]
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise ApiError(400, f"invalid_{name}", f"'{raw}' is not a UUID", field=name) from None
 
 
 async def _send_control(request: web.Request, job_id: UUID, command) -> None:
@@ -41,7 +33,7 @@ async def _send_control(request: web.Request, job_id: UUID, command) -> None:
 @routes.post("/v1/jobs/{job_id}/cancel")
 async def cancel(request: web.Request) -> web.Response:
     """Cancel a queued, delayed or running job; 409 once it has finished."""
-    job_id = _uuid(request, "job_id")
+    job_id = path_uuid(request, "job_id")
     async with request.app[POOL].acquire() as conn:
         job = await queries.get_job(conn, job_id)
     if job is None:
@@ -60,21 +52,9 @@ async def list_dlq(request: web.Request) -> web.Response:
     status = q.get("status")
     if status not in (None, "dead", "redriven"):
         raise ApiError(400, "invalid_status", "status is 'dead' or 'redriven'", field="status")
-    stage = q.get("stage")
-    if stage is not None and stage not in {s.value for s in Stage}:
-        raise ApiError(400, "invalid_stage", f"unknown stage '{stage}'", field="stage")
-    job_id = None
-    if "job_id" in q:
-        try:
-            job_id = UUID(q["job_id"])
-        except ValueError:
-            raise ApiError(400, "invalid_job_id", "job_id is not a UUID", field="job_id") from None
-    try:
-        limit = int(q.get("limit", "100"))
-    except ValueError:
-        raise ApiError(400, "invalid_limit", "limit must be an integer", field="limit") from None
-    if not 1 <= limit <= 1000:
-        raise ApiError(400, "invalid_limit", "limit must be between 1 and 1000", field="limit")
+    stage = stage_param(q.get("stage"))
+    job_id = uuid_param(q.get("job_id"), "job_id")
+    limit = limit_param(request, 100, 1000)
     async with request.app[POOL].acquire() as conn:
         letters = await queries.list_dead_letters(conn, status=status, stage=stage, job_id=job_id, limit=limit)
     return web.json_response({"dead_letters": letters})
@@ -82,7 +62,7 @@ async def list_dlq(request: web.Request) -> web.Response:
 
 @routes.get("/v1/dlq/{dead_letter_id}")
 async def show_dlq(request: web.Request) -> web.Response:
-    letter_id = _uuid(request, "dead_letter_id")
+    letter_id = path_uuid(request, "dead_letter_id")
     async with request.app[POOL].acquire() as conn:
         letter = await queries.get_dead_letter(conn, letter_id)
     if letter is None:
@@ -93,7 +73,7 @@ async def show_dlq(request: web.Request) -> web.Response:
 @routes.post("/v1/dlq/{dead_letter_id}/redrive")
 async def redrive(request: web.Request) -> web.Response:
     """Back to the failed stage with fresh attempts; the dead letter is kept and marked redriven."""
-    letter_id = _uuid(request, "dead_letter_id")
+    letter_id = path_uuid(request, "dead_letter_id")
     async with request.app[POOL].acquire() as conn:
         letter = await queries.get_dead_letter(conn, letter_id)
     if letter is None:

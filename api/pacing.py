@@ -12,6 +12,7 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
+from api.params import limit_param, uuid_param
 from api.errors import ApiError, validation_error
 from api.pacing_requests import KnowledgeCreate, MeetingCreate, ScheduleCreate, SchedulePatch, TriggerRequest
 from api.state import CONFIG, POOL, PRODUCER
@@ -64,25 +65,6 @@ def _user_id(raw: str | None, *, required: bool = True) -> str | None:
     return raw
 
 
-def _uuid(raw: str | None, name: str) -> UUID | None:
-    if raw is None:
-        return None
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise ApiError(400, f"invalid_{name}", f"'{raw}' is not a UUID", field=name) from None
-
-
-def _limit(request: web.Request, default: int = 50, most: int = 500) -> int:
-    try:
-        limit = int(request.query.get("limit", str(default)))
-    except ValueError:
-        raise ApiError(400, "invalid_limit", "limit must be an integer", field="limit") from None
-    if not 1 <= limit <= most:
-        raise ApiError(400, "invalid_limit", f"limit must be between 1 and {most}", field="limit")
-    return limit
-
-
 def _idempotent_id(request: web.Request, kind: str, user_id: str) -> UUID:
     """A new id, or the same id for the same Idempotency-Key (a retried POST is the same fact)."""
     key = request.headers.get("Idempotency-Key")
@@ -133,7 +115,7 @@ async def create_schedule(request: web.Request) -> web.Response:
 @routes.get("/v1/pacing/schedules")
 async def list_schedules(request: web.Request) -> web.Response:
     user_id = _user_id(request.query.get("user_id"), required=False)
-    limit = _limit(request)
+    limit = limit_param(request)
     async with request.app[POOL].acquire() as conn:
         schedules = await q.list_schedules(conn, user_id=user_id, limit=limit)
     return web.json_response({"schedules": schedules})
@@ -141,12 +123,12 @@ async def list_schedules(request: web.Request) -> web.Response:
 
 @routes.get("/v1/pacing/schedules/{schedule_id}")
 async def get_schedule(request: web.Request) -> web.Response:
-    return web.json_response(await _schedule_or_404(request, _uuid(request.match_info["schedule_id"], "schedule_id")))
+    return web.json_response(await _schedule_or_404(request, uuid_param(request.match_info["schedule_id"], "schedule_id")))
 
 
 @routes.patch("/v1/pacing/schedules/{schedule_id}")
 async def patch_schedule(request: web.Request) -> web.Response:
-    schedule_id = _uuid(request.match_info["schedule_id"], "schedule_id")
+    schedule_id = uuid_param(request.match_info["schedule_id"], "schedule_id")
     req = await _body(request, SchedulePatch)
     current = await _schedule_or_404(request, schedule_id)
     changes = req.model_dump(exclude_unset=True)
@@ -159,7 +141,7 @@ async def patch_schedule(request: web.Request) -> web.Response:
 
 @routes.delete("/v1/pacing/schedules/{schedule_id}")
 async def delete_schedule(request: web.Request) -> web.Response:
-    schedule_id = _uuid(request.match_info["schedule_id"], "schedule_id")
+    schedule_id = uuid_param(request.match_info["schedule_id"], "schedule_id")
     current = await _schedule_or_404(request, schedule_id)
     await _publish(request, ScheduleDeleted(event_id=uuid5(schedule_id, "deleted"), user_id=current["user_id"],
                                             occurred_at=datetime.now(timezone.utc), correlation_id=schedule_id,
@@ -184,7 +166,7 @@ async def add_knowledge(request: web.Request) -> web.Response:
 @routes.get("/v1/users/{user_id}/knowledge")
 async def list_knowledge(request: web.Request) -> web.Response:
     user_id = _user_id(request.match_info["user_id"])
-    limit = _limit(request, 100, 1000)
+    limit = limit_param(request, 100, 1000)
     async with request.app[POOL].acquire() as conn:
         return web.json_response({"documents": await q.list_documents(conn, user_id, limit)})
 
@@ -202,7 +184,7 @@ async def add_meeting(request: web.Request) -> web.Response:
 @routes.get("/v1/users/{user_id}/meetings")
 async def list_meetings(request: web.Request) -> web.Response:
     user_id = _user_id(request.match_info["user_id"])
-    limit = _limit(request, 100, 1000)
+    limit = limit_param(request, 100, 1000)
     async with request.app[POOL].acquire() as conn:
         return web.json_response({"meetings": await q.list_meetings(conn, user_id, limit)})
 
@@ -279,14 +261,14 @@ async def status(request: web.Request) -> web.Response:
 @routes.get("/v1/pacing/analyses")
 async def list_analyses(request: web.Request) -> web.Response:
     user_id = _user_id(request.query.get("user_id"), required=False)
-    limit = _limit(request)
+    limit = limit_param(request)
     async with request.app[POOL].acquire() as conn:
         return web.json_response({"analyses": await q.list_analyses(conn, user_id=user_id, limit=limit)})
 
 
 @routes.get("/v1/pacing/analyses/{analysis_id}")
 async def get_analysis(request: web.Request) -> web.Response:
-    analysis_id = _uuid(request.match_info["analysis_id"], "analysis_id")
+    analysis_id = uuid_param(request.match_info["analysis_id"], "analysis_id")
     async with request.app[POOL].acquire() as conn:
         analysis = await q.get_analysis(conn, analysis_id)
     if analysis is None:
@@ -297,11 +279,11 @@ async def get_analysis(request: web.Request) -> web.Response:
 @routes.get("/v1/pacing/generations")
 async def list_generations(request: web.Request) -> web.Response:
     user_id = _user_id(request.query.get("user_id"), required=False)
-    analysis_id = _uuid(request.query.get("analysis_id"), "analysis_id")
+    analysis_id = uuid_param(request.query.get("analysis_id"), "analysis_id")
     wanted = request.query.get("status")
     if wanted is not None and wanted not in GENERATION_STATUSES:
         raise ApiError(400, "invalid_status", f"status is one of {', '.join(sorted(GENERATION_STATUSES))}", field="status")
-    limit = _limit(request)
+    limit = limit_param(request)
     async with request.app[POOL].acquire() as conn:
         generations = await q.list_generations(conn, user_id=user_id, analysis_id=analysis_id, status=wanted, limit=limit)
     return web.json_response({"generations": generations})

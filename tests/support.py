@@ -77,6 +77,22 @@ class Child:
                 self.kill()
 
 
+async def cli(*args: str, env: dict[str, str], timeout: float = 120) -> tuple[int, str, str]:
+    """Run `planperfect ARGS` as a real process; (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "planperfect.cli", *args, env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+def env_of(infra, dsn: str, prefix: str) -> dict[str, str]:
+    """The environment that points a process at a test's cluster, database and topic prefix."""
+    return {"PLANPERFECT_KAFKA_BOOTSTRAP": infra.bootstrap, "PLANPERFECT_DATABASE_URL": dsn,
+            "PLANPERFECT_TOPIC_PREFIX": prefix}
+
+
 def start_child(role: str, env: dict[str, str], log_dir: Path) -> Child:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{role}-{time.monotonic_ns()}.log"

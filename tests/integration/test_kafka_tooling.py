@@ -12,23 +12,10 @@ import uuid
 
 from projections.runner import ProjectionRunner
 from streams.topics import JOB_EVENTS, Topics
+from tests.support import cli, env_of
 from tests.joblog import job_events, produce
 
 LINE = re.compile(r"^\s*(?P<partition>\d+):(?P<offset>\d+)\s+(?P<type>\S+)(?:\s+job=(?P<job>\S+) seq=(?P<seq>\S+))?")
-
-
-async def cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "planperfect.cli", *args, env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    return proc.returncode, out.decode(), err.decode()
-
-
-def env_of(infra, dsn: str, prefix: str) -> dict[str, str]:
-    return {"PLANPERFECT_KAFKA_BOOTSTRAP": infra.bootstrap, "PLANPERFECT_DATABASE_URL": dsn,
-            "PLANPERFECT_TOPIC_PREFIX": prefix}
 
 
 def parse(out: str) -> list[re.Match]:

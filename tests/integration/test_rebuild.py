@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import sys
 import threading
 import uuid
 from collections import Counter
@@ -24,6 +22,7 @@ from projections.base import Projection, Record
 from projections.rebuild import LogHead, ReadModel, RebuildError, catch_up, rebuild, verify
 from projections.runner import ProjectionRunner, default_projections
 from streams.topics import Topics
+from tests.support import cli, env_of
 from tests.joblog import dump, job_events, produce
 from tests.support import eventually, free_port
 
@@ -64,20 +63,6 @@ async def leftovers(infra, dsn: str) -> tuple[list[str], list[str]]:
     finally:
         await admin.close()
     return schemas, groups
-
-
-async def cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "planperfect.cli", *args, env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    return proc.returncode, out.decode(), err.decode()
-
-
-def env_of(infra, dsn: str, prefix: str) -> dict[str, str]:
-    return {"PLANPERFECT_KAFKA_BOOTSTRAP": infra.bootstrap, "PLANPERFECT_DATABASE_URL": dsn,
-            "PLANPERFECT_TOPIC_PREFIX": prefix}
 
 
 def job(i: int) -> uuid.UUID:
