@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from uuid import UUID
 
 import faust
 
+from agents.diagnostics import install as install_diagnostics
 from agents.progress import Progress, supersedes
 from agents.runner import DelayForwarder, Dispatcher, Emitter, JobControl, StageRunner
 from streams.payloads import Stage
@@ -82,6 +84,10 @@ def register(app: faust.App, topics: Topics, provider, stage_fn, concurrency: in
     async def job_control(stream):
         async for event in stream.events():
             await control.on_control(event.value, event.message.topic, event.message.partition, event.message.offset)
+
+    @app.task
+    async def diagnostics():
+        install_diagnostics(asyncio.get_running_loop(), app)
 
     return runner
 

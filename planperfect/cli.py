@@ -103,7 +103,7 @@ def cmd_topics_list(settings: Settings, _args) -> int:
 def cmd_worker(settings: Settings, _args) -> int:
     from planperfect.processes import configure_logging, run_worker
 
-    configure_logging()
+    configure_logging(libraries=settings.worker_log_level)
     run_worker(settings)
     return 0
 

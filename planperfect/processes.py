@@ -18,13 +18,14 @@ from streams.topics import Topics
 log = logging.getLogger("planperfect")
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", libraries: str = "WARNING") -> None:
+    """Our lines at `level`; the libraries' own (noisy at INFO) at `libraries`."""
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     for noisy in ("aiokafka", "faust", "mode", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(getattr(logging, libraries.upper(), logging.WARNING))
 
 
 def make_provider(settings: Settings):
@@ -71,7 +72,7 @@ def run_worker(settings: Settings) -> None:
                     catch_up=timedelta(seconds=settings.pacing_catch_up_seconds),
                     delivery=Delivery(settings.stage_max_attempts, settings.stage_retry_delay_seconds,
                                       settings.stage_visibility_seconds))
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(app, loglevel=settings.worker_log_level.upper(), quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
 
 

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     api_port: int = Field(8080, description="HTTP port.")
     provider: str = Field("offline", description="Content provider: offline (default), anthropic or openai.")
     worker_concurrency: int = Field(4, description="Jobs a stage agent works on at once per worker.")
+    worker_log_level: str = Field("WARNING", description="Worker log level (Faust's own lines included); INFO shows rebalances and table recovery.")
     projector_batch_size: int = Field(500, description="Most events the projector applies in one transaction.")
     projector_batch_wait_ms: int = Field(50, description="Longest wait for a batch to fill.")
     max_body_bytes: int = Field(256 * 1024, description="Largest accepted HTTP request body.")
