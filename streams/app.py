@@ -6,11 +6,13 @@ from pathlib import Path
 
 import faust
 
+from streams import faust_fixes
 from streams.topics import PARTITIONS
 
 
 def create_app(*, app_id: str, bootstrap: str, datadir: Path, producer_linger_ms: int = 0) -> faust.App:
     """A Faust app bound to `bootstrap`; topics and agents are attached by the caller."""
+    faust_fixes.install()  # offsets are committed only for messages an agent really processed
     return faust.App(
         app_id,
         broker=[f"kafka://{host}" for host in bootstrap.split(",")],
