@@ -8,9 +8,11 @@ from datetime import datetime, timezone
 from uuid import UUID
 
 import faust
+from faust.types import TP
 
 from agents.diagnostics import install as install_diagnostics
-from agents.progress import Progress, supersedes
+from agents.progress import Progress, carry_location, supersedes
+from agents.redelivery import Redeliverer, kafka_reader
 from agents.runner import DelayForwarder, Dispatcher, Emitter, JobControl, StageRunner
 from streams.payloads import Stage
 from streams.topics import DELAY_TIERS, PARTITIONS, Lane, Topics
@@ -20,14 +22,16 @@ from streams.topics import DELAY_TIERS, PARTITIONS, Lane, Topics
 LANE_WEIGHT = {Lane.HIGH: 1.0, Lane.NORMAL: 0.5, Lane.LOW: 0.25}
 DELAY_CONCURRENCY = 256
 DISPATCH_CONCURRENCY = 16  # held messages only sleep; each needs a slot to wait in
+REDELIVERY_INTERVAL = 10.0  # seconds between sweeps for requests the consumer lost (two sweeps confirm one)
 
 
 def faust_sender(app: faust.App):
-    """A Send that returns once the broker acknowledged (acks=all) the message."""
+    """A Send that returns (partition, offset) once the broker acknowledged (acks=all) the message."""
 
-    async def send(topic: str, key: bytes, value: bytes) -> None:
+    async def send(topic: str, key: bytes, value: bytes) -> tuple[int, int]:
         fut = await app.topic(topic, key_serializer="raw", value_serializer="raw").send(key=key, value=value)
-        await fut
+        meta = await fut
+        return meta.partition, meta.offset
 
     return send
 
@@ -44,9 +48,10 @@ class TableGuard:
         return Progress.from_json(raw) if raw else None
 
     async def put(self, job_id: UUID, progress: Progress) -> None:
-        if not supersedes(progress, self.get(job_id)):
+        current = self.get(job_id)
+        if not supersedes(progress, current):
             return
-        self.table[str(job_id)] = progress.to_json()
+        self.table[str(job_id)] = carry_location(progress, current).to_json()
         await self.app.producer.flush()  # the changelog write is durable before we go on
 
 
@@ -62,7 +67,7 @@ def register(app: faust.App, topics: Topics, provider, stage_fn, concurrency: in
     guard = TableGuard(app, table)
     runner = StageRunner(emit=emit, guard=guard, provider=provider, stage_fn=stage_fn)
     dispatcher = Dispatcher(emit=emit, guard=guard)
-    forwarder = DelayForwarder(emit=emit)
+    forwarder = DelayForwarder(emit=emit, guard=guard)
     control = JobControl(emit=emit, guard=guard, runner=runner)
 
     for stage in Stage:
@@ -88,6 +93,23 @@ def register(app: faust.App, topics: Topics, provider, stage_fn, concurrency: in
     @app.task
     async def diagnostics():
         install_diagnostics(asyncio.get_running_loop(), app)
+
+    bootstrap = ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
+    redeliverer = Redeliverer(send=faust_sender(app), read=kafka_reader(bootstrap), busy=lambda: runner.active)
+    seen_generation = [None]
+
+    @app.timer(REDELIVERY_INTERVAL, name="redelivery")
+    async def redelivery():
+        if app.rebalancing or not app.flow_control.is_active():
+            return
+        if app.consumer_generation_id != seen_generation[0]:
+            seen_generation[0] = app.consumer_generation_id
+            redeliverer.forget()
+        consumer = app.consumer
+        assigned = set(consumer.assignment())
+        entries = [(UUID(k), Progress.from_json(v)) for k, v in list(table.items()) if v]
+        await redeliverer.sweep(entries, committed=lambda t, p: consumer._committed_offset.get(TP(t, p)),
+                                owned=lambda t, p: TP(t, p) in assigned)
 
     return runner
 

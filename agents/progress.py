@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, Tuple
 from uuid import UUID
 
 from streams.commands import RequestStage
 from streams.payloads import Stage
+
+
+# Where a message sits on Kafka: (topic, partition, offset).
+Location = Tuple[str, int, int]
 
 
 class JobState(StrEnum):
@@ -32,6 +36,7 @@ class Progress:
     attempt: int = 0
     cancel_requested: bool = False
     started_sequence: int = 0  # where the running attempt's StageStarted is
+    request_at: Location | None = None  # the message that carries the job on (its request, or the delay holding it)
 
     @classmethod
     def new(cls, job_id: UUID, *, cancel_requested: bool) -> "Progress":
@@ -42,8 +47,8 @@ class Progress:
         return cls(req.next_sequence, JobState.RUNNING, req.correlation_id, req.stage, req.command_id, attempt)
 
     @classmethod
-    def waiting(cls, req: RequestStage, state: JobState) -> "Progress":
-        return cls(req.next_sequence, state, req.correlation_id, req.stage, req.command_id, req.attempt)
+    def waiting(cls, req: RequestStage, state: JobState, at: Location | None = None) -> "Progress":
+        return cls(req.next_sequence, state, req.correlation_id, req.stage, req.command_id, req.attempt, request_at=at)
 
     def at(self, next_sequence: int, state: JobState | None = None) -> "Progress":
         return replace(self, next_sequence=next_sequence, state=state or self.state)
@@ -53,7 +58,8 @@ class Progress:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        return {k: (str(v) if isinstance(v, (UUID, StrEnum)) else v) for k, v in d.items()}
+        return {k: (str(v) if isinstance(v, (UUID, StrEnum)) else list(v) if isinstance(v, tuple) else v)
+                for k, v in d.items()}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Progress":
@@ -63,6 +69,7 @@ class Progress:
             command_id=UUID(d["command_id"]) if d.get("command_id") else None,
             attempt=d.get("attempt", 0), cancel_requested=d.get("cancel_requested", False),
             started_sequence=d.get("started_sequence", 0),
+            request_at=tuple(d["request_at"]) if d.get("request_at") else None,
         )
 
 
@@ -75,6 +82,14 @@ def supersedes(new: Progress, current: Progress | None) -> bool:
         return False
     active = (JobState.RUNNING, JobState.SETTLING)
     return not (current.state in active and new.state in (JobState.QUEUED, JobState.DELAYED))
+
+
+def carry_location(new: Progress, current: Progress | None) -> Progress:
+    """A running attempt keeps the location of the request it runs (the runner does not pass it around)."""
+    if (new.request_at is None and current is not None and current.request_at is not None
+            and new.command_id == current.command_id and new.state in (JobState.RUNNING, JobState.SETTLING)):
+        return replace(new, request_at=current.request_at)
+    return new
 
 
 class Guard(Protocol):
@@ -96,5 +111,6 @@ class MemoryGuard:
         return self.data.get(job_id)
 
     async def put(self, job_id: UUID, progress: Progress) -> None:
-        if supersedes(progress, self.data.get(job_id)):
-            self.data[job_id] = progress
+        current = self.data.get(job_id)
+        if supersedes(progress, current):
+            self.data[job_id] = carry_location(progress, current)

@@ -14,7 +14,7 @@ from agents import transitions
 from agents.context import StageContext, StageInput, utc_now
 from agents.delays import tier_for
 from agents.errors import PermanentError, StageError, TransientError
-from agents.progress import Guard, JobState, Progress
+from agents.progress import Guard, JobState, Location, Progress
 from agents.providers.base import ContentProvider
 from streams.codec import DecodeError, decode_command, decode_control, decode_delay, decode_event, encode, key_for
 from streams.commands import CancelJob, DelayStage, RedriveJob, RequestStage
@@ -24,8 +24,9 @@ from streams.topics import Topics
 
 log = logging.getLogger("planperfect.agents")
 
-# (topic, key, value) -> returns once the broker has acknowledged the message.
-Send = Callable[[str, bytes, bytes], Awaitable[None]]
+# (topic, key, value) -> returns once the broker has acknowledged the message, with (partition, offset)
+# when the transport knows them.
+Send = Callable[[str, bytes, bytes], Awaitable[tuple[int, int] | None]]
 StageFn = Callable[[StageInput, StageContext], Awaitable[object]]
 
 
@@ -39,12 +40,14 @@ class Emitter:
     async def event(self, event) -> None:
         await self.send(self.topics.job_events, key_for(event.job_id), encode(event))
 
-    async def route(self, message: RequestStage | DelayStage) -> None:
+    async def route(self, message: RequestStage | DelayStage) -> Location | None:
+        """Send a request to its stage topic, or a delay to its tier; returns where it landed."""
         if isinstance(message, RequestStage):
-            await self.send(self.topics.stage(message.stage, message.lane), key_for(message.job_id), encode(message))
+            topic = self.topics.stage(message.stage, message.lane)
         else:
-            remaining = (message.due_at - utc_now()).total_seconds()
-            await self.send(self.topics.delay(tier_for(remaining)), key_for(message.job_id), encode(message))
+            topic = self.topics.delay(tier_for((message.due_at - utc_now()).total_seconds()))
+        landed = await self.send(topic, key_for(message.job_id), encode(message))
+        return (topic, *landed) if landed is not None else None
 
     async def dead_letter(self, letter: DeadLettered) -> None:
         key = key_for(letter.job_id) if letter.job_id else b"undecodable"
@@ -147,8 +150,8 @@ class StageRunner:
             await self._cancelled(req, begun, seq + 1)
             return
         if isinstance(after, RequestStage):
-            await self.emit.route(after)
-            await self.guard.put(req.job_id, Progress.waiting(after, JobState.QUEUED))
+            at = await self.emit.route(after)
+            await self.guard.put(req.job_id, Progress.waiting(after, JobState.QUEUED, at))
         else:
             await self.emit.event(after)
             await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq + 2, JobState.DONE))
@@ -214,10 +217,10 @@ class StageRunner:
         elif self._cancel_requested(req.job_id):
             await self._cancelled(req, begun, seq)
         else:
-            await self.emit.route(after)
+            at = await self.emit.route(after)
             state = JobState.DELAYED if isinstance(after, DelayStage) else JobState.QUEUED
             target = after.request if isinstance(after, DelayStage) else after
-            await self.guard.put(req.job_id, Progress.waiting(target, state))
+            await self.guard.put(req.job_id, Progress.waiting(target, state, at))
 
     async def _cancelled(self, req: RequestStage, begun: StageStarted | None, seq: int) -> None:
         event = transitions.cancelled(req.job_id, req.correlation_id, seq, req.stage, "cancelled by request",
@@ -251,11 +254,11 @@ class Dispatcher:
             await self.guard.put(event.job_id, p.at(cancel.sequence + 1, JobState.CANCELLED))
             return
         routed = transitions.first_request(event, utc_now())
-        await self.emit.route(routed)
+        at = await self.emit.route(routed)
         if isinstance(routed, DelayStage):
-            await self.guard.put(event.job_id, Progress.waiting(routed.request, JobState.DELAYED))
+            await self.guard.put(event.job_id, Progress.waiting(routed.request, JobState.DELAYED, at))
         else:
-            await self.guard.put(event.job_id, Progress.waiting(routed, JobState.QUEUED))
+            await self.guard.put(event.job_id, Progress.waiting(routed, JobState.QUEUED, at))
 
 
 @dataclass
@@ -263,6 +266,7 @@ class DelayForwarder:
     """Holds a delayed request until it is due, then delivers it (or moves it to a shorter tier)."""
 
     emit: Emitter
+    guard: Guard | None = None  # told where the request went next, so a lost message can be found
 
     async def on_delay(self, raw: bytes, topic: str, partition: int, offset: int, tier: int,
                        enqueued_at: datetime) -> None:
@@ -276,9 +280,11 @@ class DelayForwarder:
         if wait > 0:
             await asyncio.sleep(wait)  # this message's own release time; later ones in the tier are due later
         if (held.due_at - utc_now()).total_seconds() > 0.005:
-            await self.emit.route(held)
+            at, state = await self.emit.route(held), JobState.DELAYED
         else:
-            await self.emit.route(held.request)
+            at, state = await self.emit.route(held.request), JobState.QUEUED
+        if self.guard is not None:
+            await self.guard.put(held.job_id, Progress.waiting(held.request, state, at))
 
 
 @dataclass
@@ -323,5 +329,5 @@ class JobControl:
             return
         event, request = transitions.redriven(cmd, utc_now())
         await self.emit.event(event)
-        await self.emit.route(request)
-        await self.guard.put(cmd.job_id, Progress.waiting(request, JobState.QUEUED))
+        at = await self.emit.route(request)
+        await self.guard.put(cmd.job_id, Progress.waiting(request, JobState.QUEUED, at))
