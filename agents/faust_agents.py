@@ -22,6 +22,7 @@ from streams.topics import DELAY_TIERS, PARTITIONS, Lane, Topics
 LANE_WEIGHT = {Lane.HIGH: 1.0, Lane.NORMAL: 0.5, Lane.LOW: 0.25}
 DELAY_CONCURRENCY = 256
 DISPATCH_CONCURRENCY = 16  # held messages only sleep; each needs a slot to wait in
+REVOKE_DRAIN_SECONDS = 8.0  # how long a rebalance waits for running attempts (under the 10 s session timeout)
 REDELIVERY_INTERVAL = 10.0  # seconds between sweeps for requests the consumer lost (two sweeps confirm one)
 
 
@@ -93,6 +94,11 @@ def register(app: faust.App, topics: Topics, provider, stage_fn, concurrency: in
     @app.task
     async def diagnostics():
         install_diagnostics(asyncio.get_running_loop(), app)
+
+    @app.on_partitions_revoked.connect
+    async def finish_attempts(sender, revoked, **kwargs):
+        # Awaited before the worker rejoins the group: no attempt runs on here once another owns its job.
+        await runner.drain(REVOKE_DRAIN_SECONDS)
 
     bootstrap = ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
     redeliverer = Redeliverer(send=faust_sender(app), read=kafka_reader(bootstrap), busy=lambda: runner.active)

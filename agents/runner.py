@@ -69,6 +69,25 @@ class StageRunner:
     stage_fn: StageFn
     running: dict[UUID, asyncio.Task] = field(default_factory=dict)
     active: set[UUID] = field(default_factory=set)  # requests (command ids) this worker is processing
+    fenced: set[UUID] = field(default_factory=set)  # jobs whose attempt was given up at a rebalance
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def drain(self, timeout: float) -> int:
+        """Before this worker's partitions go to another: let the attempts running here finish, so that the new
+        owner never re-runs an attempt that is still alive (two completions); after `timeout`, give the rest
+        up without writing their outcome (the new owner runs them as a visible extra attempt)."""
+        if not self.active:
+            return 0
+        try:
+            await asyncio.wait_for(self.idle.wait(), timeout)
+            return 0
+        except asyncio.TimeoutError:
+            given_up = list(self.running.items())
+            for job_id, task in given_up:
+                self.fenced.add(job_id)
+                task.cancel()
+            log.warning("rebalance: gave up %d attempt(s) still running after %.0fs", len(given_up), timeout)
+            return len(given_up)
 
     async def on_request(self, raw: bytes, topic: str, partition: int, offset: int) -> None:
         try:
@@ -87,6 +106,7 @@ class StageRunner:
                      req.job_id, req.stage, req.next_sequence, p.next_sequence, p.state)
             return
         self.active.add(req.command_id)
+        self.idle.clear()
         try:
             if rerun and p.state == JobState.SETTLING:
                 await self._resettle(req, p)
@@ -94,6 +114,8 @@ class StageRunner:
                 await self._run(req, p if rerun else None)
         finally:
             self.active.discard(req.command_id)
+            if not self.active:
+                self.idle.set()
 
     async def _run(self, req: RequestStage, crashed: Progress | None) -> None:
         """A new attempt; after a crash mid-attempt it counts as one more, after the events already written."""
@@ -127,6 +149,11 @@ class StageRunner:
                                      code="crash_loop")
             output = await self._attempt(req, begun, inp, ctx, seq_box, record_extensions)
         except asyncio.CancelledError:
+            if req.job_id in self.fenced:  # its partition went to another worker during the attempt
+                self.fenced.discard(req.job_id)
+                log.warning("job %s stage %s attempt %d given up at a rebalance; its new owner runs it",
+                            req.job_id, req.stage, begun.attempt)
+                return
             if not self._cancel_requested(req.job_id):
                 raise  # the worker itself is stopping: the request is redelivered on restart
             await self._settling(req, begun, seq_box[0])

@@ -37,7 +37,10 @@ async def test_sigkill_chaos_every_job_completes_exactly_once(infra, database, p
                 victim = live.pop(rng.randrange(len(live)))
                 system.children[victim].kill()
                 live.append(f"worker-{k}")
-                system.start("worker", live[-1])
+                # The replacement joins before the next kill: a worker killed while joining the group can
+                # leave its successor assigned partitions it never fetches (a faust-streaming start-up defect
+                # noted on the issue, not covered here).
+                await _ready(system.start("worker", live[-1]))
 
         async def completed() -> int:
             conn = await asyncpg.connect(database)
@@ -53,10 +56,11 @@ async def test_sigkill_chaos_every_job_completes_exactly_once(infra, database, p
             raise AssertionError(await _explain(system, infra, prefix, database)) from None
 
     # The log itself: what the workers wrote, repeats of the same event included.
+    logged = await logged_events(infra.bootstrap, prefix)
     by_sequence: dict[tuple[str, int], set] = defaultdict(set)
     completions: dict[tuple[str, str], set] = defaultdict(set)
     finished: dict[str, set] = defaultdict(set)
-    for e in await logged_events(infra.bootstrap, prefix):
+    for e in logged:
         by_sequence[(str(e.job_id), e.sequence)].add(e.event_id)
         if e.type == "StageCompleted":
             completions[(str(e.job_id), e.stage.value)].add(e.event_id)
@@ -83,8 +87,15 @@ async def test_sigkill_chaos_every_job_completes_exactly_once(infra, database, p
         reruns = await conn.fetchval("SELECT count(*) FROM content_job_stages WHERE attempts > 1")
     finally:
         await conn.close()
+    redelivered = sum(c.log.read_text(errors="replace").count("never processed") for c in system.children.values())
     print(f"\nchaos (seed {SEED}): {JOBS} jobs, {KILLS} SIGKILLs of 2 live workers, {reruns} stage re-runs after a kill, "
+          f"{redelivered} requests lost by the consumer and run again, "
           f"{len(duplicate_completions_in_log)} duplicate stage completions in the log, {read_completions} in the read model")
+    suspicious = {k[0] for k in two_facts_one_place + duplicate_completions_in_log} | {
+        j for j in ids if len(finished[j]) != 1}
+    story = "\n".join(f"{e.job_id} seq {e.sequence} {e.type} {getattr(e, 'stage', '')} attempt {getattr(e, 'attempt', '')} "
+                      f"id {e.event_id} at {e.occurred_at:%H:%M:%S.%f}" for e in logged if str(e.job_id) in suspicious)
+    assert not suspicious, f"{story}\nworker logs in {system.log_dir}"
     assert sorted(str(r["job_id"]) for r in job_completed) == sorted(ids)
     assert all(r["n"] == 1 for r in job_completed)
     assert all(len(finished[j]) == 1 for j in ids)
@@ -94,6 +105,11 @@ async def test_sigkill_chaos_every_job_completes_exactly_once(infra, database, p
     assert gaps == 0
     assert read_completions == 0
     assert payloads == 0
+
+
+async def _ready(child) -> None:
+    await eventually(lambda: asyncio.to_thread(lambda: "Worker ready" in child.log.read_text(errors="replace")),
+                     timeout=90, interval=0.2, what=f"{child.log.name} ready")
 
 
 async def _equals(probe, expected) -> bool:

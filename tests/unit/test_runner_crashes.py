@@ -91,3 +91,37 @@ async def test_a_crash_after_any_write_never_duplicates_an_outcome(stage_fn):
         assert len(outcomes) == len({(e["attempt"], e["type"]) for e in outcomes}), crash_at
         routed = [b for t, b in log.writes if ".stage." in t or ".delay." in t]
         assert len({b["command_id"] if "command_id" in b else b["request"]["command_id"] for b in routed}) == 1, crash_at
+
+
+async def test_a_rebalance_waits_for_a_running_attempt_and_gives_up_one_that_outlasts_it():
+    import asyncio
+
+    release, started = asyncio.Event(), asyncio.Event()
+
+    async def slow(inp, ctx):
+        started.set()
+        await release.wait()
+        return await run_stage(inp, ctx)
+
+    # Finishes within the drain: its outcome is written before the partition goes.
+    log, guard = Log(None), MemoryGuard()
+    r = runner(log, guard, slow)
+    work = asyncio.create_task(r.on_request(encode(request(Stage.RESEARCH)), "t", 0, 0))
+    await started.wait()
+    asyncio.get_running_loop().call_later(0.05, release.set)
+    assert await r.drain(timeout=5) == 0
+    await work
+    assert any(b["type"] == "StageCompleted" for _, b in log.writes)
+
+    # Outlasts the drain: given up, nothing more written, and the worker's loop goes on (no exception).
+    release.clear()
+    started.clear()
+    log, guard = Log(None), MemoryGuard()
+    r = runner(log, guard, slow)
+    work = asyncio.create_task(r.on_request(encode(request(Stage.RESEARCH)), "t", 0, 0))
+    await started.wait()
+    written = len(log.writes)
+    assert await r.drain(timeout=0.05) == 1
+    await work
+    assert len(log.writes) == written and not any(b["type"] == "StageCompleted" for _, b in log.writes)
+    assert r.active == set() and r.fenced == set()
