@@ -8,6 +8,9 @@ import gc
 import inspect
 import logging
 import signal
+import sys
+import threading
+import traceback
 
 log = logging.getLogger("planperfect.diagnostics")
 
@@ -70,9 +73,27 @@ def consumer_state(app) -> str:
             f"{ {f'{tp.topic}[{tp.partition}]': v[:5] for tp, v in c._acked.items() if v} }")
 
 
+def dump_threads(app=None) -> str:
+    """Every other thread's stack, and the tasks of Faust's consumer thread loop (where the fetching happens)."""
+    lines = []
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue
+        name = next((t.name for t in threading.enumerate() if t.ident == ident), str(ident))
+        lines.append(f"--- thread {name}:")
+        lines.extend("    " + line.strip().replace("\n", " | ") for line in traceback.format_stack(frame, limit=8))
+    thread_loop = getattr(getattr(getattr(app, "consumer", None), "_thread", None), "thread_loop", None)
+    if thread_loop is not None:
+        chains = collections.Counter(tuple(_await_chain(t)) for t in list(asyncio.all_tasks(thread_loop)) if not t.done())
+        lines.append(f"--- consumer thread loop: {sum(chains.values())} tasks")
+        for chain, n in chains.most_common():
+            lines.append(f"  {n} task(s): " + " > ".join(chain))
+    return "\n".join(lines)
+
+
 def install(loop: asyncio.AbstractEventLoop, app=None) -> None:
     def dump() -> None:
         state = consumer_state(app) if app is not None else ""
-        log.warning("task dump (SIGUSR1):\n%s\n%s", state, dump_tasks())
+        log.warning("task dump (SIGUSR1):\n%s\n%s\n%s", state, dump_tasks(), dump_threads(app))
 
     loop.add_signal_handler(signal.SIGUSR1, dump)
