@@ -102,20 +102,16 @@ def register(app: faust.App, topics: Topics, provider, stage_fn, concurrency: in
 
     bootstrap = ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
     redeliverer = Redeliverer(send=faust_sender(app), read=kafka_reader(bootstrap), busy=lambda: runner.active)
-    seen_generation = [None]
 
     @app.timer(REDELIVERY_INTERVAL, name="redelivery")
     async def redelivery():
         if app.rebalancing or not app.flow_control.is_active():
             return
-        if app.consumer_generation_id != seen_generation[0]:
-            seen_generation[0] = app.consumer_generation_id
-            redeliverer.forget()
         consumer = app.consumer
         assigned = set(consumer.assignment())
         entries = [(UUID(k), Progress.from_json(v)) for k, v in list(table.items()) if v]
         await redeliverer.sweep(entries, committed=lambda t, p: consumer._committed_offset.get(TP(t, p)),
-                                owned=lambda t, p: TP(t, p) in assigned)
+                                owned=lambda t, p: TP(t, p) in assigned, generation=app.consumer_generation_id)
 
     return runner
 

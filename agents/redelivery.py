@@ -56,9 +56,13 @@ class Redeliverer:
     suspected: dict[UUID, Progress] = field(default_factory=dict)
     copies: dict[UUID, tuple[Progress, Location]] = field(default_factory=dict)
     redelivered: int = 0
+    generation: int | None = None  # of the consumer group, when the suspicions were gathered
 
     async def sweep(self, entries: Iterable[tuple[UUID, Progress]], committed: Callable[[str, int], int | None],
-                    owned: Callable[[str, int], bool]) -> list[UUID]:
+                    owned: Callable[[str, int], bool], generation: int | None = None) -> list[UUID]:
+        if generation != self.generation:
+            self.forget()
+            self.generation = generation
         found = lost_requests((self._with_copy(j, p) for j, p in entries), committed, owned, self.busy())
         confirmed = {j: p for j, p in found.items() if self.suspected.get(j) == p}
         self.suspected = {j: p for j, p in found.items() if j not in confirmed}

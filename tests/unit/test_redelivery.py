@@ -129,3 +129,12 @@ async def test_a_job_that_moves_between_sweeps_is_not_run_again():
     assert await redeliver.sweep([(job, second)], lambda t, p: 9, lambda t, p: True) == []
     redeliver.forget()
     assert await redeliver.sweep([(job, second)], lambda t, p: 9, lambda t, p: True) == []
+
+
+async def test_suspicions_start_over_when_the_group_generation_changes():
+    kafka = Kafka()
+    redeliver = Redeliverer(kafka.send, kafka.read, lambda: set())
+    job, p = uuid.uuid4(), waiting()
+    assert await redeliver.sweep([(job, p)], lambda t, part: 9, lambda t, part: True, generation=1) == []
+    assert await redeliver.sweep([(job, p)], lambda t, part: 9, lambda t, part: True, generation=2) == []
+    assert await redeliver.sweep([(job, p)], lambda t, part: 9, lambda t, part: True, generation=2) == [job]
