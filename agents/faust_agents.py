@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from uuid import UUID
@@ -13,9 +15,12 @@ from faust.types import TP
 from agents.diagnostics import install as install_diagnostics
 from agents.progress import Progress, carry_location, supersedes
 from agents.redelivery import Redeliverer, kafka_reader
+from agents.watchdog import EXIT_WEDGED, EndOffsets, FetchWatchdog
 from agents.runner import DelayForwarder, Dispatcher, Emitter, JobControl, StageRunner
 from streams.payloads import Stage
 from streams.topics import DELAY_TIERS, PARTITIONS, Lane, Topics
+
+log = logging.getLogger("planperfect.agents")
 
 # How many requests of one stage a worker works on at once, per lane: high-priority jobs get the
 # most room and never queue behind the low lane's backlog; the low lane always keeps one slot.
@@ -24,6 +29,7 @@ DELAY_CONCURRENCY = 256
 DISPATCH_CONCURRENCY = 16  # held messages only sleep; each needs a slot to wait in
 REVOKE_DRAIN_SECONDS = 8.0  # how long a rebalance waits for running attempts (under the 10 s session timeout)
 REDELIVERY_INTERVAL = 10.0  # seconds between sweeps for requests the consumer lost (two sweeps confirm one)
+WATCHDOG_INTERVAL = 10.0  # seconds between checks that the consumer delivers what waits on its partitions
 
 
 def faust_sender(app: faust.App):
@@ -112,6 +118,32 @@ def register(app: faust.App, topics: Topics, provider, stage_fn, concurrency: in
         entries = [(UUID(k), Progress.from_json(v)) for k, v in list(table.items()) if v]
         await redeliverer.sweep(entries, committed=lambda t, p: consumer._committed_offset.get(TP(t, p)),
                                 owned=lambda t, p: TP(t, p) in assigned, generation=app.consumer_generation_id)
+
+    watchdog = FetchWatchdog()
+    end_offsets = EndOffsets(bootstrap)
+
+    @app.timer(WATCHDOG_INTERVAL, name="fetch-watchdog")
+    async def fetch_watchdog():
+        if app.rebalancing or app.in_recovery or not app.flow_control.is_active():
+            watchdog.reset()
+            return
+        consumer = app.consumer
+        owned = [tp for tp in consumer.assignment() if tp.topic not in app.tables.changelog_topics]
+        if not owned:
+            return
+        ends = await end_offsets.of(owned)
+        lag, delivered = {}, {}
+        for tp in owned:
+            read, committed = consumer._read_offset.get(tp), consumer._committed_offset.get(tp)
+            delivered[tp] = read
+            lag[tp] = max(0, ends.get(tp, 0) - max(committed or 0, read + 1 if read is not None else 0))
+        in_flight = sum(1 for m in list(consumer._unacked_messages) if not m.acked)
+        if watchdog.check(lag, delivered, in_flight):
+            waiting = {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n}
+            log.critical("the consumer has delivered nothing for %d checks while messages wait on %s; exiting with "
+                         "%d so that a fresh worker takes over", watchdog.patience, waiting, EXIT_WEDGED)
+            logging.shutdown()
+            os._exit(EXIT_WEDGED)
 
     return runner
 

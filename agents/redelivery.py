@@ -119,3 +119,4 @@ def kafka_reader(bootstrap: str) -> Read:
             await consumer.stop()
 
     return read
+

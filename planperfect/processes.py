@@ -154,7 +154,10 @@ def stop_children(children: list[subprocess.Popen], timeout: float = 15.0) -> No
 
 
 def run_all(settings: Settings) -> int:
-    """Worker, projector and API as children; stops them all on Ctrl-C, SIGTERM or when one dies."""
+    """Worker, projector and API as children; stops them all on Ctrl-C, SIGTERM or when one dies (a worker
+    that ends because its consumer stopped delivering is replaced instead)."""
+    from agents.watchdog import EXIT_WEDGED
+
     log_dir = settings.data_dir / "logs"
     children = [spawn(role, child_env(settings), log_dir) for role in ROLES]
     print(f"running worker, projector and api (logs in {log_dir}); API on http://{settings.api_host}:{settings.api_port}")
@@ -168,10 +171,15 @@ def run_all(settings: Settings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         while not stopping:
-            for role, child in zip(ROLES, children):
-                if child.poll() is not None:
-                    print(f"{role} exited with code {child.returncode}; stopping the others (see {log_dir}/{role}.log)")
-                    stopping = True
+            for i, (role, child) in enumerate(zip(ROLES, children)):
+                if child.poll() is None:
+                    continue
+                if role == "worker" and child.returncode == EXIT_WEDGED:
+                    print(f"worker's consumer stopped delivering (see {log_dir}/worker.log); starting a fresh worker")
+                    children[i] = spawn(role, child_env(settings), log_dir)
+                    continue
+                print(f"{role} exited with code {child.returncode}; stopping the others (see {log_dir}/{role}.log)")
+                stopping = True
             if not stopping:
                 time.sleep(0.5)  # supervision poll, not synchronisation
     finally:
