@@ -29,7 +29,7 @@ DELAY_CONCURRENCY = 256
 DISPATCH_CONCURRENCY = 16  # held messages only sleep; each needs a slot to wait in
 REVOKE_DRAIN_SECONDS = 8.0  # how long a rebalance waits for running attempts (under the 10 s session timeout)
 REDELIVERY_INTERVAL = 10.0  # seconds between sweeps for requests the consumer lost (two sweeps confirm one)
-WATCHDOG_INTERVAL = 10.0  # seconds between checks that the consumer delivers what waits on its partitions
+WATCHDOG_INTERVAL = 5.0  # seconds between checks that the consumer delivers what waits on its partitions
 
 
 def faust_sender(app: faust.App):
@@ -138,12 +138,23 @@ def register(app: faust.App, topics: Topics, provider, stage_fn, concurrency: in
             delivered[tp] = read
             lag[tp] = max(0, ends.get(tp, 0) - max(committed or 0, read + 1 if read is not None else 0))
         in_flight = sum(1 for m in list(consumer._unacked_messages) if not m.acked)
-        if watchdog.check(lag, delivered, in_flight):
-            waiting = {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n}
-            log.critical("the consumer has delivered nothing for %d checks while messages wait on %s; exiting with "
-                         "%d so that a fresh worker takes over", watchdog.patience, waiting, EXIT_WEDGED)
-            logging.shutdown()
-            os._exit(EXIT_WEDGED)
+        if not watchdog.check(lag, delivered, in_flight):
+            return
+        waiting = {tp: n for tp, n in lag.items() if n}
+        names = {f"{tp.topic}[{tp.partition}]": n for tp, n in waiting.items()}
+        if watchdog.nudged != app.consumer_generation_id:
+            # First, in place: put the fetch position of each waiting partition back where it should be.
+            watchdog.nudged = app.consumer_generation_id
+            log.error("the consumer has delivered nothing for %d checks while messages wait on %s; seeking them "
+                      "back to their committed offsets", watchdog.patience, names)
+            for tp in waiting:  # nothing committed yet: from 0 (out of range resets to the log start)
+                await consumer.seek(tp, consumer._committed_offset.get(tp) or 0)
+            watchdog.reset()
+            return
+        log.critical("the consumer still delivers nothing while messages wait on %s; exiting with %d so that a "
+                     "fresh worker takes over", names, EXIT_WEDGED)
+        logging.shutdown()
+        os._exit(EXIT_WEDGED)
 
     return runner
 

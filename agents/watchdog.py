@@ -1,9 +1,9 @@
 """Notices a worker whose consumer holds partitions with messages waiting yet delivers nothing, so it can be restarted.
 
 Seen under chaos: a worker killed while joining the group can leave its successor assigned partitions it never
-fetches (Faust and aiokafka both believe all is well; the agents wait at `async for`). Nothing inside the
-process recovers from that, so the worker ends with EXIT_WEDGED and its supervisor (`planperfect run`, systemd,
-Kubernetes) starts a fresh one; the group gives the partitions to the live workers meanwhile.
+fetches (Faust and aiokafka both believe all is well; the agents wait at `async for`). The worker first seeks
+the waiting partitions back to their committed offsets; if it trips again in the same generation it ends with
+EXIT_WEDGED and its supervisor (`planperfect run`, systemd, Kubernetes) starts a fresh one.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class FetchWatchdog:
     patience: int = 3
     strikes: int = 0
     last_delivered: dict = field(default_factory=dict)
+    nudged: int | None = None  # the group generation in which the waiting partitions were sought back once
 
     def check(self, lag: Mapping[Hashable, int], delivered: Mapping[Hashable, int | None], in_flight: int) -> bool:
         stalled = any(n > 0 for n in lag.values()) and dict(delivered) == self.last_delivered and in_flight == 0
