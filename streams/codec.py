@@ -47,7 +47,8 @@ def _load(raw: bytes) -> dict:
         raise DecodeError(str(exc), raw) from None
 
 
-def _decode(adapter: TypeAdapter[T], raw: bytes, what: str) -> T:
+def decode_as(adapter: TypeAdapter[T], raw: bytes, what: str) -> T:
+    """Bytes through the upcasters into `adapter`'s type; DecodeError (with the bytes) otherwise."""
     data = _load(raw)
     try:
         return adapter.validate_python(data)
@@ -56,19 +57,19 @@ def _decode(adapter: TypeAdapter[T], raw: bytes, what: str) -> T:
 
 
 def decode_event(raw: bytes) -> Event:
-    return _decode(EVENT_ADAPTER, raw, "event")
+    return decode_as(EVENT_ADAPTER, raw, "event")
 
 
 def decode_command(raw: bytes) -> RequestStage:
-    return _decode(COMMAND_ADAPTER, raw, "command")
+    return decode_as(COMMAND_ADAPTER, raw, "command")
 
 
 def decode_delay(raw: bytes) -> DelayStage:
-    return _decode(DELAY_ADAPTER, raw, "delay")
+    return decode_as(DELAY_ADAPTER, raw, "delay")
 
 
 def decode_control(raw: bytes) -> Control:
-    return _decode(CONTROL_ADAPTER, raw, "control command")
+    return decode_as(CONTROL_ADAPTER, raw, "control command")
 
 
 def _brief(exc: ValidationError) -> str:

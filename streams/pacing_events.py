@@ -6,17 +6,15 @@ These are not job events: they belong to a user, not to a job, so they carry `us
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Annotated, Literal, Union
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import Field, StringConstraints, TypeAdapter
 
-from streams.codec import DecodeError
+from streams.codec import decode_as
 from streams.envelope import Message
 from streams.pacing_payloads import ContentTypes, LocalTimes, TimeZoneName, UserId, Weekdays, WindowDays
-from streams.upcasters import UnknownVersion, upcast
 
 # The largest knowledge document or meeting notes accepted, in characters.
 MAX_CONTEXT_CHARS = 100_000
@@ -105,16 +103,4 @@ def pacing_key(user_id: str) -> bytes:
 
 def decode_pacing_event(raw: bytes) -> PacingEvent:
     """Bytes from the pacing-events topic, through the upcasters, into a typed event; DecodeError otherwise."""
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DecodeError(f"not JSON: {exc}", raw) from None
-    if not isinstance(data, dict):
-        raise DecodeError("not a JSON object", raw)
-    try:
-        return PACING_EVENT_ADAPTER.validate_python(upcast(data))
-    except UnknownVersion as exc:
-        raise DecodeError(str(exc), raw) from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise DecodeError(f"invalid pacing event: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", raw) from None
+    return decode_as(PACING_EVENT_ADAPTER, raw, "pacing event")
