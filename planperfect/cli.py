@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import asyncio
+import importlib
 import json
+import logging
 import sys
 import urllib.error
 import urllib.request
 
+from planperfect.reachability import EXIT_UNAVAILABLE, KAFKA, POSTGRES, check, classify
 from planperfect.settings import Settings
 
-# Modules that add their own subcommands through `register(subparsers)`; each sets `fn(settings, args)`.
-EXTENSIONS: tuple[str, ...] = ("planperfect.cli_delivery", "planperfect.cli_ops", "planperfect.cli_pacing")
+# Modules that add their own subcommands through `register(subparsers)`; each sets `fn(settings, args)`,
+# and `needs` (KAFKA, POSTGRES) when the command cannot work without them: they are probed, bounded, first.
+EXTENSIONS: tuple[str, ...] = (
+    "planperfect.cli_jobs", "planperfect.cli_delivery", "planperfect.cli_ops", "planperfect.cli_pacing",
+)
+HTTP_TIMEOUT = 10.0
 
 
 def _stack(settings: Settings):
@@ -27,6 +33,7 @@ def prepare(settings: Settings, *, quiet: bool = False) -> None:
     say = (lambda *_: None) if quiet else print
     if settings.uses_local_stack:
         _stack(settings).up()
+    check(settings, (KAFKA, POSTGRES))
     applied = _migrate(settings)
     say(f"migrations: {', '.join(applied) if applied else 'up to date'}")
     reports = _ensure_topics(settings)
@@ -131,44 +138,37 @@ def cmd_run(settings: Settings, _args) -> int:
     return run_all(settings)
 
 
+def api_url(settings: Settings, path: str) -> str:
+    return f"http://{settings.api_host}:{settings.api_port}{path}"
+
+
+def _unreachable_api(url: str, reason: object) -> SystemExit:
+    return SystemExit(f"cannot reach the API at {url}: {reason} (is `planperfect run` or `planperfect api` running?)")
+
+
 def _http(settings: Settings, method: str, path: str, body: dict | None = None, headers: dict | None = None):
-    url = f"http://{settings.api_host}:{settings.api_port}{path}"
+    """(status, JSON answer) of one API call; SystemExit with one line when the API does not answer."""
+    url = api_url(settings, path)
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as resp:
             return resp.status, json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
     except urllib.error.URLError as exc:
-        raise SystemExit(f"cannot reach the API at {url}: {exc.reason} (is `planperfect run` or `planperfect api` running?)")
+        raise _unreachable_api(url, exc.reason) from None
+    except (TimeoutError, ConnectionError) as exc:  # the read, after the connection was made
+        raise _unreachable_api(url, f"no answer within {HTTP_TIMEOUT:g} s" if isinstance(exc, TimeoutError) else exc) from None
 
 
-def cmd_submit(settings: Settings, args) -> int:
-    body = {
-        "job_type": args.job_type,
-        "requester_email": args.email,
-        "payload": {"title": args.title, "keywords": args.keyword or [], "word_count": args.word_count},
-        "priority": args.priority,
-    }
-    if args.domain:
-        body["payload"]["domain"] = args.domain
-    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
-    status, answer = _http(settings, "POST", "/v1/jobs", body, headers)
-    print(json.dumps(answer, indent=2))
-    return 0 if status < 400 else 1
-
-
-def cmd_status(settings: Settings, args) -> int:
-    status, answer = _http(settings, "GET", f"/v1/jobs/{args.job_id}")
-    if status >= 400:
-        print(json.dumps(answer, indent=2), file=sys.stderr)
-        return 1
-    print(f"{answer['job_id']}  {answer['job_type']}  {answer['status']}  stage={answer['current_stage']}  {answer['title']}")
-    for st in answer["stages"]:
-        took = f"{st['duration_ms']} ms" if st["duration_ms"] is not None else ""
-        print(f"  {st['position']}. {st['stage']:9} {st['status']:10} attempts={st['attempts']} {took}")
-    return 0
+def api_error(status: int, answer: object) -> str:
+    """An error answer of the API as one line: `404 not_found: job … is not known`."""
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if not isinstance(error, dict):
+        return f"{status}: {json.dumps(answer)}"
+    field = f" (field {error['field']})" if error.get("field") else ""
+    return f"{status} {error.get('code', 'error')}: {error.get('message', '')}{field}"
 
 
 def cmd_demo(settings: Settings, args) -> int:
@@ -177,46 +177,78 @@ def cmd_demo(settings: Settings, args) -> int:
     return run_demo(settings, jobs=args.jobs)
 
 
+def _command(sub: argparse._SubParsersAction, name: str, help: str, fn=None, description: str | None = None,
+             **defaults) -> argparse.ArgumentParser:
+    """A subcommand whose own `--help` says what it does (argparse shows `help` only in the parent's list)."""
+    parser = sub.add_parser(name, help=help, description=description or help[:1].upper() + help[1:] + ".")
+    if fn is not None:
+        parser.set_defaults(fn=fn, **defaults)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="planperfect", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start the local Kafka + PostgreSQL, migrate, ensure topics").set_defaults(fn=cmd_up)
-    sub.add_parser("down", help="stop the local stack").set_defaults(fn=cmd_down)
-    stack = sub.add_parser("stack", help="the local stack").add_subparsers(dest="stack_cmd", required=True)
-    stack.add_parser("status", help="is each local service running").set_defaults(fn=cmd_stack_status)
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=cmd_migrate)
-    topics = sub.add_parser("topics", help="the topic catalogue").add_subparsers(dest="topics_cmd", required=True)
-    topics.add_parser("ensure", help="create missing topics, report drifted ones").set_defaults(fn=cmd_topics_ensure)
-    topics.add_parser("list", help="the catalogue's topics on the cluster").set_defaults(fn=cmd_topics_list)
-    sub.add_parser("worker", help="run the Faust stage agents").set_defaults(fn=cmd_worker)
-    sub.add_parser("projector", help="fold the event log into PostgreSQL").set_defaults(fn=cmd_projector)
-    sub.add_parser("api", help="serve the HTTP API").set_defaults(fn=cmd_api)
-    sub.add_parser("run", help="worker + projector + api in one command").set_defaults(fn=cmd_run)
-    s = sub.add_parser("submit", help="submit a job through the HTTP API")
-    s.add_argument("title")
-    s.add_argument("--job-type", default="article", choices=["article", "schema"])
-    s.add_argument("--email", default="editor@example.com")
-    s.add_argument("--keyword", "-k", action="append")
-    s.add_argument("--domain")
-    s.add_argument("--word-count", type=int, default=1200)
-    s.add_argument("--priority", type=int, default=5)
-    s.add_argument("--idempotency-key")
-    s.set_defaults(fn=cmd_submit)
-    st = sub.add_parser("status", help="a job's status through the HTTP API")
-    st.add_argument("job_id")
-    st.set_defaults(fn=cmd_status)
-    d = sub.add_parser("demo", help="run the pipeline on sample jobs and print the articles")
-    d.add_argument("--jobs", type=int, default=6, help="how many sample jobs (articles and schema)")
-    d.set_defaults(fn=cmd_demo)
+    p = argparse.ArgumentParser(
+        prog="planperfect", description=__doc__,
+        epilog="Settings come from PLANPERFECT_* environment variables (see the README). "
+               f"A command that cannot reach Kafka or PostgreSQL says so in one line and exits {EXIT_UNAVAILABLE}.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _command(sub, "up", "start the local Kafka + PostgreSQL, migrate, ensure topics", cmd_up,
+             "Start the local Kafka broker and PostgreSQL cluster under PLANPERFECT_DATA_DIR (resolving Kafka's "
+             "jars on first use), apply the migrations and create the catalogue's topics. Only when neither "
+             "PLANPERFECT_KAFKA_BOOTSTRAP nor PLANPERFECT_DATABASE_URL is set.")
+    _command(sub, "down", "stop the local stack", cmd_down,
+             "Stop the local Kafka broker and PostgreSQL cluster; their data stays under PLANPERFECT_DATA_DIR.")
+    stack = _command(sub, "stack", "the local stack").add_subparsers(dest="stack_cmd", required=True, metavar="COMMAND")
+    _command(stack, "status", "is each local service running", cmd_stack_status,
+             "Each local service's state, pid, address and data directory; exit 1 unless both run.")
+    _command(sub, "migrate", "apply database migrations", cmd_migrate,
+             "Apply the migrations/NNNN_*.sql files the database lacks, each in a transaction; refuse when an "
+             "applied file was changed.", needs=(POSTGRES,))
+    topics = _command(sub, "topics", "the topic catalogue").add_subparsers(dest="topics_cmd", required=True, metavar="COMMAND")
+    _command(topics, "ensure", "create missing topics, report drifted ones", cmd_topics_ensure,
+             "Create the catalogue's missing topics; report, without changing them, topics whose partitions or "
+             "settings differ from the catalogue (exit 1 on drift).", needs=(KAFKA,))
+    _command(topics, "list", "the catalogue's topics on the cluster", cmd_topics_list, needs=(KAFKA,))
+    _command(sub, "worker", "run the stage agents", cmd_worker,
+             "Run the stage agents and the dispatcher in the foreground until SIGTERM or Ctrl-C.")
+    _command(sub, "projector", "fold the event log into PostgreSQL", cmd_projector,
+             "Run the projector in the foreground: it folds the job event log into the read model in PostgreSQL.")
+    _command(sub, "api", "serve the HTTP API", cmd_api,
+             "Serve the HTTP API on PLANPERFECT_API_HOST:PLANPERFECT_API_PORT in the foreground.")
+    _command(sub, "run", "worker + projector + api in one command", cmd_run,
+             "Bring the local stack up when nothing is configured, migrate, ensure topics, then run worker, "
+             "projector and API as child processes (logs in PLANPERFECT_DATA_DIR/logs) until Ctrl-C.")
+    d = _command(sub, "demo", "run the pipeline on sample jobs and print the articles", cmd_demo,
+                 "Start the stack and the processes, run sample jobs through the pipeline with live progress, "
+                 "write the results to PLANPERFECT_OUTPUT_DIR (one file set per sample, replaced on a re-run) "
+                 "and run the pacing sample.")
+    d.add_argument("--jobs", type=int, default=6, help="how many sample jobs (articles and schema; default %(default)s)")
     for module in EXTENSIONS:
         importlib.import_module(module).register(sub)
     return p
 
 
+def _quiet_libraries() -> None:
+    """Without a logging setup, Python prints library warnings raw to stderr; a command reports failures itself.
+    (The long-running processes configure logging, and these records still reach its handlers.)"""
+    for name in ("aiokafka", "asyncpg"):
+        logging.getLogger(name).addHandler(logging.NullHandler())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    from pydantic import ValidationError
+
     try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"PLANPERFECT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        print(f"planperfect: bad setting: {problems}", file=sys.stderr)
+        return 2
+    _quiet_libraries()
+    try:
+        check(settings, getattr(args, "needs", ()))
         return args.fn(settings, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -224,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # piped into `head` and the like: stop quietly, as other tools do
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        unreachable = classify(exc, settings)
+        if unreachable is None:
+            raise
+        print(f"planperfect {args.command}: {unreachable}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
 
 
 if __name__ == "__main__":

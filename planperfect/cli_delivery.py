@@ -5,38 +5,44 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sys
 
 from planperfect.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    lag = sub.add_parser("lag", help="queue depth per stage, lane, delay tier, projector and dead letters")
+    from planperfect.cli import _command
+    from planperfect.reachability import KAFKA
+
+    lag = _command(sub, "lag", "queue depth per stage, lane, delay tier, projector and dead letters", cmd_lag,
+                   "Messages waiting per stage topic, lane, delay tier, the projector and the dead letters, read "
+                   "from Kafka's offsets (the same figures as GET /v1/queues).", needs=(KAFKA,))
     lag.add_argument("--json", action="store_true", help="print JSON (the same figures as GET /v1/queues)")
     lag.add_argument("--all", action="store_true", help="include empty queues")
-    lag.set_defaults(fn=cmd_lag)
-    dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(dest="dlq_cmd", required=True)
-    ls = dlq.add_parser("list", help="dead letters, newest first")
+    dlq = _command(sub, "dlq", "dead letters").add_subparsers(dest="dlq_cmd", required=True, metavar="COMMAND")
+    ls = _command(dlq, "list", "dead letters, newest first", cmd_dlq_list,
+                  "Dead letters, newest first, through the HTTP API; the reason is cut to the terminal's width "
+                  "(printed whole when the output is not a terminal).")
     _filters(ls)
-    ls.set_defaults(fn=cmd_dlq_list)
-    show = dlq.add_parser("show", help="one dead letter with its original message")
-    show.add_argument("dead_letter_id")
-    show.set_defaults(fn=cmd_dlq_show)
-    redrive = dlq.add_parser("redrive", help="put dead-lettered jobs back at their failed stage")
-    redrive.add_argument("dead_letter_id", nargs="?")
+    show = _command(dlq, "show", "one dead letter with its original message", cmd_dlq_show)
+    show.add_argument("dead_letter_id", help="the dead letter's id, as `dlq list` prints it")
+    redrive = _command(dlq, "redrive", "put dead-lettered jobs back at their failed stage", cmd_dlq_redrive,
+                       "Put one dead-lettered job (or, with --all, every one matching the filters) back at the "
+                       "stage that failed, with fresh attempts; the dead letter is kept and marked redriven.")
+    redrive.add_argument("dead_letter_id", nargs="?", help="the dead letter to redrive (or use --all)")
     redrive.add_argument("--all", action="store_true", help="every dead letter matching the filters")
     _filters(redrive)
-    redrive.set_defaults(fn=cmd_dlq_redrive)
-    cancel = sub.add_parser("cancel", help="cancel a job")
-    cancel.add_argument("job_id")
-    cancel.set_defaults(fn=cmd_cancel)
+    cancel = _command(sub, "cancel", "cancel a job", cmd_cancel,
+                      "Cancel a queued, delayed or running job through the HTTP API; refused once it has finished.")
+    cancel.add_argument("job_id", help="the job's id")
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--stage")
-    p.add_argument("--job")
-    p.add_argument("--status", choices=["dead", "redriven"])
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--stage", help="only dead letters of this stage")
+    p.add_argument("--job", help="only dead letters of this job id")
+    p.add_argument("--status", choices=["dead", "redriven"], help="only dead letters in this state")
+    p.add_argument("--limit", type=int, default=100, help="at most this many (default %(default)s)")
 
 
 def _query(args) -> str:
@@ -76,29 +82,46 @@ def cmd_lag(settings: Settings, args) -> int:
 
 
 def cmd_dlq_list(settings: Settings, args) -> int:
-    from planperfect.cli import _http
+    from planperfect.cli import _http, api_error
 
     status, body = _http(settings, "GET", f"/v1/dlq?{_query(args)}")
     if status >= 400:
-        print(json.dumps(body, indent=2), file=sys.stderr)
+        print(f"dlq list: {api_error(status, body)}", file=sys.stderr)
         return 1
-    for d in body["dead_letters"]:
-        print(f"{d['dead_letter_id']}  {d['status']:8}  {d['stage'] or '-':8}  attempts={d['attempts']}  "
-              f"job={d['job_id'] or '-'}  {d['reason'][:70]}")
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    for line in dead_letter_lines(body["dead_letters"], width):
+        print(line)
     print(f"{len(body['dead_letters'])} dead letter(s)")
     return 0
 
 
+def dead_letter_lines(letters: list[dict], width: int | None) -> list[str]:
+    """One line per dead letter; the reason fills what `width` leaves (whole when `width` is None)."""
+    lines = []
+    for d in letters:
+        head = (f"{d['dead_letter_id']}  {d['status']:8}  {d['stage'] or '-':8}  attempts={d['attempts']}  "
+                f"job={d['job_id'] or '-'}  ")
+        reason = " ".join(str(d["reason"]).split())  # one line, whatever the exception text held
+        room = None if width is None else max(width - len(head), 20)
+        if room is not None and len(reason) > room:
+            reason = reason[: room - 1] + "…"
+        lines.append(head + reason)
+    return lines
+
+
 def cmd_dlq_show(settings: Settings, args) -> int:
-    from planperfect.cli import _http
+    from planperfect.cli import _http, api_error
 
     status, body = _http(settings, "GET", f"/v1/dlq/{args.dead_letter_id}")
-    print(json.dumps(body, indent=2), file=sys.stderr if status >= 400 else sys.stdout)
-    return 0 if status < 400 else 1
+    if status >= 400:
+        print(f"dlq show: {api_error(status, body)}", file=sys.stderr)
+        return 1
+    print(json.dumps(body, indent=2))
+    return 0
 
 
 def cmd_dlq_redrive(settings: Settings, args) -> int:
-    from planperfect.cli import _http
+    from planperfect.cli import _http, api_error
 
     if bool(args.dead_letter_id) == bool(args.all):
         print("give one DEAD_LETTER_ID, or --all with optional --stage/--job filters", file=sys.stderr)
@@ -108,7 +131,7 @@ def cmd_dlq_redrive(settings: Settings, args) -> int:
         args.status = "dead"
         status, body = _http(settings, "GET", f"/v1/dlq?{_query(args)}")
         if status >= 400:
-            print(json.dumps(body, indent=2), file=sys.stderr)
+            print(f"dlq redrive: {api_error(status, body)}", file=sys.stderr)
             return 1
         ids = [d["dead_letter_id"] for d in body["dead_letters"] if d["job_id"]]
     failures = 0
@@ -122,8 +145,11 @@ def cmd_dlq_redrive(settings: Settings, args) -> int:
 
 
 def cmd_cancel(settings: Settings, args) -> int:
-    from planperfect.cli import _http
+    from planperfect.cli import _http, api_error
 
     status, body = _http(settings, "POST", f"/v1/jobs/{args.job_id}/cancel", {})
-    print(json.dumps(body, indent=2), file=sys.stderr if status >= 400 else sys.stdout)
-    return 0 if status < 400 else 1
+    if status >= 400:
+        print(f"cancel: {api_error(status, body)}", file=sys.stderr)
+        return 1
+    print(json.dumps(body, indent=2))
+    return 0

@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from planperfect.reachability import KAFKA, POSTGRES, hints, probe_kafka
 from planperfect.settings import Settings
 from streams.topics import Topics
 
@@ -51,9 +52,11 @@ class _PassThrough(argparse.ArgumentParser):
 
 def _subcommands(sub: argparse._SubParsersAction, name: str, help: str, **kwargs: Any) -> argparse._SubParsersAction:
     """The subcommands of `name`, created unless cli.py or another extension made it (`topics`, `dlq`)."""
+    from planperfect.cli import _command
+
     parser = sub.choices.get(name)
     if parser is None:
-        return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_cmd", required=True, **kwargs)
+        return _command(sub, name, help).add_subparsers(dest=f"{name}_cmd", required=True, metavar="COMMAND", **kwargs)
     for action in parser._actions:  # argparse keeps a parser's subcommands among its actions
         if isinstance(action, argparse._SubParsersAction):
             return action
@@ -61,31 +64,38 @@ def _subcommands(sub: argparse._SubParsersAction, name: str, help: str, **kwargs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from planperfect.cli import _command
+
     proj = _subcommands(sub, "projections", "rebuild or verify the read model from the event log")
-    rb = proj.add_parser("rebuild", help="replay the log into a shadow copy, verify it, swap it in at once")
+    rb = _command(proj, "rebuild", "replay the log into a shadow copy, verify it, swap it in at once", cmd_rebuild,
+                  needs=(KAFKA, POSTGRES))
     rb.add_argument("--projection", help="rebuild only this projection's tables (default: all)")
     rb.add_argument("--dry-run", action="store_true", help="build and compare, but leave live untouched")
     rb.add_argument("--keep-old", action="store_true", help="keep the replaced tables in a retired_* schema")
     rb.add_argument("--batch-size", type=int, default=1000, help="events per transaction (default 1000)")
-    rb.set_defaults(fn=cmd_rebuild)
-    vf = proj.add_parser("verify", help="compare live with a copy rebuilt from the log; exit 1 on a difference")
+    vf = _command(proj, "verify", "compare live with a copy rebuilt from the log; exit 1 on a difference", cmd_verify,
+                  needs=(KAFKA, POSTGRES))
     vf.add_argument("--projection", help="verify only this projection's tables (default: all)")
     vf.add_argument("--samples", type=int, default=5, help="differing rows named per table (default 5)")
-    vf.add_argument("--batch-size", type=int, default=1000)
-    vf.set_defaults(fn=cmd_verify)
+    vf.add_argument("--batch-size", type=int, default=1000, help="events per transaction of the copy (default 1000)")
 
     kafka = _subcommands(sub, "kafka", "Kafka's own tools, --bootstrap-server filled in", parser_class=_PassThrough)
     for name, (main_class, help) in KAFKA_TOOLS.items():
+        # every argument, --help too, goes to the tool: its own help is the tool's
         kafka.add_parser(name, help=help, add_help=False).set_defaults(fn=cmd_kafka_tool, main_class=main_class)
 
     topics = _subcommands(sub, "topics", "the topic catalogue")
-    topics.add_parser("describe", help="partitions, settings and offsets of the catalogue's topics"
-                      ).set_defaults(fn=cmd_topics_describe)
+    _command(topics, "describe", "partitions, settings and offsets of the catalogue's topics", cmd_topics_describe,
+             "Each catalogue topic's partitions, settings, leaders and offsets; exit 1 when one is missing.",
+             needs=(KAFKA,))
 
-    tail = sub.add_parser("tail", help="print a topic's messages, decoded, as they arrive")
+    tail = _command(sub, "tail", "print a topic's messages, decoded, as they arrive", cmd_tail,
+                    "Print a topic's messages, one line each, decoded (the job log through the upcasters, as the "
+                    "projector sees it), as they arrive; no consumer group is used.", needs=(KAFKA,))
     tail.add_argument("topic", help="a full topic name or a catalogue suffix (job-events, stage.draft, ...)")
     _tail_options(tail)
-    dlq_tail = _subcommands(sub, "dlq", "dead letters").add_parser("tail", help="tail the dead-letter topic")
+    dlq_tail = _command(_subcommands(sub, "dlq", "dead letters"), "tail", "tail the dead-letter topic", cmd_tail,
+                        needs=(KAFKA,))
     _tail_options(dlq_tail)
     dlq_tail.set_defaults(topic="dead-letters")
 
@@ -95,7 +105,6 @@ def _tail_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--job", help="only messages of this job id")
     p.add_argument("--max", type=int, default=0, help="stop after printing this many lines")
     p.add_argument("--exit", "-e", action="store_true", help="stop at the end of the log (like kcat -e)")
-    p.set_defaults(fn=cmd_tail)
 
 
 # ---------------------------------------------------------------- projections rebuild / verify
@@ -175,12 +184,25 @@ def cmd_kafka_tool(settings: Settings, args: argparse.Namespace) -> int:
     tool_args = args.tool_args[1:] if args.tool_args[:1] == ["--"] else list(args.tool_args)
     if not any(a.split("=", 1)[0] == "--bootstrap-server" for a in tool_args):
         tool_args = ["--bootstrap-server", settings.kafka(), *tool_args]
+    if not {"--help", "-h", "--version"} & set(tool_args):
+        # Kafka's tools retry an absent broker until their own timeouts (minutes, or for ever): ask first, bounded.
+        asyncio.run(probe_kafka(_bootstrap_of(tool_args), hint=hints(settings)[KAFKA]))
     try:
         command = kafka_tool_command(settings, args.main_class, tool_args, echo=_err)
     except StackError as exc:
         _err(f"kafka: {exc}")
         return 1
     return subprocess.run(command).returncode
+
+
+def _bootstrap_of(tool_args: list[str]) -> str:
+    """The --bootstrap-server a tool will use (`--bootstrap-server X` or `--bootstrap-server=X`)."""
+    for i, arg in enumerate(tool_args):
+        if arg == "--bootstrap-server" and i + 1 < len(tool_args):
+            return tool_args[i + 1]
+        if arg.startswith("--bootstrap-server="):
+            return arg.split("=", 1)[1]
+    raise ValueError("no --bootstrap-server among the tool's arguments")
 
 
 # ---------------------------------------------------------------- topics describe

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from planperfect.settings import Settings
 
 
 def register(sub) -> None:
-    pacing = sub.add_parser("pacing", help="the pacing scheduler").add_subparsers(dest="pacing_cmd", required=True)
-    t = pacing.add_parser("trigger", help="analyse a user's context for today and write the suggested pieces")
-    t.add_argument("user_id")
+    from planperfect.cli import _command
+
+    pacing = _command(sub, "pacing", "the pacing scheduler").add_subparsers(dest="pacing_cmd", required=True,
+                                                                            metavar="COMMAND")
+    t = _command(pacing, "trigger", "analyse a user's context for today and write the suggested pieces", cmd_trigger)
+    t.add_argument("user_id", help="the user whose documents and meetings are analysed")
     t.add_argument("--schedule", help="schedule id (default: the user's first active schedule)")
-    t.set_defaults(fn=cmd_trigger)
-    pacing.add_parser("status", help="pending messages and lag per pacing topic; analyses and generations by status") \
-        .set_defaults(fn=cmd_status)
-    g = pacing.add_parser("generations", help="a user's generated pieces")
-    g.add_argument("user_id")
+    _command(pacing, "status", "pending messages and lag per pacing topic; analyses and generations by status",
+             cmd_status, "Pending messages and consumer lag per pacing topic, and how many analyses and generated "
+             "pieces are in each status, through the HTTP API.")
+    g = _command(pacing, "generations", "a user's generated pieces", cmd_generations)
+    g.add_argument("user_id", help="the user whose pieces are printed")
     g.add_argument("--analysis", help="only this analysis")
-    g.add_argument("--limit", type=int, default=20)
-    g.set_defaults(fn=cmd_generations)
+    g.add_argument("--limit", type=int, default=20, help="at most this many pieces (default %(default)s)")
 
 
 def _http(settings: Settings, method: str, path: str, body: dict | None = None):
@@ -29,12 +30,18 @@ def _http(settings: Settings, method: str, path: str, body: dict | None = None):
     return http(settings, method, path, body)
 
 
+def _refused(command: str, status: int, answer) -> int:
+    from planperfect.cli import api_error
+
+    print(f"pacing {command}: {api_error(status, answer)}", file=sys.stderr)
+    return 1
+
+
 def cmd_trigger(settings: Settings, args) -> int:
     body = {"user_id": args.user_id} | ({"schedule_id": args.schedule} if args.schedule else {})
     status, answer = _http(settings, "POST", "/v1/pacing/trigger", body)
     if status >= 400:
-        print(json.dumps(answer, indent=2), file=sys.stderr)
-        return 1
+        return _refused("trigger", status, answer)
     verb = "already analysed" if status == 200 else "submitted"
     print(f"{verb}: analysis {answer['analysis_id']} for {answer['user_id']} on {answer['local_date']} ({answer['status']})")
     return 0
@@ -43,8 +50,7 @@ def cmd_trigger(settings: Settings, args) -> int:
 def cmd_status(settings: Settings, _args) -> int:
     status, answer = _http(settings, "GET", "/v1/pacing/status")
     if status >= 400:
-        print(json.dumps(answer, indent=2), file=sys.stderr)
-        return 1
+        return _refused("status", status, answer)
     print(f"{'topic':48} {'group':28} {'pending':>7}  lag per partition")
     for t in answer["topics"]:
         lag = " ".join(f"{p}:{n}" for p, n in sorted(t["lag"].items()))
@@ -61,8 +67,7 @@ def cmd_generations(settings: Settings, args) -> int:
         query += f"&analysis_id={args.analysis}"
     status, answer = _http(settings, "GET", query)
     if status >= 400:
-        print(json.dumps(answer, indent=2), file=sys.stderr)
-        return 1
+        return _refused("generations", status, answer)
     for g in answer["generations"]:
         print(f"--- {g['content_type']} · {g['topic']} · {g['status']}  ({g['generation_id']})")
         print(g["body"] or g["error"] or "(not written yet)")

@@ -1,0 +1,181 @@
+"""Job subcommands through the HTTP API: `submit` (optionally following the job live) and `status`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+
+from planperfect.settings import Settings
+from streams.payloads import PIPELINES, JobType
+
+TERMINAL = ("completed", "dead_lettered", "cancelled", "failed")
+# The stream sends a comment every 15 s while a job is quiet; twice that without a byte means the API is gone.
+STREAM_READ_TIMEOUT = 30.0
+VISIBLE_WITHIN = 30.0  # how long a just-acknowledged job may take to reach the read model
+
+Out = Callable[[str], None]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from planperfect.cli import _command
+
+    s = _command(sub, "submit", "submit a job through the HTTP API", cmd_submit,
+                 "Submit a job (POST /v1/jobs) and print the API's answer; with --wait, follow it stage by stage "
+                 "until it ends (exit 0 when it completed, 1 when it was dead-lettered or cancelled).")
+    s.add_argument("title", help="the piece's title")
+    s.add_argument("--job-type", default="article", choices=[t.value for t in JobType if t is not JobType.PACING],
+                   help="what to produce (default %(default)s)")
+    s.add_argument("--email", default="editor@example.com", help="the requester's email (default %(default)s)")
+    s.add_argument("--keyword", "-k", action="append", help="a keyword to cover; repeat for more")
+    s.add_argument("--domain", help="the site the piece is for, e.g. example.com")
+    s.add_argument("--word-count", type=int, default=1200, help="target length of an article (default %(default)s)")
+    s.add_argument("--priority", type=int, help="0 (lowest) to 10 (highest); the API's default is 5")
+    s.add_argument("--delay", type=int, metavar="SECONDS", help="start no earlier than this many seconds from now")
+    stages = sorted({st.value for t in (JobType.ARTICLE, JobType.SCHEMA) for st in PIPELINES[t]})
+    s.add_argument("--initial-stage", choices=stages, metavar="STAGE",
+                   help=f"the stage to start at ({', '.join(stages)}); the API refuses one whose earlier stages' "
+                        "outputs a new job would lack")
+    s.add_argument("--max-attempts", type=int, metavar="N", help="attempts per stage before the job is dead-lettered")
+    s.add_argument("--time-limit", type=int, metavar="SECONDS", help="time limit of one stage attempt")
+    s.add_argument("--retry-delay", type=int, metavar="SECONDS", help="base of the exponential retry backoff")
+    s.add_argument("--idempotency-key", help="a key that makes a retried submission return the same job")
+    s.add_argument("--wait", action="store_true",
+                   help="follow the job live (its event stream), printing each stage, until it ends")
+    st = _command(sub, "status", "a job's status through the HTTP API", cmd_status,
+                  "A job's status and each stage's, with the error of failed attempts and why the job ended "
+                  "when it did not complete.")
+    st.add_argument("job_id", help="the job's id, as `submit` printed it")
+
+
+def intake_body(args: argparse.Namespace) -> dict:
+    """The POST /v1/jobs body; delivery options only when given, so that the API's defaults apply."""
+    payload = {"title": args.title, "keywords": args.keyword or [], "word_count": args.word_count}
+    if args.domain:
+        payload["domain"] = args.domain
+    body = {"job_type": args.job_type, "requester_email": args.email, "payload": payload}
+    options = {"priority": args.priority, "delay_seconds": args.delay, "initial_stage": args.initial_stage,
+               "max_attempts": args.max_attempts, "visibility_seconds": args.time_limit,
+               "retry_delay_seconds": args.retry_delay}
+    return body | {k: v for k, v in options.items() if v is not None}
+
+
+def cmd_submit(settings: Settings, args) -> int:
+    from planperfect.cli import _http, api_error
+
+    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
+    status, answer = _http(settings, "POST", "/v1/jobs", intake_body(args), headers)
+    if status >= 400:
+        print(f"submit: {api_error(status, answer)}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2), flush=True)
+    if not args.wait:
+        return 0
+    final = follow(settings, answer["job_id"])
+    return 0 if final == "completed" else 1
+
+
+def describe_event(ev: dict) -> str | None:
+    """One line for a job event as it happens; None for events that say nothing new to a person."""
+    kind, stage, attempt = ev.get("type"), ev.get("stage"), ev.get("attempt")
+    match kind:
+        case "JobSubmitted":
+            delay = f", starts in {ev['delay_seconds']} s" if ev.get("delay_seconds") else ""
+            return f"queued at {ev.get('initial_stage')}{delay}"
+        case "StageStarted":
+            return f"{stage:9} started (attempt {attempt})"
+        case "StageCompleted":
+            return f"{stage:9} completed in {ev.get('duration_ms')} ms"
+        case "StageFailed":
+            again = "will retry" if ev.get("retryable") else "not retryable"
+            return f"{stage:9} FAILED (attempt {attempt}, {again}): {ev.get('error_code')}: {ev.get('error')}"
+        case "RetryScheduled":
+            return f"{stage:9} retry in {ev.get('delay_seconds', 0):.1f} s (attempt {attempt})"
+        case "StageExtended":
+            return f"{stage:9} asked for {ev.get('extra_seconds')} s more"
+        case "JobCompleted":
+            return "completed"
+        case "JobDeadLettered":
+            return f"DEAD-LETTERED at {stage} after {ev.get('attempts')} attempts: {ev.get('reason')}"
+        case "JobRedriven":
+            return f"redriven to {stage}"
+        case "JobCancelled":
+            return f"CANCELLED{f' at {stage}' if stage else ''}: {ev.get('reason')}"
+    return None
+
+
+def sse_events(lines: Iterator[bytes]) -> Iterator[tuple[str, dict]]:
+    """(id, data) of each Server-Sent Event in a stream of lines; comments and keep-alives are skipped."""
+    event_id, data = "", []
+    for raw in lines:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield event_id, json.loads("\n".join(data))
+            data = []
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "id":
+            event_id = value
+        elif field == "data":
+            data.append(value)
+
+
+def follow(settings: Settings, job_id: str, out: Out = print) -> str:
+    """Print the job's events as they happen (GET /v1/jobs/{id}/stream) until it ends; its final status."""
+    from planperfect.cli import _http, _unreachable_api, api_url
+
+    last_id = "0"
+    visible_by = time.monotonic() + VISIBLE_WITHIN
+    while True:
+        url = api_url(settings, f"/v1/jobs/{job_id}/stream")
+        req = urllib.request.Request(url, headers={"Accept": "text/event-stream", "Last-Event-ID": last_id})
+        try:
+            with urllib.request.urlopen(req, timeout=STREAM_READ_TIMEOUT) as resp:
+                for last_id, ev in sse_events(resp):
+                    if (line := describe_event(ev)) is not None:
+                        out(f"  {line}")
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404 or time.monotonic() > visible_by:
+                raise SystemExit(f"following job {job_id}: {exc.code} {exc.read()[:200]!r}") from None
+            time.sleep(0.2)  # acknowledged but not yet in the read model: ask again, bounded by visible_by
+            continue
+        except urllib.error.URLError as exc:
+            raise _unreachable_api(url, exc.reason) from None
+        except (TimeoutError, ConnectionError):
+            continue  # the stream broke off: resume after the last event seen
+        status, job = _http(settings, "GET", f"/v1/jobs/{job_id}")
+        if status == 200 and job["status"] in TERMINAL:
+            out(f"job {job_id} {job['status']}")
+            return job["status"]
+
+
+def cmd_status(settings: Settings, args) -> int:
+    from planperfect.cli import _http, api_error
+
+    status, answer = _http(settings, "GET", f"/v1/jobs/{args.job_id}")
+    if status >= 400:
+        print(f"status: {api_error(status, answer)}", file=sys.stderr)
+        return 1
+    for line in status_lines(answer):
+        print(line)
+    return 0
+
+
+def status_lines(job: dict) -> list[str]:
+    """A job as lines: the job, each stage with the error of its failed attempts, and why it ended badly."""
+    lines = [f"{job['job_id']}  {job['job_type']}  {job['status']}  stage={job['current_stage']}  {job['title']}"]
+    for st in job["stages"]:
+        took = f"{st['duration_ms']} ms" if st["duration_ms"] is not None else ""
+        lines.append(f"  {st['position']}. {st['stage']:9} {st['status']:10} attempts={st['attempts']} {took}".rstrip())
+        if st.get("last_error"):
+            label = "last error (retried)" if st["status"] == "completed" else "error"
+            lines.append(f"       {label}: {st['last_error']}")
+    if job["status"] not in ("completed", "queued", "running", "retrying") and job.get("last_error"):
+        lines.append(f"  why {job['status']}: {job['last_error']}")
+    return lines

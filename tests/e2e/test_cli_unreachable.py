@@ -1,0 +1,78 @@
+"""Every command that needs Kafka, PostgreSQL or the API says in one line that it cannot reach it, and exits non-zero."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from planperfect.reachability import EXIT_UNAVAILABLE
+from tests.support import cli, free_port
+
+# A command that hangs instead of answering fails the test through this timeout, not through a timing assert.
+HANG = 60
+
+KAFKA_COMMANDS = [("lag",), ("topics", "list"), ("topics", "ensure"), ("topics", "describe"), ("tail", "job-events"),
+                  ("dlq", "tail"), ("kafka", "topics", "--list"), ("kafka", "consumer-groups", "--list")]
+POSTGRES_COMMANDS = [("migrate",)]
+BOTH_COMMANDS = [("projections", "verify"), ("projections", "rebuild"), ("run",)]
+API_COMMANDS = [("status", "7b0c7a52-4f43-4a4b-9d49-0f4f2d1c6a11"), ("dlq", "list"), ("submit", "A title"),
+                ("cancel", "7b0c7a52-4f43-4a4b-9d49-0f4f2d1c6a11"), ("pacing", "status")]
+
+
+def _env(kafka: int, postgres: int) -> dict[str, str]:
+    return {"PLANPERFECT_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka}",
+            "PLANPERFECT_DATABASE_URL": f"postgresql://postgres:hunter2@127.0.0.1:{postgres}/planperfect",
+            "PLANPERFECT_API_PORT": str(free_port())}
+
+
+def _one_clear_line(err: str, *names: str) -> str:
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{err}"
+    for name in names:
+        assert name in lines[0], f"{name!r} not named in: {lines[0]}"
+    assert "hunter2" not in lines[0], "the database password was printed"
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", KAFKA_COMMANDS + POSTGRES_COMMANDS + BOTH_COMMANDS, ids=" ".join)
+async def test_nothing_listening(args):
+    kafka, postgres = free_port(), free_port()
+    code, _, err = await cli(*args, env=_env(kafka, postgres), timeout=HANG)
+    assert code == EXIT_UNAVAILABLE, err
+    expected = f"127.0.0.1:{postgres}" if args in POSTGRES_COMMANDS else f"127.0.0.1:{kafka}"
+    line = _one_clear_line(err, "cannot reach", expected)
+    assert "connection refused" in line
+
+
+@pytest.mark.parametrize("args", API_COMMANDS, ids=" ".join)
+async def test_api_not_listening(args):
+    env = _env(free_port(), free_port())
+    code, _, err = await cli(*args, env=env, timeout=HANG)
+    assert code != 0
+    _one_clear_line(err, "cannot reach the API", f"127.0.0.1:{env['PLANPERFECT_API_PORT']}")
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections (the kernel's backlog) and never answers a byte: a wedged server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        yield s.getsockname()[1]
+
+
+@pytest.mark.parametrize("args, service", [(("kafka", "topics", "--list"), "Kafka"), (("migrate",), "PostgreSQL")],
+                         ids=["kafka topics", "migrate"])
+async def test_a_silent_server_is_given_up_on(silent_port, args, service):
+    """No answer at all: the probe's bound ends it, with the same one line (the figure is printed, not asserted)."""
+    env = _env(silent_port, silent_port)
+    started = time.monotonic()
+    code, _, err = await cli(*args, env=env, timeout=HANG)
+    took = time.monotonic() - started
+    assert code == EXIT_UNAVAILABLE, err
+    _one_clear_line(err, f"cannot reach {service}", f"127.0.0.1:{silent_port}", "no answer")
+    print(f"{' '.join(args)}: gave up on a silent {service} after {took:.1f}s")
