@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document, generated from the routes the app really has and the request models."""
+"""The OpenAPI 3.1 document: the routes the app really has, rendered from their contract (api/contract.py)."""
 
 from __future__ import annotations
 
@@ -6,113 +6,122 @@ import re
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import models_json_schema
 
-from api.requests import IntakeRequest
+from api.contract import CONTRACT, Operation, Param, Reply
+from api.responses import Error
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"},
-                "field": {"type": "string"}, "details": {},
-            },
-            "required": ["code", "message"],
-        }
-    },
-}
+REF = "#/components/schemas/{model}"
+DESCRIPTION = """Content pipelines as events over Apache Kafka: submit a job, follow it stage by stage, read its
+result; pacing schedules, a user's knowledge and meetings, analyses and generated pieces.
 
-RESPONSES: dict[tuple[str, str], dict[str, str]] = {
-    ("POST", "/content-intake"): {"202": "Accepted: the job is on the log", "200": "Same Idempotency-Key: the existing job",
-                                  "400": "Malformed JSON or header", "413": "Body too large", "415": "Not JSON",
-                                  "422": "Invalid field", "503": "Kafka unavailable"},
-    ("GET", "/v1/jobs/{job_id}"): {"200": "The job with its stages", "400": "Malformed id", "404": "Unknown job"},
-    ("GET", "/v1/jobs/{job_id}/events"): {"200": "The job's events in sequence order", "400": "Malformed id", "404": "Unknown job"},
-    ("GET", "/v1/jobs/{job_id}/payloads/{stage}"): {"200": "A stage's output", "400": "Malformed id or stage", "404": "Unknown job or no output"},
-    ("GET", "/v1/jobs/{job_id}/result"): {"200": "Markdown, HTML and JSON-LD", "404": "Unknown job", "409": "Not completed"},
-    ("GET", "/v1/jobs"): {"200": "A page of jobs, newest first", "400": "Bad filter, limit or cursor"},
-    ("GET", "/v1/jobs/{job_id}/stream"): {"200": "text/event-stream of the job's events", "404": "Unknown job"},
-    ("GET", "/healthz"): {"200": "Alive"},
-    ("GET", "/readyz"): {"200": "Kafka and PostgreSQL reachable", "503": "Not ready, with the reason"},
-    ("GET", "/openapi.json"): {"200": "This document"},
-}
-RESPONSES.update({
-    ("POST", "/v1/jobs/{job_id}/cancel"): {"202": "Cancellation requested", "404": "Unknown job", "409": "Already finished"},
-    ("GET", "/v1/dlq"): {"200": "Dead letters, newest first", "400": "Bad filter"},
-    ("GET", "/v1/dlq/{dead_letter_id}"): {"200": "A dead letter with its original message", "404": "Unknown dead letter"},
-    ("POST", "/v1/dlq/{dead_letter_id}/redrive"): {"202": "Redrive requested", "404": "Unknown dead letter", "409": "Already redriven or not a job"},
-    ("GET", "/v1/queues"): {"200": "Queue depth per topic and consumer group", "503": "Kafka unavailable"},
-})
-RESPONSES[("POST", "/v1/jobs")] = RESPONSES[("POST", "/content-intake")]
-RESPONSES.update({
-    ("POST", "/v1/pacing/schedules"): {"202": "The schedule is on the log", "400": "Malformed JSON or header",
-                                       "415": "Not JSON", "422": "Invalid field", "503": "Kafka unavailable"},
-    ("GET", "/v1/pacing/schedules"): {"200": "Schedules, oldest first", "400": "Bad user_id or limit"},
-    ("GET", "/v1/pacing/schedules/{schedule_id}"): {"200": "A schedule", "400": "Malformed id", "404": "Unknown schedule"},
-    ("PATCH", "/v1/pacing/schedules/{schedule_id}"): {"202": "The change is on the log", "400": "Malformed id or JSON",
-                                                      "404": "Unknown schedule", "422": "Invalid field"},
-    ("DELETE", "/v1/pacing/schedules/{schedule_id}"): {"202": "The deletion is on the log", "400": "Malformed id",
-                                                       "404": "Unknown schedule"},
-    ("POST", "/v1/users/{user_id}/knowledge"): {"202": "The document is on the log", "400": "Malformed user id or JSON",
-                                                "413": "Body too large", "415": "Not JSON", "422": "Invalid field (body size included)"},
-    ("GET", "/v1/users/{user_id}/knowledge"): {"200": "The user's documents, newest first", "400": "Malformed user id"},
-    ("POST", "/v1/users/{user_id}/meetings"): {"202": "The meeting is on the log", "400": "Malformed user id or JSON",
-                                               "413": "Body too large", "415": "Not JSON", "422": "Invalid field"},
-    ("GET", "/v1/users/{user_id}/meetings"): {"200": "The user's meetings, latest first", "400": "Malformed user id"},
-    ("POST", "/v1/pacing/trigger"): {"202": "Today's analysis is on the log", "200": "Today already has an analysis",
-                                     "404": "Unknown user or schedule", "422": "Invalid field", "503": "Kafka unavailable"},
-    ("GET", "/v1/pacing/status"): {"200": "Pending messages and lag per pacing topic; analyses and generations by status",
-                                   "503": "Kafka unavailable"},
-    ("GET", "/v1/pacing/analyses"): {"200": "Analyses, latest date first", "400": "Bad user_id or limit"},
-    ("GET", "/v1/pacing/analyses/{analysis_id}"): {"200": "An analysis with its suggestions", "400": "Malformed id",
-                                                   "404": "Unknown analysis"},
-    ("GET", "/v1/pacing/generations"): {"200": "Generated pieces with their sources", "400": "Bad filter or limit"},
-})
+Writes answer 202 once the fact is on the log; reads come from the read model, which follows the log within
+milliseconds. Every 4xx and 5xx answer is JSON `{"error": {"code", "message", "field", "details"}}`: `field`
+names the parameter, header or body field at fault. A 503 (Kafka or PostgreSQL unreachable) carries
+Retry-After; retry writes with the same Idempotency-Key."""
+
+_SERVER_ERROR = Reply("The server failed; the error is logged (never a stack trace)", Error)
+_UNAVAILABLE = Reply("Kafka or PostgreSQL is unreachable, or the read model is behind: retry", Error,
+                     headers={"Retry-After": "Seconds to wait before retrying."})
 
 
 def routes_of(app: web.Application) -> set[tuple[str, str]]:
     """(method, path) of every route the app serves, HEAD excluded."""
-    out = set()
+    return set(handlers_of(app))
+
+
+def handlers_of(app: web.Application) -> dict[tuple[str, str], Any]:
+    """(method, path) -> handler of every route the app serves (HEAD and static files excluded)."""
+    out = {}
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
         if path and route.method not in ("HEAD", "*"):
-            out.add((route.method, path))
+            out[(route.method, path)] = route.handler
+    return out
+
+
+def operations_of(app: web.Application) -> dict[tuple[str, str], Operation]:
+    """The contract of every route the app serves; a route without one is documented as such (and fails a test)."""
+    return {key: CONTRACT.get(key) or Operation("Undocumented", "undocumented", {200: Reply("Undocumented")})
+            for key in sorted(routes_of(app))}
+
+
+def replies(op: Operation) -> dict[int, Reply]:
+    """The operation's answers, with the 500 every route may give and the 503 of those that need a dependency."""
+    replies = dict(op.responses)
+    replies.setdefault(500, _SERVER_ERROR)
+    if op.needs_dependencies:
+        replies.setdefault(503, _UNAVAILABLE)
+    return replies
+
+
+class _Schemas:
+    """Collects JSON schemas into components: models by name, and the $defs of parameter types."""
+
+    def __init__(self, ops: dict[tuple[str, str], Operation]) -> None:
+        models: dict[tuple[type[BaseModel], str], None] = {}
+        for op in ops.values():
+            if op.body is not None:
+                models[(op.body, "validation")] = None
+            for reply in replies(op).values():
+                if reply.model is not None:
+                    models[(reply.model, "serialization")] = None
+        refs, defs = models_json_schema(list(models), ref_template=REF)
+        self.refs = refs
+        self.components: dict[str, Any] = dict(defs.get("$defs", {}))
+
+    def model(self, model: type[BaseModel], mode: str) -> dict[str, Any]:
+        return self.refs[(model, mode)]
+
+    def param(self, p: Param) -> dict[str, Any]:
+        schema = TypeAdapter(p.type).json_schema(ref_template=REF)
+        for name, sub in schema.pop("$defs", {}).items():
+            self.components.setdefault(name, sub)
+        return schema
+
+
+def _operation(method: str, path: str, op: Operation, schemas: _Schemas) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+        "summary": op.summary,
+        "tags": [op.tag],
+    }
+    if op.description:
+        out["description"] = op.description
+    if op.params:
+        out["parameters"] = [
+            {"name": p.name, "in": p.where, "required": p.required or p.where == "path",
+             "description": p.description, "schema": schemas.param(p)}
+            for p in op.params
+        ]
+    if op.body is not None:
+        out["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": schemas.model(op.body, "validation")}}}
+    responses: dict[str, Any] = {}
+    for status, reply in sorted(replies(op).items()):
+        schema = schemas.model(reply.model, "serialization") if reply.model is not None else reply.schema
+        doc: dict[str, Any] = {"description": reply.description}
+        if schema is not None:
+            doc["content"] = {reply.media_type: {"schema": schema}}
+        if reply.headers:
+            doc["headers"] = {name: {"description": text, "schema": {"type": "string"}}
+                              for name, text in reply.headers.items()}
+        responses[str(status)] = doc
+    out["responses"] = responses
     return out
 
 
 def openapi_document(app: web.Application) -> dict[str, Any]:
-    schema = IntakeRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-    components = schema.pop("$defs", {})
-    components["IntakeRequest"] = schema
-    components["Error"] = ERROR_SCHEMA
+    ops = operations_of(app)
+    schemas = _Schemas(ops)
     paths: dict[str, dict[str, Any]] = {}
-    for method, path in sorted(routes_of(app)):
-        op: dict[str, Any] = {
-            "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
-            "responses": {
-                code: ({"description": text} if code < "400" else
-                       {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
-                for code, text in RESPONSES.get((method, path), {"200": "OK"}).items()
-            },
-        }
-        params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"{(\w+)}", path)
-        ]
-        if path == "/v1/jobs" and method == "GET":
-            params += [{"name": n, "in": "query", "required": False, "schema": {"type": t}}
-                       for n, t in (("status", "string"), ("stage", "string"), ("limit", "integer"), ("cursor", "string"))]
-        if params:
-            op["parameters"] = params
-        if method == "POST" and path in ("/content-intake", "/v1/jobs"):
-            op["parameters"] = [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200}}]
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IntakeRequest"}}}}
-        paths.setdefault(path, {})[method.lower()] = op
+    for (method, path), op in ops.items():
+        paths.setdefault(path, {})[method.lower()] = _operation(method, path, op, schemas)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "PlanPerfect", "version": "0.1.0", "description": "Content pipeline intake and status."},
+        "info": {"title": "PlanPerfect", "version": "0.1.0", "description": DESCRIPTION},
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": schemas.components},
     }

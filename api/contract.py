@@ -1,0 +1,225 @@
+"""The HTTP contract, declared once per route: summary, parameters, request body model and response models.
+
+api/openapi.py renders it; tests/integration/test_api_contract.py holds every route of the app to it (each
+route declared, each handler validating the body model declared here, each answer parsing as its model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from api import responses as r
+from api.pacing_requests import KnowledgeCreate, MeetingCreate, ScheduleCreate, SchedulePatch, TriggerRequest
+from api.requests import IntakeRequest
+from projections.job_status import JobStatus
+from streams.pacing_payloads import UserId
+from streams.payloads import Stage
+
+Location = Literal["path", "query", "header"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A path, query or header parameter; `type` is a Python type whose JSON schema pydantic derives."""
+
+    name: str
+    where: Location
+    type: Any
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One documented answer: JSON of `model`, or another media type described by `schema`."""
+
+    description: str
+    model: type[BaseModel] | None = None
+    media_type: str = "application/json"
+    schema: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    tag: str
+    responses: dict[int, Reply]
+    body: type[BaseModel] | None = None
+    params: tuple[Param, ...] = ()
+    description: str = ""
+    # Routes that read PostgreSQL or write Kafka answer 503 (with Retry-After) while it is unreachable.
+    needs_dependencies: bool = True
+
+
+def error(description: str, **headers: str) -> Reply:
+    return Reply(description, r.Error, headers=headers)
+
+
+def limit(default: int, most: int) -> Param:
+    return Param("limit", "query", Annotated[int, Field(ge=1, le=most, json_schema_extra={"default": default})],
+                 f"Page size, 1..{most} (default {default}).")
+
+
+def path_id(name: str, what: str) -> Param:
+    return Param(name, "path", UUID, f"The {what}'s id.", required=True)
+
+
+LOCATION = {"Location": "Where the new resource can be read."}
+IDEMPOTENCY_KEY = Param(
+    "Idempotency-Key", "header", Annotated[str, Field(min_length=1, max_length=200)],
+    "Repeat a write safely: the same key names the same resource (for jobs, the existing job is answered "
+    "with 200). Send it on every retry after a timeout or a 503.")
+USER_ID_PATH = Param("user_id", "path", UserId, "The user the context belongs to.", required=True)
+USER_ID_QUERY = Param("user_id", "query", UserId, "Only this user's.")
+GENERATION_STATUS = Literal["pending", "running", "retrying", "completed", "dead_lettered", "cancelled"]
+
+BAD_ID = error("A malformed id or parameter (named in `field`)")
+BAD_JSON = error("Malformed JSON or header")
+NOT_JSON = error("Content-Type is not application/json")
+TOO_LARGE = error("Body larger than the configured maximum")
+INVALID = error("A field is invalid: `field` names it, `details` lists every problem")
+
+_INTAKE = Operation(
+    "Submit a content job", "jobs", body=IntakeRequest, params=(IDEMPOTENCY_KEY,),
+    description="Writes JobSubmitted to the log and answers at once; the job then runs stage by stage.",
+    responses={202: Reply("The job is on the log", r.JobAccepted, headers=LOCATION),
+               200: Reply("Same Idempotency-Key as an earlier job: that job", r.JobAccepted, headers=LOCATION),
+               400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID})
+
+STREAM_DESCRIPTION = """Server-Sent Events: each event of the job as `id: <sequence>`, `event: <type>`,
+`data: <the event as JSON>`, live, until the job ends (a `: keep-alive` comment every 15 s). A
+StageCompleted carries `output_ref` (`kind` and the `href` of GET /v1/jobs/{job_id}/payloads/{stage})
+instead of the stage's output, unless `include_output=true`. Resume with the Last-Event-ID header."""
+
+CONTRACT: dict[tuple[str, str], Operation] = {
+    ("GET", "/healthz"): Operation("Liveness", "health", needs_dependencies=False,
+                                   responses={200: Reply("The process is up", r.Alive)}),
+    ("GET", "/readyz"): Operation(
+        "Readiness: Kafka and PostgreSQL reachable", "health",
+        responses={200: Reply("Both answer", r.Ready),
+                   503: Reply("Not ready, with the reason per dependency", r.NotReady,
+                              headers={"Retry-After": "Seconds to wait before asking again."})}),
+    ("GET", "/openapi.json"): Operation(
+        "This OpenAPI document", "docs", needs_dependencies=False,
+        responses={200: Reply("OpenAPI 3.1", schema={"type": "object"})}),
+    ("GET", "/docs"): Operation(
+        "API reference (Swagger UI, served offline)", "docs", needs_dependencies=False,
+        responses={200: Reply("HTML", media_type="text/html", schema={"type": "string"})}),
+    ("GET", "/docs/"): Operation(
+        "API reference (Swagger UI, served offline)", "docs", needs_dependencies=False,
+        responses={200: Reply("HTML", media_type="text/html", schema={"type": "string"})}),
+    ("POST", "/content-intake"): _INTAKE,
+    ("POST", "/v1/jobs"): _INTAKE,
+    ("GET", "/content-intake/{job_id}"): Operation(
+        "A job's status as the seed's client polls it", "jobs", params=(path_id("job_id", "job"),),
+        description="`status` is queued, processing, completed or failed; a seed client polls until completed "
+                    "or failed. A dead-lettered or cancelled job is `failed` with `failure` saying why.",
+        responses={200: Reply("The job's status", r.SeedJobStatus), 400: BAD_ID, 404: error("Unknown job")}),
+    ("GET", "/v1/jobs"): Operation(
+        "List jobs, newest first", "jobs",
+        params=(Param("status", "query", JobStatus, "Only jobs in this status."),
+                Param("stage", "query", Stage, "Only jobs at this stage."), limit(50, 500),
+                Param("cursor", "query", str, "`next_cursor` of the previous page.")),
+        responses={200: Reply("A page of jobs", r.JobPage), 400: BAD_ID}),
+    ("GET", "/v1/jobs/{job_id}"): Operation(
+        "A job with its stages", "jobs", params=(path_id("job_id", "job"),),
+        responses={200: Reply("The job", r.Job), 400: BAD_ID, 404: error("Unknown job")}),
+    ("GET", "/v1/jobs/{job_id}/events"): Operation(
+        "A job's events in sequence order", "jobs", params=(path_id("job_id", "job"),),
+        responses={200: Reply("The events", r.JobEvents), 400: BAD_ID, 404: error("Unknown job")}),
+    ("GET", "/v1/jobs/{job_id}/payloads/{stage}"): Operation(
+        "A stage's output", "jobs",
+        params=(path_id("job_id", "job"), Param("stage", "path", Stage, "The stage.", required=True)),
+        responses={200: Reply("The output", r.StagePayload), 400: BAD_ID,
+                   404: error("Unknown job, or the stage has no output (yet)")}),
+    ("GET", "/v1/jobs/{job_id}/result"): Operation(
+        "The finished content: Markdown, HTML and JSON-LD", "jobs", params=(path_id("job_id", "job"),),
+        responses={200: Reply("The result", r.JobResult), 400: BAD_ID, 404: error("Unknown job"),
+                   409: error("The job has not completed")}),
+    ("GET", "/v1/jobs/{job_id}/stream"): Operation(
+        "Follow a job live (Server-Sent Events)", "jobs", description=STREAM_DESCRIPTION,
+        params=(path_id("job_id", "job"),
+                Param("include_output", "query", bool, "Send each StageCompleted with its whole output."),
+                Param("Last-Event-ID", "header", Annotated[int, Field(ge=0, le=2**31 - 1)],
+                      "Resume after the event with this sequence.")),
+        responses={200: Reply("text/event-stream", media_type="text/event-stream", schema={"type": "string"}),
+                   400: BAD_ID, 404: error("Unknown job")}),
+    ("POST", "/v1/jobs/{job_id}/cancel"): Operation(
+        "Cancel a job", "jobs", params=(path_id("job_id", "job"),),
+        responses={202: Reply("Cancellation requested", r.CancelAccepted), 400: BAD_ID,
+                   404: error("Unknown job"), 409: error("The job has already finished")}),
+    ("GET", "/v1/dlq"): Operation(
+        "List dead letters, newest first", "operations",
+        params=(Param("status", "query", Literal["dead", "redriven"], "Only these."),
+                Param("stage", "query", Stage, "Only this stage's."),
+                Param("job_id", "query", UUID, "Only this job's."), limit(100, 1000)),
+        responses={200: Reply("Dead letters", r.DeadLetters), 400: BAD_ID}),
+    ("GET", "/v1/dlq/{dead_letter_id}"): Operation(
+        "A dead letter with its original message", "operations", params=(path_id("dead_letter_id", "dead letter"),),
+        responses={200: Reply("The dead letter", r.DeadLetterDetail), 400: BAD_ID, 404: error("Unknown dead letter")}),
+    ("POST", "/v1/dlq/{dead_letter_id}/redrive"): Operation(
+        "Redrive a dead-lettered job", "operations", params=(path_id("dead_letter_id", "dead letter"),),
+        description="Back to the failed stage with fresh attempts; the dead letter is kept and marked redriven.",
+        responses={202: Reply("Redrive requested", r.RedriveAccepted), 400: BAD_ID,
+                   404: error("Unknown dead letter"), 409: error("Already redriven, or not a job")}),
+    ("GET", "/v1/queues"): Operation(
+        "Queue depth per topic and consumer group", "operations",
+        responses={200: Reply("Depths", r.Queues)}),
+    ("POST", "/v1/pacing/schedules"): Operation(
+        "Create a pacing schedule", "pacing", body=ScheduleCreate, params=(IDEMPOTENCY_KEY,),
+        responses={202: Reply("The schedule is on the log", r.ScheduleAccepted, headers=LOCATION),
+                   400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
+    ("GET", "/v1/pacing/schedules"): Operation(
+        "List schedules, oldest first", "pacing", params=(USER_ID_QUERY, limit(50, 500)),
+        responses={200: Reply("Schedules", r.Schedules), 400: BAD_ID}),
+    ("GET", "/v1/pacing/schedules/{schedule_id}"): Operation(
+        "A schedule", "pacing", params=(path_id("schedule_id", "schedule"),),
+        responses={200: Reply("The schedule", r.Schedule), 400: BAD_ID, 404: error("Unknown schedule")}),
+    ("PATCH", "/v1/pacing/schedules/{schedule_id}"): Operation(
+        "Change a schedule", "pacing", body=SchedulePatch, params=(path_id("schedule_id", "schedule"),),
+        responses={202: Reply("The change is on the log", r.ScheduleAccepted), 400: BAD_JSON,
+                   404: error("Unknown schedule"), 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
+    ("DELETE", "/v1/pacing/schedules/{schedule_id}"): Operation(
+        "Delete a schedule", "pacing", params=(path_id("schedule_id", "schedule"),),
+        responses={202: Reply("The deletion is on the log", r.ScheduleDeletion), 400: BAD_ID,
+                   404: error("Unknown schedule")}),
+    ("POST", "/v1/users/{user_id}/knowledge"): Operation(
+        "Add a knowledge document", "pacing", body=KnowledgeCreate, params=(USER_ID_PATH, IDEMPOTENCY_KEY),
+        responses={202: Reply("The document is on the log", r.DocumentAccepted), 400: BAD_JSON,
+                   413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
+    ("GET", "/v1/users/{user_id}/knowledge"): Operation(
+        "List a user's knowledge documents, newest first", "pacing", params=(USER_ID_PATH, limit(100, 1000)),
+        responses={200: Reply("Documents", r.Documents), 400: BAD_ID}),
+    ("POST", "/v1/users/{user_id}/meetings"): Operation(
+        "Add meeting notes or a transcript", "pacing", body=MeetingCreate, params=(USER_ID_PATH, IDEMPOTENCY_KEY),
+        responses={202: Reply("The meeting is on the log", r.MeetingAccepted), 400: BAD_JSON,
+                   413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
+    ("GET", "/v1/users/{user_id}/meetings"): Operation(
+        "List a user's meetings, latest first", "pacing", params=(USER_ID_PATH, limit(100, 1000)),
+        responses={200: Reply("Meetings", r.Meetings), 400: BAD_ID}),
+    ("POST", "/v1/pacing/trigger"): Operation(
+        "Analyse a user's context for today, now", "pacing", body=TriggerRequest,
+        responses={202: Reply("Today's analysis is on the log", r.AnalysisAccepted, headers=LOCATION),
+                   200: Reply("Today already has an analysis: that one", r.AnalysisAccepted, headers=LOCATION),
+                   400: BAD_JSON, 404: error("Unknown user or schedule"), 413: TOO_LARGE, 415: NOT_JSON,
+                   422: INVALID}),
+    ("GET", "/v1/pacing/status"): Operation(
+        "Pacing queues, analyses and generations by status", "pacing",
+        responses={200: Reply("Pending messages and lag per pacing topic; counts", r.PacingStatus)}),
+    ("GET", "/v1/pacing/analyses"): Operation(
+        "List analyses, latest date first", "pacing", params=(USER_ID_QUERY, limit(50, 500)),
+        responses={200: Reply("Analyses", r.Analyses), 400: BAD_ID}),
+    ("GET", "/v1/pacing/analyses/{analysis_id}"): Operation(
+        "An analysis with its suggestions", "pacing", params=(path_id("analysis_id", "analysis"),),
+        responses={200: Reply("The analysis", r.Analysis), 400: BAD_ID, 404: error("Unknown analysis")}),
+    ("GET", "/v1/pacing/generations"): Operation(
+        "List generated pieces, newest first", "pacing",
+        params=(USER_ID_QUERY, Param("analysis_id", "query", UUID, "Only this analysis's."),
+                Param("status", "query", GENERATION_STATUS, "Only pieces in this status."), limit(50, 500)),
+        responses={200: Reply("Generated pieces with their sources", r.GenerationList), 400: BAD_ID}),
+}
