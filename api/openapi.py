@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
 
 from api.contract import CONTRACT, Operation, Param, Reply
 from api.responses import Error
@@ -57,6 +58,24 @@ def replies(op: Operation) -> dict[int, Reply]:
     return replies
 
 
+class _Generator(GenerateJsonSchema):
+    """Pydantic's generator, minus a `default: null` that the field's own schema refuses.
+
+    A PATCH body (SchedulePatch) defaults its fields to None to tell "left out" from a value, and refuses
+    an explicit null: documenting null as the default would contradict the field's schema.
+    """
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        out = super().default_schema(schema)
+        if schema.get("default", ...) is None and not _allows_null(out):
+            out.pop("default", None)
+        return out
+
+
+def _allows_null(schema: JsonSchemaValue) -> bool:
+    return schema.get("type") == "null" or any(_allows_null(s) for s in schema.get("anyOf", ()))
+
+
 class _Schemas:
     """Collects JSON schemas into components: models by name, and the $defs of parameter types."""
 
@@ -68,7 +87,7 @@ class _Schemas:
             for reply in replies(op).values():
                 if reply.model is not None:
                     models[(reply.model, "serialization")] = None
-        refs, defs = models_json_schema(list(models), ref_template=REF)
+        refs, defs = models_json_schema(list(models), ref_template=REF, schema_generator=_Generator)
         self.refs = refs
         self.components: dict[str, Any] = dict(defs.get("$defs", {}))
 
@@ -76,15 +95,20 @@ class _Schemas:
         return self.refs[(model, mode)]
 
     def param(self, p: Param) -> dict[str, Any]:
-        schema = TypeAdapter(p.type).json_schema(ref_template=REF)
+        schema = TypeAdapter(p.type).json_schema(ref_template=REF, schema_generator=_Generator)
         for name, sub in schema.pop("$defs", {}).items():
             self.components.setdefault(name, sub)
         return schema
 
 
+def _operation_id(method: str, path: str) -> str:
+    name = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_")
+    return f"{method.lower()}_{name}" + ("_index" if path.endswith("/") and len(path) > 1 else "")
+
+
 def _operation(method: str, path: str, op: Operation, schemas: _Schemas) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+        "operationId": _operation_id(method, path),
         "summary": op.summary,
         "tags": [op.tag],
     }

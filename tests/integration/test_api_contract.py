@@ -53,6 +53,7 @@ def test_the_document_has_bodies_parameters_responses_and_summaries_for_every_op
     schemas = doc["components"]["schemas"]
     ops = [(path, m, op) for path, item in doc["paths"].items() for m, op in item.items()]
     assert len(ops) == len(CONTRACT)
+    assert len({op["operationId"] for _, _, op in ops}) == len(ops), "operationIds must be unique"
     for path, method, op in ops:
         assert op["summary"], (method, path)
         ok = [c for c, reply in op["responses"].items() if c.startswith("2")]
