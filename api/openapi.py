@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from typing import Any
 
@@ -41,12 +43,6 @@ def handlers_of(app: web.Application) -> dict[tuple[str, str], Any]:
         if path and route.method not in ("HEAD", "*"):
             out[(route.method, path)] = route.handler
     return out
-
-
-def operations_of(app: web.Application) -> dict[tuple[str, str], Operation]:
-    """The contract of every route the app serves; a route without one is documented as such (and fails a test)."""
-    return {key: CONTRACT.get(key) or Operation("Undocumented", "undocumented", {200: Reply("Undocumented")})
-            for key in sorted(routes_of(app))}
 
 
 def replies(op: Operation) -> dict[int, Reply]:
@@ -138,7 +134,15 @@ def _operation(method: str, path: str, op: Operation, schemas: _Schemas) -> dict
 
 
 def openapi_document(app: web.Application) -> dict[str, Any]:
-    ops = operations_of(app)
+    """The document for the app's routes (a fresh copy: the caller may change it)."""
+    return copy.deepcopy(_document(frozenset(routes_of(app))))
+
+
+@functools.cache
+def _document(routes: frozenset[tuple[str, str]]) -> dict[str, Any]:
+    # Built once per set of routes: rendering every model's schema takes tens of milliseconds.
+    ops = {key: CONTRACT.get(key) or Operation("Undocumented", "undocumented", {200: Reply("Undocumented")})
+           for key in sorted(routes)}
     schemas = _Schemas(ops)
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), op in ops.items():
