@@ -42,6 +42,8 @@ class Reply:
     media_type: str = "application/json"
     schema: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # "validation" documents the wire form of a model that parses it (StreamFrame's data is a JSON string).
+    mode: Literal["serialization", "validation"] = "serialization"
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ CONTRACT: dict[tuple[str, str], Operation] = {
                 Param("include_output", "query", bool, "Send each StageCompleted with its whole output."),
                 Param("Last-Event-ID", "header", Annotated[int, Field(ge=0, le=2**31 - 1)],
                       "Resume after the event with this sequence.")),
-        responses={200: Reply("text/event-stream", media_type="text/event-stream", schema={"type": "string"}),
+        responses={200: Reply("The job's events, each one Server-Sent Event", r.StreamFrame,
+                              media_type="text/event-stream", mode="validation"),
                    400: BAD_ID, 404: error("Unknown job")}),
     ("POST", "/v1/jobs/{job_id}/cancel"): Operation(
         "Cancel a job", "jobs", params=(path_id("job_id", "job"),),

@@ -82,7 +82,7 @@ class _Schemas:
                 models[(op.body, "validation")] = None
             for reply in replies(op).values():
                 if reply.model is not None:
-                    models[(reply.model, "serialization")] = None
+                    models[(reply.model, reply.mode)] = None
         refs, defs = models_json_schema(list(models), ref_template=REF, schema_generator=_Generator)
         self.refs = refs
         self.components: dict[str, Any] = dict(defs.get("$defs", {}))
@@ -121,7 +121,7 @@ def _operation(method: str, path: str, op: Operation, schemas: _Schemas) -> dict
             "application/json": {"schema": schemas.model(op.body, "validation")}}}
     responses: dict[str, Any] = {}
     for status, reply in sorted(replies(op).items()):
-        schema = schemas.model(reply.model, "serialization") if reply.model is not None else reply.schema
+        schema = schemas.model(reply.model, reply.mode) if reply.model is not None else reply.schema
         doc: dict[str, Any] = {"description": reply.description}
         if schema is not None:
             doc["content"] = {reply.media_type: {"schema": schema}}

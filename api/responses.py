@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Json
 
 from projections.job_status import JobStatus, SeedStatus
-from streams.events import Event
+from streams.events import EVENT_CLASSES, EVENT_TYPES, Event, StageCompleted
 from streams.pacing_payloads import AnalysisOutcome, ContentSuggestion, ContentType, ContextSummary, TopicInsight, Weekday
 from streams.payloads import AnyBrief, JobType, QAReport, SchemaQAReport, Stage, StageOutput
 
@@ -159,6 +159,32 @@ class JobResult(_Body):
     html: str | None = Field(None, description="Articles only.")
     json_ld: dict[str, Any] | None = None
     qa: QAReport | SchemaQAReport | None
+
+
+class OutputRef(_Body):
+    kind: str = Field(description="The output's kind (as in its `kind` field).")
+    href: str = Field(description="GET it for the whole output: /v1/jobs/{job_id}/payloads/{stage}.")
+
+
+class StreamedStageCompleted(StageCompleted):
+    """StageCompleted as the stream sends it: the output by reference unless `include_output=true`."""
+
+    output: StageOutput | None = Field(None, description="Only with include_output=true.")
+    output_ref: OutputRef | None = Field(None, description="Where the output is (unless include_output=true).")
+
+
+StreamedEvent = Annotated[
+    Union[tuple(StreamedStageCompleted if cls is StageCompleted else cls for cls in EVENT_CLASSES)],
+    Field(discriminator="type"),
+]
+
+
+class StreamFrame(_Body):
+    """One Server-Sent Event of GET /v1/jobs/{job_id}/stream (as a client's EventSource parses it)."""
+
+    id: str = Field(description="The event's sequence: send it back as Last-Event-ID to resume after it.")
+    event: Literal[EVENT_TYPES]  # type: ignore[valid-type]
+    data: Json[StreamedEvent] = Field(description="The event as JSON.")
 
 
 class CancelAccepted(_Body):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from uuid import UUID
 
@@ -14,7 +15,7 @@ from api.app import create_app
 from api.config import ApiConfig
 from api.contract import CONTRACT
 from api.openapi import handlers_of, openapi_document, replies
-from api.responses import Error
+from api.responses import Error, StreamFrame
 from projections.runner import ProjectionRunner
 from streams.topics import Topics
 from tests.joblog import job_events, produce
@@ -160,14 +161,14 @@ async def test_a_wrong_method_answers_405_with_allow(client):
 
 
 async def _stream(client, job_id: str, query: str = "") -> list[tuple[str, dict]]:
-    import json
-
+    """The stream's events as (type, data), each frame parsed as the documented StreamFrame."""
     resp = await client.get(f"/v1/jobs/{job_id}/stream{query}")
     assert resp.status == 200 and resp.content_type == "text/event-stream"
     frames = []
     for block in (await resp.text()).split("\n\n"):
         fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
         if fields:
+            StreamFrame.model_validate(fields)
             frames.append((fields["event"], json.loads(fields["data"])))
     return frames
 
