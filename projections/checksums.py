@@ -58,6 +58,7 @@ class Comparison:
     tables: tuple[TableCheck, ...]
     live_positions: Positions
     rebuilt_positions: Positions
+    notes: tuple[str, ...] = ()  # what the rebuilt copy read of the log, and the events it dead-lettered
 
     @property
     def aligned(self) -> bool:
@@ -79,7 +80,7 @@ class Comparison:
             lines.append(f"the live read model has not applied {behind:,} events of the log (is the projector running?)")
         if ahead := gap(self.rebuilt_positions, self.live_positions):
             lines.append(f"the live read model has applied {ahead:,} events the rebuilt copy has not yet")
-        return lines
+        return lines + list(self.notes)
 
 
 async def _columns(conn: asyncpg.Connection, schema: str, table: str) -> tuple[list[str], list[str]]:

@@ -9,6 +9,7 @@ import asyncpg
 from projections.base import Record
 from streams.deadletters import DeadLettered
 from streams.events import JobRedriven
+from streams.topics import DEAD_LETTERS, JOB_EVENTS
 
 INSERT = """
 INSERT INTO content_dead_letters (dead_letter_id, job_id, stage, reason, error, attempts, original, raw,
@@ -26,6 +27,8 @@ ON CONFLICT DO NOTHING
 
 class DeadLettersProjection:
     name = "dead_letters"
+    sources = (DEAD_LETTERS, JOB_EVENTS)
+    tables = ("content_dead_letters", "content_dead_letter_redrives")
 
     def wants(self, record: Record) -> bool:
         return isinstance(record.message, (DeadLettered, JobRedriven))

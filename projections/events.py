@@ -6,6 +6,7 @@ import asyncpg
 
 from projections.base import Record
 from streams.events import EVENT_TYPES
+from streams.topics import JOB_EVENTS
 
 INSERT = """
 INSERT INTO content_events (event_id, job_id, sequence, type, schema_version, occurred_at,
@@ -17,6 +18,8 @@ ON CONFLICT DO NOTHING
 
 class EventsProjection:
     name = "events"
+    sources = (JOB_EVENTS,)
+    tables = ("content_events",)
 
     def wants(self, record: Record) -> bool:
         return getattr(record.message, "type", None) in EVENT_TYPES

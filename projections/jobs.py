@@ -8,6 +8,7 @@ import asyncpg
 
 from projections.base import Record
 from streams.events import EVENT_CLASSES, JobDeadLettered, JobSubmitted, StageFailed
+from streams.topics import JOB_EVENTS
 
 SUBMITTED = """
 INSERT INTO content_jobs (job_id, job_type, status, current_stage, requester_email, title, brief, priority,
@@ -59,6 +60,8 @@ TRANSITIONS = tuple(cls for cls in EVENT_CLASSES if cls is not JobSubmitted)
 
 class JobsProjection:
     name = "jobs"
+    sources = (JOB_EVENTS,)
+    tables = ("content_jobs",)
 
     def wants(self, record: Record) -> bool:
         return isinstance(record.message, (JobSubmitted, *TRANSITIONS))

@@ -12,6 +12,7 @@ from streams.events import (
 )
 from streams.pacing_payloads import ContextAnalysis, PacingBrief
 from streams.payloads import JobType, Stage
+from streams.topics import JOB_EVENTS
 
 REQUESTED = """
 INSERT INTO pacing_context_analysis (analysis_id, user_id, local_date, slot, trigger, schedule_id, time_zone,
@@ -55,6 +56,8 @@ ANALYZE_EVENTS = (StageStarted, StageFailed, RetryScheduled, StageCompleted, Job
 
 class PacingAnalysesProjection:
     name = "pacing_analyses"
+    sources = (JOB_EVENTS,)
+    tables = ("pacing_context_analysis",)
 
     def wants(self, record: Record) -> bool:
         e = record.message

@@ -7,6 +7,7 @@ import asyncpg
 from projections.base import Record
 from projections.pacing_chunking import CHUNKER_VERSION, chunk_id_for, chunk_text
 from streams.pacing_events import KnowledgeDocumentAdded, MeetingNotesAdded
+from streams.topics import PACING_EVENTS
 
 DOCUMENT = """
 INSERT INTO pacing_knowledge_documents (document_id, user_id, title, format, body, char_count, chunk_count,
@@ -30,6 +31,8 @@ ON CONFLICT DO NOTHING
 
 class PacingContextProjection:
     name = "pacing_context"
+    sources = (PACING_EVENTS,)
+    tables = ("pacing_knowledge_documents", "pacing_meetings", "pacing_context_chunks")
 
     def wants(self, record: Record) -> bool:
         return isinstance(record.message, (KnowledgeDocumentAdded, MeetingNotesAdded))

@@ -12,6 +12,7 @@ from streams.events import (
 )
 from streams.pacing_payloads import ContextAnalysis, GeneratedPiece, Generations
 from streams.payloads import Stage
+from streams.topics import JOB_EVENTS
 
 SUGGESTED = """
 INSERT INTO pacing_content_generation (generation_id, analysis_id, user_id, position, content_type, topic, metadata,
@@ -53,6 +54,8 @@ WRITE_EVENTS = (StageStarted, StageFailed, RetryScheduled, JobDeadLettered, JobR
 
 class PacingGenerationsProjection:
     name = "pacing_generations"
+    sources = (JOB_EVENTS,)
+    tables = ("pacing_content_generation",)
 
     def wants(self, record: Record) -> bool:
         e = record.message

@@ -6,6 +6,7 @@ import asyncpg
 
 from projections.base import Record
 from streams.pacing_events import ScheduleCreated, ScheduleDeleted, ScheduleUpdated
+from streams.topics import PACING_EVENTS
 
 CREATED = """
 INSERT INTO pacing_schedules (schedule_id, user_id, time_zone, local_times, days_of_week, content_types, window_days,
@@ -33,6 +34,8 @@ WHERE schedule_id = $1 AND user_id = $2 AND deleted_at IS NULL AND last_offset <
 
 class PacingSchedulesProjection:
     name = "pacing_schedules"
+    sources = (PACING_EVENTS,)
+    tables = ("pacing_schedules",)
 
     def wants(self, record: Record) -> bool:
         return isinstance(record.message, (ScheduleCreated, ScheduleUpdated, ScheduleDeleted))

@@ -6,6 +6,7 @@ import asyncpg
 
 from projections.base import Record
 from streams.events import StageCompleted
+from streams.topics import JOB_EVENTS
 
 UPSERT = """
 INSERT INTO content_payloads (job_id, stage, attempt, kind, body, sequence, created_at)
@@ -19,6 +20,8 @@ WHERE content_payloads.sequence < EXCLUDED.sequence
 
 class PayloadsProjection:
     name = "payloads"
+    sources = (JOB_EVENTS,)
+    tables = ("content_payloads",)
 
     def wants(self, record: Record) -> bool:
         return isinstance(record.message, StageCompleted)

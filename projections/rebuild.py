@@ -3,63 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import sys
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.admin import DeleteGroupsRequest
 
-from projections.base import Projection, Record
-from projections.checksums import LIVE, POSITIONS_TABLE, Comparison, Positions, compare, gap, q, read_positions
+from projections.base import Projection
+from projections.checksums import LIVE, POSITIONS_TABLE, Comparison, compare, gap, q, read_positions
+from projections.replay import Echo, LogHead, RebuildError, ReplayAudit, audit, catch_up
 from projections.runner import ProjectionRunner, default_projections
-from streams.codec import DecodeError, decode_event
 from streams.topics import Topics
 
-Echo = Callable[[str], None]
 Ddl = Sequence[tuple[str, str]]  # (migration name, SQL) in order
 
-PROGRESS_EVERY_S = 1.0
 LOCK_TIMEOUT_MS = 5000
 SETTLE_POLL_S = 0.2
-_WRITES = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([A-Za-z_]\w*)", re.IGNORECASE)
-_SQL_STARTS = ("INSERT", "UPDATE", "DELETE", "WITH")
-_NOT_TABLES = {"set", "only", "of"}
-
-
-class RebuildError(RuntimeError):
-    """The rebuild or verification cannot go on; the live read model is as it was."""
-
-
-def projection_tables(projection: Projection) -> tuple[str, ...]:
-    """The tables a projection writes: its `tables` attribute if it has one, else the targets of its module's SQL."""
-    declared = getattr(projection, "tables", None)
-    if declared:
-        return tuple(declared)
-    module = sys.modules[type(projection).__module__]
-    texts = [v for k, v in vars(module).items()
-             if isinstance(v, str) and not k.startswith("__") and v.lstrip().upper().startswith(_SQL_STARTS)]
-    beside = Path(module.__file__ or "").with_suffix(".sql")
-    if beside.is_file():
-        texts.append(beside.read_text())
-    found: list[str] = []
-    for text in texts:
-        for name in (m.group(1).lower() for m in _WRITES.finditer(text)):
-            if name not in found and name not in _NOT_TABLES and name != POSITIONS_TABLE:
-                found.append(name)
-    if not found:
-        raise RebuildError(f"projection {projection.name!r} writes no table found in its SQL; give it `tables = (...)`")
-    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -78,14 +43,17 @@ class ReadModel:
         every = list(projections) if projections is not None else default_projections()
         owner: dict[str, str] = {}
         for p in every:
-            for table in projection_tables(p):
+            if not p.tables or POSITIONS_TABLE in p.tables:
+                raise RebuildError(f"projection {p.name!r} declares tables {p.tables!r}: it must own one or more, "
+                                   f"and never {POSITIONS_TABLE}")
+            for table in p.tables:
                 if owner.setdefault(table, p.name) != p.name:
                     raise RebuildError(f"table {table} is written by projections {owner[table]} and {p.name}; "
                                        "a table must have one owner to be rebuilt")
         chosen = [p for p in every if only is None or p.name == only]
         if not chosen:
             raise RebuildError(f"no projection named {only!r}; the projections are: {', '.join(p.name for p in every)}")
-        return cls(tuple(chosen), tuple(t for p in chosen for t in projection_tables(p)))
+        return cls(tuple(chosen), tuple(t for p in chosen for t in p.tables))
 
 
 def in_schema(dsn: str, schema: str) -> str:
@@ -104,81 +72,6 @@ class ShadowTopics(Topics):
 
     def group(self, role: str) -> str:
         return f"{super().group(role)}.{self.tag}"
-
-
-class ShadowRunner(ProjectionRunner):
-    """A ProjectionRunner for a shadow copy: it reads the log and never writes to it."""
-
-    async def _decode(self, tp: TopicPartition, msg: Any) -> Record | None:
-        # Live dead-lettered each undecodable event when it met it; the copy reads those letters from the
-        # dead-letter topic like any other instead of publishing duplicates (which would move the log it is
-        # compared with). Drop this override once ProjectionRunner takes `republish_undecodable=False`.
-        if tp.topic == self.topics.dead_letters:
-            return await super()._decode(tp, msg)
-        try:
-            return Record(tp.topic, tp.partition, msg.offset, decode_event(msg.value or b""))
-        except DecodeError:
-            return None
-
-
-class LogHead:
-    """The end offsets of the projected topics, read by a consumer in no group (it disturbs no one)."""
-
-    def __init__(self, bootstrap: str, topics: Sequence[str]) -> None:
-        self._bootstrap, self._topics = bootstrap, list(topics)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        self._partitions: list[TopicPartition] = []
-
-    async def __aenter__(self) -> LogHead:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
-        await admin.start()
-        try:
-            for meta in await admin.describe_topics(self._topics):
-                if meta["error_code"]:
-                    raise RebuildError(f"topic {meta['topic']} is not on the cluster (error {meta['error_code']})")
-                self._partitions += [TopicPartition(meta["topic"], p["partition"]) for p in meta["partitions"]]
-        finally:
-            await admin.close()
-        await self._consumer.start()
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self._consumer.stop()
-
-    async def ends(self) -> dict[tuple[str, int], int]:
-        ends = await self._consumer.end_offsets(self._partitions)
-        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
-
-
-def applied_through(ends: dict[tuple[str, int], int], positions: Positions, names: Sequence[str]) -> int:
-    """Log offsets every one of `names` has passed, summed over the partitions."""
-    return sum(min(positions.get((n, t, p), 0) for n in names) for t, p in ends)
-
-
-async def catch_up(
-    runner: ProjectionRunner, conn: asyncpg.Connection, schema: str, names: Sequence[str], head: LogHead,
-    *, echo: Echo, timeout: float, label: str = "rebuild",
-) -> int:
-    """Step `runner` until its stored positions reach the log's end, saying how it goes about once a second;
-    returns how many log offsets it moved through (each event once, however the batches fell)."""
-    loop = asyncio.get_running_loop()
-    began = reported = loop.time()
-    start = applied_through(await head.ends(), await read_positions(conn, schema, names), names)
-    while True:
-        fetched = await runner.step()
-        now = loop.time()
-        if fetched and now - reported < PROGRESS_EVERY_S:
-            continue
-        ends, positions = await head.ends(), await read_positions(conn, schema, names)
-        done = applied_through(ends, positions, names) - start
-        remaining = sum(ends.values()) - applied_through(ends, positions, names)
-        if remaining == 0 or now - reported >= PROGRESS_EVERY_S:
-            echo(f"{label}: {done:,} events applied, {done / max(now - began, 1e-6):,.0f} events/s, lag {remaining:,}")
-            reported = now
-        if remaining == 0:
-            return done
-        if now - began > timeout:
-            raise RebuildError(f"{label}: still {remaining:,} events behind the log after {timeout:.0f}s")
 
 
 def _stamp() -> str:
@@ -231,11 +124,17 @@ SET next_offset = GREATEST({table}.next_offset, EXCLUDED.next_offset), updated_a
 """
 
 
+def refusal(found: ReplayAudit) -> RebuildError:
+    return RebuildError("refusing to swap, the live read model is untouched: the rebuilt copy would lose events "
+                        "of the log: " + "; ".join(found.problems))
+
+
 async def _swap(
     conn: asyncpg.Connection, schema: str, retired: str, model: ReadModel,
-    keep_up: Callable[[], Awaitable[int]], echo: Echo, timeout: float,
+    keep_up: Callable[[], Awaitable[int]], check: Callable[[], Awaitable[ReplayAudit]], echo: Echo, timeout: float,
 ) -> None:
-    """In one transaction: live tables out to `retired`, rebuilt ones in, and the rebuilt positions adopted."""
+    """In one transaction: live tables out to `retired`, rebuilt ones in, and the rebuilt positions adopted;
+    only once the copy has applied all that live has, and accounts for every offset it read."""
     locked = ", ".join(f"{LIVE}.{q(t)}" for t in (*model.tables, POSITIONS_TABLE))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -249,6 +148,8 @@ async def _swap(
                 behind = gap(await read_positions(conn, schema, model.names),
                              await read_positions(conn, LIVE, model.names))
                 if not behind:
+                    if (found := await check()).problems:
+                        raise refusal(found)
                     began = loop.time()
                     await conn.execute(f"CREATE SCHEMA {q(retired)}")
                     for table in model.tables:
@@ -304,11 +205,13 @@ async def _forget_groups(bootstrap: str, tag: str, echo: Echo) -> None:
 async def shadow_runner(
     bootstrap: str, dsn: str, topics: Topics, schema: str, model: ReadModel, *, batch_size: int, echo: Echo,
 ) -> AsyncIterator[ProjectionRunner]:
-    """A ProjectionRunner writing into `schema` (its rows and its positions) under consumer groups of its own."""
-    runner = ShadowRunner(bootstrap=bootstrap, dsn=in_schema(dsn, schema), topics=ShadowTopics(topics, schema),
-                          projections=list(model.projections), batch_size=batch_size, batch_wait_ms=100)
-    await runner.start()
+    """A ProjectionRunner writing into `schema` (its rows and its positions) under consumer groups of its own; it
+    reads the log and never writes to it (the dead letters it meets are the ones live published)."""
+    runner = ProjectionRunner(bootstrap=bootstrap, dsn=in_schema(dsn, schema), topics=ShadowTopics(topics, schema),
+                              projections=list(model.projections), batch_size=batch_size, batch_wait_ms=100,
+                              publish_dead_letters=False)
     try:
+        await runner.start()
         yield runner
     finally:
         await runner.stop()
@@ -333,7 +236,9 @@ async def rebuild(
     projections: Sequence[Projection] | None = None, dry_run: bool = False, keep_old: bool = False,
     batch_size: int = 1000, timeout: float = 3600.0, samples: int = 5, echo: Echo = print,
 ) -> RebuildResult:
-    """Replay the log from offset 0 into a shadow schema, compare it with live, and (unless `dry_run`) swap it in."""
+    """Replay the log from offset 0 into a shadow schema, check it against the log and compare it with live, and
+    (unless `dry_run`) swap it in. A copy that does not account for every offset of the log is never swapped in:
+    RebuildError, live untouched. Differences from live are reported: they are what a rebuild is for."""
     model = ReadModel.of(projections, only)
     stamp = _stamp()
     schema, retired = f"rebuild_{stamp}", f"retired_{stamp}"
@@ -343,26 +248,35 @@ async def rebuild(
         await _create_shadow(conn, schema, ddl, model)
         if not dry_run:
             await _check_swappable(conn, schema, model)
-        echo(f"rebuild: replaying {', '.join(model.names)} from offset 0 into schema {schema}")
-        async with LogHead(bootstrap, [topics.job_events, topics.dead_letters]) as head, \
-                shadow_runner(bootstrap, dsn, topics, schema, model, batch_size=batch_size, echo=echo) as runner:
+        async with shadow_runner(bootstrap, dsn, topics, schema, model, batch_size=batch_size, echo=echo) as runner, \
+                LogHead(bootstrap, runner.sources) as head:
+            echo(f"rebuild: replaying {', '.join(runner.sources)} from offset 0 into schema {schema} "
+                 f"for {', '.join(model.names)}")
             loop = asyncio.get_running_loop()
             began = loop.time()
 
             def keep_up() -> Awaitable[int]:
                 return catch_up(runner, conn, schema, model.names, head, echo=echo, timeout=timeout)
 
+            def check() -> Awaitable[ReplayAudit]:
+                return audit(runner, conn, schema, model.names, head)
+
             events = await keep_up()
             seconds = loop.time() - began
+            found = await check()
+            for line in found.lines:
+                echo(line)
             comparison = await compare(conn, schema, model.tables, model.names, samples=samples)
             for line in comparison.report():
                 echo(line)
+            if found.problems:
+                raise refusal(found)
             if not dry_run:
                 # Statistics and visibility maps now, so the API plans well on the new tables and autovacuum
                 # has no reason to hold them (and so the swap) for its own pass later.
                 for table in model.tables:
                     await conn.execute(f"VACUUM (ANALYZE) {q(schema)}.{q(table)}")
-                await _swap(conn, schema, retired, model, keep_up, echo, timeout)
+                await _swap(conn, schema, retired, model, keep_up, check, echo, timeout)
                 swapped = True
         echo(f"rebuild: {events:,} events in {seconds:.1f}s ({events / max(seconds, 1e-6):,.0f} events/s); "
              + ("swapped in" if swapped else "dry run: live untouched"))
@@ -381,19 +295,26 @@ async def verify(
     projections: Sequence[Projection] | None = None, batch_size: int = 1000, timeout: float = 3600.0,
     settle: float = 10.0, samples: int = 5, echo: Echo = print,
 ) -> Comparison:
-    """Compare the live read model with one rebuilt from the log, at the same log position when live keeps up."""
+    """Compare the live read model with one rebuilt from the log, at the same log position when live keeps up.
+    The events the projection dead-lettered are named in the report; a copy that does not account for every
+    offset of the log cannot be compared (RebuildError)."""
     model = ReadModel.of(projections, only)
     schema = f"verify_{_stamp()}"
     conn = await asyncpg.connect(dsn)
     try:
         await _create_shadow(conn, schema, ddl, model)
-        async with LogHead(bootstrap, [topics.job_events, topics.dead_letters]) as head, \
-                shadow_runner(bootstrap, dsn, topics, schema, model, batch_size=batch_size, echo=echo) as runner:
+        async with shadow_runner(bootstrap, dsn, topics, schema, model, batch_size=batch_size, echo=echo) as runner, \
+                LogHead(bootstrap, runner.sources) as head:
             def keep_up() -> Awaitable[int]:
                 return catch_up(runner, conn, schema, model.names, head, echo=echo, timeout=timeout, label="verify")
 
             await keep_up()
-            return await _compare_level(conn, schema, model, keep_up, settle, samples)
+            result = await _compare_level(conn, schema, model, keep_up, settle, samples)
+            found = await audit(runner, conn, schema, model.names, head)
+            if found.problems:
+                raise RebuildError("the copy rebuilt from the log does not account for all of it: "
+                                   + "; ".join(found.problems))
+            return replace(result, notes=found.lines)
     finally:
         await _drop(conn, schema, echo, cascade=True)
         await conn.close()

@@ -1,15 +1,23 @@
-"""Feeds the log to the projections in batches: rows and offsets in one transaction, resume from PostgreSQL."""
+"""Feeds the log to the projections in batches: rows and offsets in one transaction, resume from PostgreSQL.
+
+An event that cannot be decoded, or that PostgreSQL refuses to store, never stops a partition: it becomes a
+dead letter (published to the dead-letter topic, which the projector reads back into content_dead_letters)
+and the position moves past it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+from pydantic import BaseModel
 
 from projections.base import Projection, Record
 from projections.dead_letters import DeadLettersProjection
@@ -21,14 +29,16 @@ from projections.pacing_generations import PacingGenerationsProjection
 from projections.pacing_schedules import PacingSchedulesProjection
 from projections.payloads import PayloadsProjection
 from projections.stages import StagesProjection
+from projections.failures import UNAPPLIABLE, Failure
 from streams.codec import DecodeError, decode_event, encode
 from streams.deadletters import DeadLettered
 from streams.pacing_events import decode_pacing_event
-from streams.topics import Topics
+from streams.topics import CATALOGUE, DEAD_LETTERS, JOB_EVENTS, PACING_EVENTS, TopicSpec, Topics
 
 log = logging.getLogger("planperfect.projector")
 
 NOTIFY_CHANNEL = "planperfect_jobs"
+CLOSE_TIMEOUT_S = 10.0
 
 LOAD_OFFSETS = "SELECT projection, topic, partition, next_offset FROM projection_offsets WHERE projection = ANY($1)"
 SAVE_OFFSET = """
@@ -37,6 +47,13 @@ VALUES ($1, $2, $3, $4, now())
 ON CONFLICT (projection, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()
 WHERE projection_offsets.next_offset < EXCLUDED.next_offset
 """
+
+# How each topic a projection may read is decoded: one decode step for the live projector and a rebuild.
+DECODERS: dict[TopicSpec, Callable[[bytes], BaseModel]] = {
+    JOB_EVENTS: decode_event,
+    PACING_EVENTS: decode_pacing_event,
+    DEAD_LETTERS: DeadLettered.model_validate_json,
+}
 
 
 def default_projections() -> list[Projection]:
@@ -54,8 +71,23 @@ class BatchStats:
 
 
 @dataclass
+class Ledger:
+    """What became of the records read from one partition: each was applied or dead-lettered."""
+
+    read: int = 0
+    applied: int = 0
+    dead_lettered: int = 0
+    first_offset: int | None = None
+
+
+@dataclass
 class ProjectionRunner:
-    """One consumer for all projections; each projection keeps its own position per partition."""
+    """One consumer for all projections; each projection keeps its own position per partition.
+
+    `publish_dead_letters=False` is for a copy rebuilt from the log: the live projector already published a
+    dead letter for each event it could not decode or apply, and the copy reads those from the dead-letter
+    topic instead of writing duplicates to the log it is compared with; it keeps its own `failures` instead.
+    """
 
     bootstrap: str
     dsn: str
@@ -64,6 +96,7 @@ class ProjectionRunner:
     batch_size: int = 500
     batch_wait_ms: int = 50
     group: str | None = None  # default: the deployment's projector group
+    publish_dead_letters: bool = True
     stats: BatchStats = field(default_factory=BatchStats)
 
     def __post_init__(self) -> None:
@@ -71,15 +104,24 @@ class ProjectionRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._pool: asyncpg.Pool | None = None
+        self.ledgers: dict[TopicPartition, Ledger] = {}
+        self.failures: list[Failure] = []  # kept when not publishing (a rebuild audits them)
+        self.letters_seen: set[UUID] = set()  # dead letters read back from the log (idem)
+        self._decoders = {spec.name(self.topics.prefix): decode for spec, decode in DECODERS.items()}
+        if unknown := [f"{p.name} reads {s.suffix}" for p in self.projections for s in p.sources if s not in DECODERS]:
+            raise ValueError(f"no decoder for the topics of: {', '.join(unknown)}")
 
     @property
     def sources(self) -> list[str]:
-        return [self.topics.job_events, self.topics.dead_letters, self.topics.pacing_events]
+        """Every topic a projection reads, in catalogue order; and the dead letters, where failures are recorded."""
+        wanted = {s for p in self.projections for s in p.sources} | {DEAD_LETTERS}
+        return [spec.name(self.topics.prefix) for spec in CATALOGUE if spec in wanted]
 
     async def start(self) -> None:
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=2)
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
-        await self._producer.start()
+        if self.publish_dead_letters:
+            self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
+            await self._producer.start()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=self.group or self.topics.group("projector"),
@@ -95,11 +137,23 @@ class ProjectionRunner:
         log.info("projector started on %s", ", ".join(self.sources))
 
     async def stop(self) -> None:
-        for closer in (self._consumer, self._producer):
-            if closer is not None:
-                await closer.stop()
-        if self._pool is not None:
-            await self._pool.close()
+        """Close what `start` opened; safe after a failed start or step, and more than once.
+
+        A close that fails or hangs (the broker or the database is gone) is logged, not raised: the error that
+        led here is the one the caller needs to see.
+        """
+        consumer, producer, pool = self._consumer, self._producer, self._pool
+        self._consumer = self._producer = self._pool = None
+        for what, close in (("consumer", consumer and consumer.stop), ("producer", producer and producer.stop),
+                            ("database pool", pool and pool.close)):
+            if close is None:
+                continue
+            try:
+                await asyncio.wait_for(close(), CLOSE_TIMEOUT_S)
+            except Exception as exc:  # a timeout too
+                log.warning("projector: closing the %s failed: %s: %s", what, type(exc).__name__, exc)
+                if pool is not None and what == "database pool":
+                    pool.terminate()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Project until `stop` is set; a batch in flight finishes first."""
@@ -155,23 +209,22 @@ class ProjectionRunner:
     async def _apply(self, fetched: dict[TopicPartition, list]) -> int:
         assert self._pool is not None and self._consumer is not None
         records: list[Record] = []
+        failed: list[Failure] = []
         ends: dict[TopicPartition, int] = {}
         for tp, msgs in fetched.items():
             for msg in msgs:
-                record = await self._decode(tp, msg)
-                if record is not None:
+                record = self._decode(tp, msg)
+                if isinstance(record, Failure):
+                    failed.append(record)
+                else:
                     records.append(record)
             ends[tp] = msgs[-1].offset + 1
-        jobs: set[str] = set()
+        await self._dead_letter(failed)  # before the positions move past them
+        refused: list[Failure] = []
         async with self._pool.acquire() as conn, conn.transaction():
-            for p in self.projections:
-                mine = [
-                    r for r in records
-                    if r.offset >= self._positions.get((p.name, TopicPartition(r.topic, r.partition)), 0)
-                    and p.wants(r)
-                ]
-                if mine:
-                    await p.apply(conn, mine)
+            refused = await self._fold(conn, records)
+            if refused:
+                await self._dead_letter(refused)  # still inside the transaction: its rows and positions wait for it
             await conn.executemany(
                 SAVE_OFFSET, [(p.name, tp.topic, tp.partition, end) for p in self.projections for tp, end in ends.items()]
             )
@@ -181,30 +234,79 @@ class ProjectionRunner:
         for p in self.projections:
             for tp, end in ends.items():
                 self._positions[(p.name, tp)] = max(end, self._positions.get((p.name, tp), 0))
+        self._account(fetched, [*failed, *refused])
         # Kafka's copy of the offsets is for operators' tooling (lag); PostgreSQL's copy is the truth.
         await self._consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
         self.stats.batches += 1
         self.stats.fetched += len(records)
         return len(records)
 
-    async def _decode(self, tp: TopicPartition, msg) -> Record | None:
-        raw = msg.value or b""
-        if tp.topic == self.topics.dead_letters:
-            try:
-                return Record(tp.topic, tp.partition, msg.offset, DeadLettered.model_validate_json(raw))
-            except ValueError as exc:
-                letter = DeadLettered.for_undecodable(tp.topic, tp.partition, msg.offset, str(exc)[:500], raw, _now())
-                return Record(tp.topic, tp.partition, msg.offset, letter)
-        decode = decode_pacing_event if tp.topic == self.topics.pacing_events else decode_event
+    async def _fold(self, conn: asyncpg.Connection, records: list[Record]) -> list[Failure]:
+        """Fold `records` into every projection that wants them, in log order, inside a savepoint. When PostgreSQL
+        (or the projection) refuses the data, fold each half the same way: every record that can be applied is,
+        in order, and the ones that cannot are returned. Other errors (an outage) propagate."""
+        if not records:
+            return []
         try:
-            return Record(tp.topic, tp.partition, msg.offset, decode(raw))
-        except DecodeError as exc:
-            letter = DeadLettered.for_undecodable(tp.topic, tp.partition, msg.offset, exc.reason, raw, _now())
-            assert self._producer is not None
-            await self._producer.send_and_wait(self.topics.dead_letters, encode(letter), key=b"undecodable")
-            self.stats.dead_lettered += 1
-            log.error("undecodable event at %s[%d]@%d: %s", tp.topic, tp.partition, msg.offset, exc.reason)
-            return None  # the position still moves past it; the dead letter carries the bytes
+            async with conn.transaction():
+                for p in self.projections:
+                    mine = [
+                        r for r in records
+                        if r.offset >= self._positions.get((p.name, TopicPartition(r.topic, r.partition)), 0)
+                        and p.wants(r)
+                    ]
+                    if mine:
+                        await p.apply(conn, mine)
+            return []
+        except UNAPPLIABLE as exc:
+            if len(records) == 1:
+                return [Failure.unappliable(records[0], exc)]
+            half = len(records) // 2
+            return await self._fold(conn, records[:half]) + await self._fold(conn, records[half:])
+
+    def _decode(self, tp: TopicPartition, msg) -> Record | Failure:
+        raw = msg.value or b""
+        try:
+            message = self._decoders[tp.topic](raw)
+        except (DecodeError, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, DecodeError) else str(exc)[:500]
+            failure = Failure.undecodable(tp.topic, tp.partition, msg.offset, reason, raw)
+            if tp.topic != self.topics.dead_letters:
+                return failure
+            # Bytes on the dead-letter topic itself are not sent back to it: they are stored as a letter here,
+            # dated by the log, so that a rebuild stores the same row.
+            message = failure.letter(datetime.fromtimestamp(msg.timestamp / 1000, timezone.utc))
+        if isinstance(message, DeadLettered) and not self.publish_dead_letters:
+            self.letters_seen.add(message.dead_letter_id)
+        return Record(tp.topic, tp.partition, msg.offset, message, raw)
+
+    async def _dead_letter(self, failures: list[Failure]) -> None:
+        """Publish a dead letter for each failure (the position then moves past it), or keep it for the audit."""
+        for f in failures:
+            log.error("projector: %s event at %s[%d]@%d dead-lettered: %s", f.reason, f.topic, f.partition, f.offset,
+                      f.error)
+        self.stats.dead_lettered += len(failures)
+        if not self.publish_dead_letters:
+            self.failures += failures
+            return
+        assert self._producer is not None
+        sent = [await self._producer.send(self.topics.dead_letters, encode(f.letter(_now())), key=f.reason.encode())
+                for f in failures]
+        for ack in sent:
+            await ack
+
+    def _account(self, fetched: dict[TopicPartition, list], failed: list[Failure]) -> None:
+        counts: dict[tuple[str, int], int] = {}
+        for f in failed:
+            counts[(f.topic, f.partition)] = counts.get((f.topic, f.partition), 0) + 1
+        for tp, msgs in fetched.items():
+            ledger = self.ledgers.setdefault(tp, Ledger())
+            if ledger.first_offset is None:
+                ledger.first_offset = msgs[0].offset
+            dead = counts.get((tp.topic, tp.partition), 0)
+            ledger.read += len(msgs)
+            ledger.dead_lettered += dead
+            ledger.applied += len(msgs) - dead
 
 
 def _now() -> datetime:

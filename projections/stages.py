@@ -10,6 +10,7 @@ from streams.events import (
     StageFailed, StageStarted,
 )
 from streams.payloads import PIPELINES
+from streams.topics import JOB_EVENTS
 
 PENDING = """
 INSERT INTO content_job_stages (job_id, stage, position, status, attempts, max_attempts, last_sequence)
@@ -49,6 +50,8 @@ STAGE_EVENTS = (StageStarted, StageExtended, StageCompleted, StageFailed, RetryS
 
 class StagesProjection:
     name = "stages"
+    sources = (JOB_EVENTS,)
+    tables = ("content_job_stages",)
 
     def wants(self, record: Record) -> bool:
         return isinstance(record.message, (JobSubmitted, *STAGE_EVENTS))

@@ -19,12 +19,12 @@ from api.app import create_app
 from api.config import ApiConfig
 from planperfect.migrate import load_migrations
 from projections.base import Projection, Record
-from projections.rebuild import LogHead, ReadModel, RebuildError, catch_up, rebuild, verify
+from projections.rebuild import ReadModel, RebuildError, rebuild, verify
+from projections.replay import LogHead, catch_up
 from projections.runner import ProjectionRunner, default_projections
-from streams.topics import Topics
-from tests.support import cli, env_of
+from streams.topics import JOB_EVENTS, Topics
 from tests.joblog import dump, job_events, produce
-from tests.support import eventually, free_port
+from tests.support import cli, env_of, eventually, free_port
 
 DDL = [(f"{m.version:04d}_{m.name}", m.sql) for m in load_migrations()]
 
@@ -33,11 +33,10 @@ async def project(infra, dsn: str, prefix: str, projections: list[Projection] | 
     """Run a live projector until its stored positions reach the end of the log."""
     runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=dsn, topics=Topics(prefix), batch_wait_ms=20,
                               **({"projections": projections} if projections is not None else {}))
-    topics = Topics(prefix)
     await runner.start()
     conn = await asyncpg.connect(dsn)
     try:
-        async with LogHead(infra.bootstrap, [topics.job_events, topics.dead_letters]) as head:
+        async with LogHead(infra.bootstrap, runner.sources) as head:
             await catch_up(runner, conn, "public", [p.name for p in runner.projections], head,
                            echo=lambda _: None, timeout=60, label="live")
     finally:
@@ -260,6 +259,7 @@ class EventTypes:
     """A projection added later: every event's type, in a table of its own."""
 
     name = "event_types"
+    sources = (JOB_EVENTS,)
     tables = ("test_event_types",)
 
     def wants(self, record: Record) -> bool:
@@ -280,6 +280,14 @@ class Counted:
     @property
     def name(self) -> str:
         return self.inner.name
+
+    @property
+    def sources(self):
+        return self.inner.sources
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return self.inner.tables
 
     def wants(self, record: Record) -> bool:
         return self.inner.wants(record)
@@ -311,7 +319,7 @@ async def test_a_new_projection_starts_from_zero_alone_and_catches_up(infra, pre
     assert dict(counts) == Counter(e.type for e in events)
 
 
-def test_table_ownership_is_read_from_each_projections_sql():
+def test_each_projection_declares_the_tables_it_owns():
     model = ReadModel.of()
     assert model.names == [p.name for p in default_projections()]
     assert {"content_jobs", "content_job_stages", "content_events", "content_payloads"} <= set(model.tables)
