@@ -7,10 +7,12 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from api import health, jobs, operations, pacing
+from api.docs import add_docs
 from api.config import ApiConfig
+from api.consistency import ReadYourWrites
 from api.errors import error_middleware
 from api.notifications import JobNotifications
-from api.state import CONFIG, NOTIFICATIONS, POOL, PRODUCER
+from api.state import CONFIG, NOTIFICATIONS, POOL, PRODUCER, READS
 
 
 def create_app(config: ApiConfig) -> web.Application:
@@ -18,16 +20,20 @@ def create_app(config: ApiConfig) -> web.Application:
     app[CONFIG] = config
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_kafka)
+    app.cleanup_ctx.append(_read_your_writes)
     app.add_routes(health.routes)
     app.add_routes(jobs.routes)
     app.add_routes(operations.routes)
     app.add_routes(pacing.routes)
+    add_docs(app)
     return app
 
 
 async def _postgres(app: web.Application):
     cfg = app[CONFIG]
-    app[POOL] = await asyncpg.create_pool(cfg.dsn, min_size=1, max_size=10)
+    # min_size=0: the API starts, and answers 503, while PostgreSQL is down, and each request that needs a
+    # connection makes one if the pool has none; the connect timeout bounds how long that may take.
+    app[POOL] = await asyncpg.create_pool(cfg.dsn, min_size=0, max_size=10, timeout=cfg.database_timeout_seconds)
     hub = JobNotifications()
     await hub.start(cfg.dsn)
     app[NOTIFICATIONS] = hub
@@ -44,3 +50,12 @@ async def _kafka(app: web.Application):
     app[PRODUCER] = producer
     yield
     await producer.stop()
+
+
+async def _read_your_writes(app: web.Application):
+    cfg = app[CONFIG]
+    reads = ReadYourWrites(cfg.bootstrap, cfg.read_your_writes_seconds, pool=app[POOL], producer=app[PRODUCER],
+                           notifications=app[NOTIFICATIONS])
+    app[READS] = reads
+    yield
+    await reads.stop()

@@ -16,3 +16,6 @@ class ApiConfig:
     default_max_attempts: int = 3
     default_retry_delay_seconds: int = 5
     default_visibility_seconds: int = 600
+    kafka_send_timeout_seconds: float = 10.0  # a write Kafka has not acknowledged by then answers 503
+    database_timeout_seconds: float = 5.0  # connecting to PostgreSQL, and readiness probes
+    read_your_writes_seconds: float = 5.0  # longest a miss waits for the projector before 404 (or 503 if behind)

@@ -1,4 +1,5 @@
-"""Job routes: intake (writes JobSubmitted to the log), status, events, payloads, result, listing, live stream."""
+"""Job routes: intake (writes JobSubmitted to the log), status, events, payloads, result, listing, live stream,
+and the seed's status route."""
 
 from __future__ import annotations
 
@@ -9,43 +10,36 @@ from uuid import UUID, uuid4
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 
-from api.errors import ApiError, validation_error
-from api.params import limit_param, path_uuid, stage_param
+from api.bodies import read_model
+from api.errors import ApiError
+from api.params import cursor_param, idempotency_key_param, last_event_id_param, limit_param, path_uuid, stage_param
 from api.requests import IntakeRequest
-from api.state import CONFIG, NOTIFICATIONS, POOL, PRODUCER
+from api.sse import include_output_param, sse_frame
+from api.state import CONFIG, NOTIFICATIONS, POOL, PRODUCER, READS
 from projections import queries
+from projections.job_status import TERMINAL, JobStatus
+from projections.jobs import JobsProjection
 from streams.codec import encode, key_for
 from streams.envelope import event_id_for, job_id_for_idempotency_key
 from streams.events import JobSubmitted
 from streams.payloads import Stage
 
-TERMINAL = {"completed", "cancelled", "dead_lettered"}
-IDEMPOTENCY_KEY_MAX = 200
+SEED_INTAKE = "/content-intake"
 
 routes = web.RouteTableDef()
 
 
-async def _json_body(request: web.Request) -> bytes:
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", f"send Content-Type: application/json, not '{request.content_type}'")
-    return await request.read()
+def _location(request: web.Request, job_id: object) -> str:
+    """A seed client polls the seed's status route; a /v1 client the job itself."""
+    return f"{SEED_INTAKE}/{job_id}" if request.path == SEED_INTAKE else f"/v1/jobs/{job_id}"
 
 
-@routes.post("/content-intake")
+@routes.post(SEED_INTAKE)
 @routes.post("/v1/jobs")
 async def submit(request: web.Request) -> web.Response:
-    body = await _json_body(request)
-    try:
-        req = IntakeRequest.model_validate_json(body, strict=True)
-    except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
-        raise validation_error(exc) from None
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_MAX):
-        raise ApiError(400, "invalid_header", f"Idempotency-Key must be 1..{IDEMPOTENCY_KEY_MAX} characters", field="Idempotency-Key")
+    req = await read_model(request, IntakeRequest)
+    key = idempotency_key_param(request)
     cfg = request.app[CONFIG]
     if key is not None:
         async with request.app[POOL].acquire() as conn:
@@ -53,7 +47,7 @@ async def submit(request: web.Request) -> web.Response:
         if existing is not None:
             return web.json_response(
                 {"job_id": existing["job_id"], "status": existing["status"], "stage": existing["current_stage"]},
-                status=200, headers={"Location": f"/v1/jobs/{existing['job_id']}"},
+                status=200, headers={"Location": _location(request, existing["job_id"])},
             )
     job_id = job_id_for_idempotency_key(key) if key is not None else uuid4()
     event = JobSubmitted(
@@ -79,12 +73,20 @@ async def submit(request: web.Request) -> web.Response:
         raise ApiError(503, "kafka_unavailable", f"the job could not be written to Kafka: {type(exc).__name__}") from None
     return web.json_response(
         {"job_id": str(job_id), "status": "queued", "stage": event.initial_stage.value},
-        status=202, headers={"Location": f"/v1/jobs/{job_id}"},
+        status=202, headers={"Location": _location(request, job_id)},
     )
 
 
-async def _job_or_404(conn, job_id: UUID) -> dict:
-    job = await queries.get_job(conn, job_id)
+async def job_or_404(request: web.Request, job_id: UUID) -> dict:
+    """The job as projected; an id whose JobSubmitted is on the log but not yet projected is waited for."""
+    pool = request.app[POOL]
+
+    async def lookup() -> dict | None:
+        async with pool.acquire() as conn:
+            return await queries.get_job(conn, job_id)
+
+    job = await request.app[READS].read(lookup, projection=JobsProjection.name, topic=request.app[CONFIG].topics.job_events,
+                                        key=key_for(job_id), job_id=str(job_id))
     if job is None:
         raise ApiError(404, "job_not_found", f"no job {job_id}", field="job_id")
     return job
@@ -92,16 +94,36 @@ async def _job_or_404(conn, job_id: UUID) -> dict:
 
 @routes.get("/v1/jobs/{job_id}")
 async def get_job(request: web.Request) -> web.Response:
+    return web.json_response(await job_or_404(request, path_uuid(request, "job_id")))
+
+
+@routes.get(SEED_INTAKE + "/{job_id}")
+async def seed_status(request: web.Request) -> web.Response:
+    """The seed's view of a job: `status` is one of queued, processing, completed, failed (see the README)."""
     job_id = path_uuid(request, "job_id")
-    async with request.app[POOL].acquire() as conn:
-        return web.json_response(await _job_or_404(conn, job_id))
+    job = await job_or_404(request, job_id)
+    status = JobStatus(job["status"])
+    body: dict = {"job_id": str(job_id), "status": status.seed.value, "job_status": status.value,
+                  "stage": job["current_stage"], "requester_email": job["requester_email"], "title": job["title"],
+                  "created_at": job["queued_at"], "updated_at": job["updated_at"], "completed_at": job["completed_at"],
+                  "failure": None}
+    if status is JobStatus.DEAD_LETTERED:
+        async with request.app[POOL].acquire() as conn:
+            letters = await queries.list_dead_letters(conn, status="dead", stage=None, job_id=job_id, limit=1)
+        letter = letters[0] if letters else None
+        body["failure"] = {"reason": status.value, "stage": job["current_stage"], "error": job["last_error"],
+                           "at": job["dead_lettered_at"], "dead_letter_id": letter["dead_letter_id"] if letter else None}
+    elif status is JobStatus.CANCELLED:
+        body["failure"] = {"reason": status.value, "stage": job["current_stage"], "error": "cancelled on request",
+                           "at": job["cancelled_at"], "dead_letter_id": None}
+    return web.json_response(body)
 
 
 @routes.get("/v1/jobs/{job_id}/events")
 async def get_events(request: web.Request) -> web.Response:
     job_id = path_uuid(request, "job_id")
+    await job_or_404(request, job_id)
     async with request.app[POOL].acquire() as conn:
-        await _job_or_404(conn, job_id)
         events = await queries.job_events(conn, job_id)
     return web.json_response({"job_id": str(job_id), "events": events})
 
@@ -110,8 +132,8 @@ async def get_events(request: web.Request) -> web.Response:
 async def get_payload(request: web.Request) -> web.Response:
     job_id = path_uuid(request, "job_id")
     stage = stage_param(request.match_info["stage"])
+    await job_or_404(request, job_id)
     async with request.app[POOL].acquire() as conn:
-        await _job_or_404(conn, job_id)
         payload = await queries.job_payload(conn, job_id, stage)
     if payload is None:
         raise ApiError(404, "payload_not_found", f"stage {stage} of job {job_id} has no output (yet)", field="stage")
@@ -121,9 +143,9 @@ async def get_payload(request: web.Request) -> web.Response:
 @routes.get("/v1/jobs/{job_id}/result")
 async def get_result(request: web.Request) -> web.Response:
     job_id = path_uuid(request, "job_id")
+    job = await job_or_404(request, job_id)
     async with request.app[POOL].acquire() as conn:
-        job = await _job_or_404(conn, job_id)
-        if job["status"] != "completed":
+        if job["status"] != JobStatus.COMPLETED:
             raise ApiError(409, "job_not_completed", f"job {job_id} is {job['status']}; its result exists once it is completed")
         export = await queries.job_payload(conn, job_id, Stage.EXPORT.value)
         markup = await queries.job_payload(conn, job_id, Stage.MARKUP.value)
@@ -142,16 +164,13 @@ async def get_result(request: web.Request) -> web.Response:
 async def list_jobs(request: web.Request) -> web.Response:
     q = request.query
     status = q.get("status")
-    if status is not None and status not in {"queued", "running", "retrying", *TERMINAL}:
-        raise ApiError(400, "invalid_status", f"unknown status '{status}'", field="status")
+    if status is not None and status not in set(JobStatus):
+        raise ApiError(400, "invalid_status", f"unknown status '{status}' ({', '.join(JobStatus)})", field="status")
     stage = stage_param(q.get("stage"))
     limit = limit_param(request)
-    cursor = q.get("cursor")
+    after = cursor_param(request)
     async with request.app[POOL].acquire() as conn:
-        try:
-            jobs, nxt = await queries.list_jobs(conn, status=status, stage=stage, limit=limit, cursor=cursor)
-        except ValueError:
-            raise ApiError(400, "invalid_cursor", "cursor was not issued by this API", field="cursor") from None
+        jobs, nxt = await queries.list_jobs(conn, status=status, stage=stage, limit=limit, after=after)
     return web.json_response({"jobs": jobs, "next_cursor": nxt})
 
 
@@ -159,13 +178,10 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: the job's events in order, live, ending after a terminal event."""
     job_id = path_uuid(request, "job_id")
+    after = last_event_id_param(request)
+    include_output = include_output_param(request)
     pool = request.app[POOL]
-    async with pool.acquire() as conn:
-        await _job_or_404(conn, job_id)
-    try:
-        after = int(request.headers.get("Last-Event-ID", "0"))
-    except ValueError:
-        after = 0
+    await job_or_404(request, job_id)
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await resp.prepare(request)
     hub = request.app[NOTIFICATIONS]
@@ -178,7 +194,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 status = (await conn.fetchval("SELECT status FROM content_jobs WHERE job_id = $1", job_id))
             for ev in events:
                 after = ev["sequence"]
-                await resp.write(f"id: {after}\nevent: {ev['type']}\ndata: {json.dumps(ev)}\n\n".encode())
+                await resp.write(sse_frame(ev, include_output=include_output))
             if status in TERMINAL:
                 break
             try:

@@ -9,15 +9,15 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 
 from api.errors import ApiError
+from api.jobs import job_or_404
 from api.params import limit_param, path_uuid, stage_param, uuid_param
 from api.state import CONFIG, POOL, PRODUCER
 from projections import queries
+from projections.job_status import TERMINAL
 from streams.codec import encode, key_for
 from streams.commands import CancelJob, RedriveJob, RequestStage
 from streams.depth import depth_targets, queue_depths
 from streams.envelope import command_id_for
-
-TERMINAL = {"completed", "cancelled", "dead_lettered"}
 
 routes = web.RouteTableDef()
 
@@ -32,12 +32,9 @@ async def _send_control(request: web.Request, job_id: UUID, command) -> None:
 
 @routes.post("/v1/jobs/{job_id}/cancel")
 async def cancel(request: web.Request) -> web.Response:
-    """Cancel a queued, delayed or running job; 409 once it has finished."""
+    """Cancel a queued, delayed or running job (one just submitted too); 409 once it has finished."""
     job_id = path_uuid(request, "job_id")
-    async with request.app[POOL].acquire() as conn:
-        job = await queries.get_job(conn, job_id)
-    if job is None:
-        raise ApiError(404, "job_not_found", f"no job {job_id}", field="job_id")
+    job = await job_or_404(request, job_id)
     if job["status"] in TERMINAL:
         raise ApiError(409, "job_finished", f"job {job_id} is already {job['status']}; there is nothing to cancel")
     now = datetime.now(timezone.utc)

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
-from typing import TypeVar
 from uuid import UUID, uuid4, uuid5
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ValidationError
 
-from api.params import limit_param, uuid_param
-from api.errors import ApiError, validation_error
+from api.bodies import read_model
+from api.errors import ApiError
 from api.pacing_requests import KnowledgeCreate, MeetingCreate, ScheduleCreate, SchedulePatch, TriggerRequest
-from api.state import CONFIG, POOL, PRODUCER
+from api.params import idempotency_key_param, limit_param, user_id_param, uuid_param
+from api.state import CONFIG, POOL, PRODUCER, READS
 from projections import pacing_queries as q
+from projections.pacing_analyses import PacingAnalysesProjection
+from projections.pacing_context import PacingContextProjection
+from projections.pacing_schedules import PacingSchedulesProjection
 from streams.codec import encode, key_for
 from streams.depth import queue_depths
 from streams.envelope import PLANPERFECT_NS
@@ -34,46 +35,22 @@ from streams.payloads import Stage
 from streams.topics import Lane
 
 routes = web.RouteTableDef()
-M = TypeVar("M", bound=BaseModel)
 
-USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 GENERATION_STATUSES = {"pending", "running", "retrying", "completed", "dead_lettered", "cancelled"}
-IDEMPOTENCY_KEY_MAX = 200
-
 
 # ---------------------------------------------------------------- request plumbing
 
 
-async def _body(request: web.Request, model: type[M]) -> M:
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", f"send Content-Type: application/json, not '{request.content_type}'")
-    raw = await request.read()
-    try:
-        return model.model_validate_json(raw, strict=True)
-    except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
-        raise validation_error(exc) from None
-
-
-def _user_id(raw: str | None, *, required: bool = True) -> str | None:
-    if raw is None and not required:
-        return None
-    if raw is None or not USER_ID.match(raw):
-        raise ApiError(400, "invalid_user_id", "user_id is 1-128 letters, digits, '_', '.', '@' or '-', starting "
-                       "with a letter or digit", field="user_id")
-    return raw
-
-
 def _idempotent_id(request: web.Request, kind: str, user_id: str) -> UUID:
     """A new id, or the same id for the same Idempotency-Key (a retried POST is the same fact)."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return uuid4()
-    if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
-        raise ApiError(400, "invalid_header", f"Idempotency-Key must be 1..{IDEMPOTENCY_KEY_MAX} characters",
-                       field="Idempotency-Key")
-    return uuid5(PLANPERFECT_NS, f"pacing-{kind}:{user_id}:{key}")
+    key = idempotency_key_param(request)
+    return uuid4() if key is None else uuid5(PLANPERFECT_NS, f"pacing-{kind}:{user_id}:{key}")
+
+
+async def _settled(request: web.Request, projection: str, user_id: str | None) -> None:
+    """Wait until `projection` holds every pacing write acknowledged so far for the user (any user if None)."""
+    await request.app[READS].settle(projection=projection, topic=request.app[CONFIG].topics.pacing_events,
+                                    key=None if user_id is None else pacing_key(user_id))
 
 
 async def _publish(request: web.Request, event) -> None:
@@ -91,8 +68,16 @@ def _fact(user_id: str, subject: UUID) -> dict:
 
 
 async def _schedule_or_404(request: web.Request, schedule_id: UUID) -> dict:
-    async with request.app[POOL].acquire() as conn:
-        schedule = await q.get_schedule(conn, schedule_id)
+    """The schedule as projected; one whose write is on the log but not yet projected is waited for (its
+    user, hence its partition, is unknown from the id alone: every partition of pacing-events)."""
+    pool = request.app[POOL]
+
+    async def lookup() -> dict | None:
+        async with pool.acquire() as conn:
+            return await q.get_schedule(conn, schedule_id)
+
+    schedule = await request.app[READS].read(lookup, projection=PacingSchedulesProjection.name,
+                                             topic=request.app[CONFIG].topics.pacing_events, key=None)
     if schedule is None:
         raise ApiError(404, "schedule_not_found", f"no schedule {schedule_id}", field="schedule_id")
     return schedule
@@ -103,7 +88,7 @@ async def _schedule_or_404(request: web.Request, schedule_id: UUID) -> dict:
 
 @routes.post("/v1/pacing/schedules")
 async def create_schedule(request: web.Request) -> web.Response:
-    req = await _body(request, ScheduleCreate)
+    req = await read_model(request, ScheduleCreate)
     schedule_id = _idempotent_id(request, "schedule", req.user_id)
     event = ScheduleCreated(**_fact(req.user_id, schedule_id), schedule_id=schedule_id, **req.model_dump(exclude={"user_id"}))
     await _publish(request, event)
@@ -114,8 +99,9 @@ async def create_schedule(request: web.Request) -> web.Response:
 
 @routes.get("/v1/pacing/schedules")
 async def list_schedules(request: web.Request) -> web.Response:
-    user_id = _user_id(request.query.get("user_id"), required=False)
+    user_id = user_id_param(request.query.get("user_id"), required=False)
     limit = limit_param(request)
+    await _settled(request, PacingSchedulesProjection.name, user_id)
     async with request.app[POOL].acquire() as conn:
         schedules = await q.list_schedules(conn, user_id=user_id, limit=limit)
     return web.json_response({"schedules": schedules})
@@ -129,7 +115,7 @@ async def get_schedule(request: web.Request) -> web.Response:
 @routes.patch("/v1/pacing/schedules/{schedule_id}")
 async def patch_schedule(request: web.Request) -> web.Response:
     schedule_id = uuid_param(request.match_info["schedule_id"], "schedule_id")
-    req = await _body(request, SchedulePatch)
+    req = await read_model(request, SchedulePatch)
     current = await _schedule_or_404(request, schedule_id)
     changes = req.model_dump(exclude_unset=True)
     event = ScheduleUpdated(event_id=uuid4(), user_id=current["user_id"], occurred_at=datetime.now(timezone.utc),
@@ -154,8 +140,8 @@ async def delete_schedule(request: web.Request) -> web.Response:
 
 @routes.post("/v1/users/{user_id}/knowledge")
 async def add_knowledge(request: web.Request) -> web.Response:
-    user_id = _user_id(request.match_info["user_id"])
-    req = await _body(request, KnowledgeCreate)
+    user_id = user_id_param(request.match_info["user_id"])
+    req = await read_model(request, KnowledgeCreate)
     document_id = _idempotent_id(request, "knowledge", user_id)
     await _publish(request, KnowledgeDocumentAdded(**_fact(user_id, document_id), document_id=document_id,
                                                    **req.model_dump()))
@@ -165,16 +151,17 @@ async def add_knowledge(request: web.Request) -> web.Response:
 
 @routes.get("/v1/users/{user_id}/knowledge")
 async def list_knowledge(request: web.Request) -> web.Response:
-    user_id = _user_id(request.match_info["user_id"])
+    user_id = user_id_param(request.match_info["user_id"])
     limit = limit_param(request, 100, 1000)
+    await _settled(request, PacingContextProjection.name, user_id)
     async with request.app[POOL].acquire() as conn:
         return web.json_response({"documents": await q.list_documents(conn, user_id, limit)})
 
 
 @routes.post("/v1/users/{user_id}/meetings")
 async def add_meeting(request: web.Request) -> web.Response:
-    user_id = _user_id(request.match_info["user_id"])
-    req = await _body(request, MeetingCreate)
+    user_id = user_id_param(request.match_info["user_id"])
+    req = await read_model(request, MeetingCreate)
     meeting_id = _idempotent_id(request, "meeting", user_id)
     await _publish(request, MeetingNotesAdded(**_fact(user_id, meeting_id), meeting_id=meeting_id, **req.model_dump()))
     return web.json_response({"status": "accepted", "meeting_id": str(meeting_id), "user_id": user_id,
@@ -183,8 +170,9 @@ async def add_meeting(request: web.Request) -> web.Response:
 
 @routes.get("/v1/users/{user_id}/meetings")
 async def list_meetings(request: web.Request) -> web.Response:
-    user_id = _user_id(request.match_info["user_id"])
+    user_id = user_id_param(request.match_info["user_id"])
     limit = limit_param(request, 100, 1000)
+    await _settled(request, PacingContextProjection.name, user_id)
     async with request.app[POOL].acquire() as conn:
         return web.json_response({"meetings": await q.list_meetings(conn, user_id, limit)})
 
@@ -195,7 +183,8 @@ async def list_meetings(request: web.Request) -> web.Response:
 @routes.post("/v1/pacing/trigger")
 async def trigger(request: web.Request) -> web.Response:
     """Today's analysis for the user (in the schedule's time zone): 202 submitted, or 200 if the day has one."""
-    req = await _body(request, TriggerRequest)
+    req = await read_model(request, TriggerRequest)
+    await _settled(request, PacingSchedulesProjection.name, req.user_id)  # a schedule created just before
     async with request.app[POOL].acquire() as conn:
         schedule = await _trigger_schedule(conn, req)
         brief = PacingBrief(
@@ -260,7 +249,7 @@ async def status(request: web.Request) -> web.Response:
 
 @routes.get("/v1/pacing/analyses")
 async def list_analyses(request: web.Request) -> web.Response:
-    user_id = _user_id(request.query.get("user_id"), required=False)
+    user_id = user_id_param(request.query.get("user_id"), required=False)
     limit = limit_param(request)
     async with request.app[POOL].acquire() as conn:
         return web.json_response({"analyses": await q.list_analyses(conn, user_id=user_id, limit=limit)})
@@ -269,8 +258,16 @@ async def list_analyses(request: web.Request) -> web.Response:
 @routes.get("/v1/pacing/analyses/{analysis_id}")
 async def get_analysis(request: web.Request) -> web.Response:
     analysis_id = uuid_param(request.match_info["analysis_id"], "analysis_id")
-    async with request.app[POOL].acquire() as conn:
-        analysis = await q.get_analysis(conn, analysis_id)
+    pool = request.app[POOL]
+
+    async def lookup() -> dict | None:
+        async with pool.acquire() as conn:
+            return await q.get_analysis(conn, analysis_id)
+
+    # An analysis is a job: its id is the job id, written to job-events by the trigger or the scheduler.
+    analysis = await request.app[READS].read(lookup, projection=PacingAnalysesProjection.name,
+                                             topic=request.app[CONFIG].topics.job_events, key=key_for(analysis_id),
+                                             job_id=str(analysis_id))
     if analysis is None:
         raise ApiError(404, "analysis_not_found", f"no analysis {analysis_id}", field="analysis_id")
     return web.json_response(analysis)
@@ -278,7 +275,7 @@ async def get_analysis(request: web.Request) -> web.Response:
 
 @routes.get("/v1/pacing/generations")
 async def list_generations(request: web.Request) -> web.Response:
-    user_id = _user_id(request.query.get("user_id"), required=False)
+    user_id = user_id_param(request.query.get("user_id"), required=False)
     analysis_id = uuid_param(request.query.get("analysis_id"), "analysis_id")
     wanted = request.query.get("status")
     if wanted is not None and wanted not in GENERATION_STATUSES:

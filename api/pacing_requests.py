@@ -6,7 +6,9 @@ from datetime import date
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from api.storable import StorableRequest
 
 from streams.pacing_events import ContextText, Participant, Title
 from streams.pacing_payloads import (
@@ -23,7 +25,7 @@ from streams.pacing_payloads import (
 )
 
 
-class _Request(BaseModel):
+class _Request(StorableRequest):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

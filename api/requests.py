@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import ConfigDict, EmailStr, Field, model_validator
 
+from api.storable import StorableRequest
 from streams.payloads import PIPELINES, Brief, JobType, Stage
 
 
-class IntakeRequest(BaseModel):
+class IntakeRequest(StorableRequest):
     """POST /content-intake and POST /v1/jobs: the seed's request, plus delivery options."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    job_type: JobType
-    requester_email: EmailStr
+    job_type: JobType = Field(  # the document lists what _not_pacing lets through
+        description="article or schema; pacing jobs are started by their schedule or POST /v1/pacing/trigger.",
+        json_schema_extra={"enum": [t.value for t in JobType if t is not JobType.PACING]})
+    requester_email: EmailStr | None = Field(None, description="Who asked for the content; optional, as in the seed.")
     payload: Brief
-    initial_stage: Stage | None = Field(None, description="Start here instead of the pipeline's first stage.")
+    initial_stage: Stage | None = Field(
+        None, description="The pipeline's first stage (the default). A later stage is refused: a new job has "
+                          "none of the earlier stages' outputs it would need.")
     priority: int = Field(5, ge=0, le=10, description="0 (lowest) to 10 (highest).")
     delay_seconds: int = Field(0, ge=0, le=7 * 24 * 3600, description="Start no earlier than this many seconds from now.")
     max_attempts: int | None = Field(None, ge=1, le=20, description="Attempts per stage before dead-lettering.")
@@ -34,6 +39,24 @@ class IntakeRequest(BaseModel):
             stages = ", ".join(s.value for s in PIPELINES[self.job_type])
             raise ValueError(f"initial_stage: '{self.initial_stage.value}' is not a stage of a {self.job_type.value} job ({stages})")
         return self
+
+    @model_validator(mode="after")
+    def _stage_can_run(self) -> "IntakeRequest":
+        # Every stage after the first reads outputs of stages before it (agents/stages/prerequisites.py),
+        # and a request cannot carry them: such a job would only ever dead-letter, so it is refused here.
+        missing = self.skipped_stages()
+        if missing:
+            first = PIPELINES[self.job_type][0].value
+            raise ValueError(
+                f"initial_stage: a new {self.job_type.value} job starting at '{self.first_stage().value}' would lack "
+                f"the outputs of {', '.join(s.value for s in missing)}, which the request cannot carry; "
+                f"start at '{first}' (leave initial_stage out)")
+        return self
+
+    def skipped_stages(self) -> tuple[Stage, ...]:
+        """The stages before the first one this job runs, whose outputs it would never have."""
+        stages = PIPELINES[self.job_type]
+        return stages[:stages.index(self.first_stage())]
 
     def first_stage(self) -> Stage:
         return self.initial_stage or PIPELINES[self.job_type][0]

@@ -7,9 +7,11 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from api.config import ApiConfig
+from api.consistency import ReadYourWrites
 from api.notifications import JobNotifications
 
 CONFIG = web.AppKey("config", ApiConfig)
 POOL = web.AppKey("pool", asyncpg.Pool)
 PRODUCER = web.AppKey("producer", AIOKafkaProducer)
 NOTIFICATIONS = web.AppKey("notifications", JobNotifications)
+READS = web.AppKey("reads", ReadYourWrites)

@@ -81,10 +81,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 
 
 async def list_jobs(
-    conn: asyncpg.Connection, *, status: str | None, stage: str | None, limit: int, cursor: str | None
+    conn: asyncpg.Connection, *, status: str | None, stage: str | None, limit: int,
+    after: tuple[datetime, UUID] | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first, keyset-paged; returns the page and the cursor of the next one."""
-    after = decode_cursor(cursor) if cursor else None
+    """Newest first, keyset-paged after a decoded cursor; returns the page and the cursor of the next one."""
     rows = await conn.fetch(
         f"""SELECT {JOB_COLUMNS} FROM content_jobs
              WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR current_stage = $2)
@@ -95,6 +95,19 @@ async def list_jobs(
     page = rows[:limit]
     nxt = encode_cursor(page[-1]["queued_at"], page[-1]["job_id"]) if len(rows) > limit else None
     return [_row(r) for r in page], nxt
+
+
+async def projection_positions(
+    conn: asyncpg.Connection, projection: str, topic: str, partitions: list[int]
+) -> dict[int, int]:
+    """The next offset `projection` will apply in each partition (0 before it has applied anything there)."""
+    rows = await conn.fetch(
+        """SELECT partition, next_offset FROM projection_offsets
+            WHERE projection = $1 AND topic = $2 AND partition = ANY($3::int[])""",
+        projection, topic, partitions,
+    )
+    stored = {r["partition"]: r["next_offset"] for r in rows}
+    return {p: stored.get(p, 0) for p in partitions}
 
 
 DEAD_LETTER_COLUMNS = """d.dead_letter_id, d.job_id, d.stage, d.reason, d.error, d.attempts, d.source_topic,

@@ -16,7 +16,7 @@ class JobSubmitted(Envelope):
     type: Literal["JobSubmitted"] = "JobSubmitted"
     schema_version: Literal[1] = 1
     job_type: JobType
-    requester_email: EmailStr
+    requester_email: EmailStr | None = None  # optional, as in the seed (additive: older events all carry one)
     brief: AnyBrief
     initial_stage: Stage
     priority: int

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import copy
 import json
+from uuid import uuid4
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -13,6 +16,7 @@ from api.app import create_app
 from api.config import ApiConfig
 from api.openapi import routes_of
 from streams.topics import Topics
+from tests.support import eventually
 
 GOOD = {
     "job_type": "article",
@@ -43,7 +47,7 @@ CASES = [
     ("missing title", _with("payload.title", _DELETE), 422, "payload.title"),
     ("empty title", _with("payload.title", ""), 422, "payload.title"),
     ("malformed email", _with("requester_email", "not-an-email"), 422, "requester_email"),
-    ("missing email", _with("requester_email", _DELETE), 422, "requester_email"),
+    ("email of the wrong type", _with("requester_email", 5), 422, "requester_email"),
     ("zero word_count", _with("payload.word_count", 0), 422, "payload.word_count"),
     ("negative word_count", _with("payload.word_count", -5), 422, "payload.word_count"),
     ("absurd word_count", _with("payload.word_count", 10_000_000), 422, "payload.word_count"),
@@ -54,6 +58,17 @@ CASES = [
     ("negative delay", _with("delay_seconds", -1), 422, "delay_seconds"),
     ("max_attempts zero", _with("max_attempts", 0), 422, "max_attempts"),
     ("unknown top-level field", _with("colour", "red"), 422, "colour"),
+    # Text PostgreSQL cannot hold: refused here, never written to the log where it would stop the projector.
+    ("NUL in the title", _with("payload.title", "nul\u0000byte"), 422, "payload.title"),
+    ("lone surrogate in the title", _with("payload.title", "half \ud800 a pair"), 422, "payload.title"),
+    ("NUL in a keyword", _with("payload.keywords", ["fine", "not\u0000fine"]), 422, "payload.keywords.1"),
+    ("lone low surrogate in a keyword", _with("payload.keywords", ["\udc80"]), 422, "payload.keywords.0"),
+    ("NUL in the audience", _with("payload.audience", "\u0000"), 422, "payload.audience"),
+    ("NUL in the email", _with("requester_email", "a\u0000@example.com"), 422, "requester_email"),
+    ("NUL in a field name", _with("payload.ti\u0000tle", "x"), 422, "payload.'ti\\x00tle'"),
+    # A later stage would need outputs of the earlier ones, which no request carries: it could never run.
+    ("initial_stage past the first", _with("initial_stage", "outline"), 422, "initial_stage"),
+    ("initial_stage complete", _with("initial_stage", "complete"), 422, "initial_stage"),
 ]
 
 
@@ -89,6 +104,39 @@ async def test_bad_body_names_the_field(client, infra, prefix, name, body, statu
     assert await _log_size(infra.bootstrap, Topics(prefix).job_events) == 0
 
 
+async def test_refusals_say_what_is_wrong(client):
+    resp = await client.post("/v1/jobs", json=_with("payload.title", "nul\u0000byte"))
+    err = (await resp.json())["error"]
+    assert "NUL" in err["message"] and err["details"] == [{"field": "payload.title", "reason": err["message"][15:]}]
+    resp = await client.post("/v1/jobs", json=_with("initial_stage", "draft"))
+    err = (await resp.json())["error"]
+    assert err["field"] == "initial_stage" and "research, outline" in err["message"], err
+
+
+async def test_a_job_without_requester_email_is_accepted(client, infra, prefix):
+    resp = await client.post("/content-intake", json=_with("requester_email", _DELETE))
+    assert resp.status == 202, await resp.text()
+    body = await resp.json()
+    assert resp.headers["Location"] == f"/content-intake/{body['job_id']}"
+    resp = await client.post("/v1/jobs", json=_with("requester_email", None))
+    assert resp.status == 202, await resp.text()
+    assert await _log_size(infra.bootstrap, Topics(prefix).job_events) == 2
+
+
+async def test_an_idempotency_key_that_is_not_utf8_is_refused(client, infra, prefix):
+    """aiohttp hands such header bytes over as lone surrogates: the key is written to the log, so 400."""
+    body = json.dumps(GOOD).encode()
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(b"POST /v1/jobs HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\nIdempotency-Key: k\xff\xfe\r\n"
+                 b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+    await writer.drain()
+    head, _, payload = (await reader.read()).partition(b"\r\n\r\n")
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert json.loads(payload)["error"]["field"] == "Idempotency-Key"
+    assert await _log_size(infra.bootstrap, Topics(prefix).job_events) == 0
+
+
 async def test_transport_level_errors(client, infra, prefix):
     resp = await client.post("/content-intake", data="{not json", headers={"Content-Type": "application/json"})
     assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_json"
@@ -116,6 +164,17 @@ async def test_status_routes_reject_bad_ids(client):
     assert resp.status == 400 and (await resp.json())["error"]["field"] == "limit"
     resp = await client.get("/v1/jobs?cursor=garbage")
     assert resp.status == 400 and (await resp.json())["error"]["field"] == "cursor"
+    for at in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "2026-01-01T00:00:00"):
+        # Dates that overflow when shifted to UTC (and a naive one) were 500s from the driver.
+        cursor = base64.urlsafe_b64encode(f"{at}|{uuid4()}".encode()).decode()
+        resp = await client.get(f"/v1/jobs?cursor={cursor}")
+        assert resp.status == 400 and (await resp.json())["error"]["field"] == "cursor", (at, await resp.text())
+    for limit in ("abc", "501", "99999999999999999999", "-1"):
+        resp = await client.get(f"/v1/jobs?limit={limit}")
+        assert resp.status == 400 and (await resp.json())["error"]["field"] == "limit", limit
+    for last in ("3000000000", "-1", "seven"):
+        resp = await client.get("/v1/jobs/00000000-0000-4000-8000-000000000000/stream", headers={"Last-Event-ID": last})
+        assert resp.status == 400 and (await resp.json())["error"]["field"] == "Last-Event-ID", last
     resp = await client.get("/v1/jobs?status=sleeping")
     assert resp.status == 400 and (await resp.json())["error"]["field"] == "status"
     resp = await client.get("/no/such/route")
@@ -133,8 +192,12 @@ async def test_a_good_job_is_accepted_and_written_once(client, infra, prefix):
 
 async def test_health_and_openapi_match_the_routes(client):
     assert (await client.get("/healthz")).status == 200
-    ready = await client.get("/readyz")
-    assert ready.status == 200, await ready.text()
+
+    async def ready() -> bool:
+        # Topics just created can be missing from a broker's metadata for a moment: wait for readiness.
+        return (await client.get("/readyz")).status == 200
+
+    await eventually(ready, timeout=30, what="/readyz answering 200")
     doc = await (await client.get("/openapi.json")).json()
     documented = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
     assert documented == routes_of(client.server.app)

@@ -89,6 +89,19 @@ CASES = [
     ("generations bad analysis", "GET", "/v1/pacing/generations?analysis_id=nope", None, 400, "analysis_id"),
     ("generations bad status", "GET", "/v1/pacing/generations?status=napping", None, 400, "status"),
     ("generations bad user", "GET", "/v1/pacing/generations?user_id=a%20b", None, 400, "user_id"),
+    ("user id with a trailing newline", "GET", "/v1/pacing/schedules?user_id=maya%0A", None, 400, "user_id"),
+    ("generations limit past int32", "GET", "/v1/pacing/generations?limit=3000000000", None, 400, "limit"),
+    # Text PostgreSQL cannot hold, refused before the log (it once stopped the projector for good).
+    ("NUL in a knowledge body", "POST", "/v1/users/maya/knowledge", with_(DOC, body="a\u0000b"), 422, "body"),
+    ("lone surrogate in a knowledge title", "POST", "/v1/users/maya/knowledge", with_(DOC, title="\ud83d"), 422, "title"),
+    ("NUL in meeting notes", "POST", "/v1/users/maya/meetings", with_(MEETING, notes="\u0000"), 422, "notes"),
+    ("NUL in a participant", "POST", "/v1/users/maya/meetings", with_(MEETING, participants=["Tom", "M\u0000"]), 422,
+     "participants.1"),
+    ("lone surrogate in a meeting title", "POST", "/v1/users/maya/meetings", with_(MEETING, title="x\udfff"), 422, "title"),
+    ("NUL in a time zone", "POST", "/v1/pacing/schedules", with_(SCHEDULE, time_zone="Europe/Berlin\u0000"), 422, "time_zone"),
+    ("NUL in a local time", "POST", "/v1/pacing/schedules", with_(SCHEDULE, local_times=["09:00\u0000"]), 422, "local_times.0"),
+    ("NUL in a patch", "PATCH", f"/v1/pacing/schedules/{UNKNOWN}", {"time_zone": "\u0000"}, 422, "time_zone"),
+    ("NUL in a trigger's user", "POST", "/v1/pacing/trigger", {"user_id": "maya\u0000"}, 422, "user_id"),
 ]
 
 
