@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
+from agents.slug import slugify
 from planperfect.processes import ROLES, child_env, spawn, stop_children
 from planperfect.settings import Settings
 from streams.payloads import PIPELINES, JobType
@@ -32,34 +37,73 @@ SAMPLES = [
 ]
 
 MARK = {"completed": "[green]✔[/]", "running": "[yellow]▶[/]", "failed": "[red]✘[/]", "pending": "[dim]·[/]"}
+TERMINAL = ("completed", "failed", "cancelled", "dead_lettered")
+
+
+def output_stem(index: int) -> str:
+    """The file name (without suffix) of the `index`-th demo job's outputs: its sample's slug, so that a re-run
+    replaces its own files; a sample's second round of jobs (more jobs than samples) gets `-2`, and so on."""
+    _, payload = SAMPLES[index % len(SAMPLES)]
+    rounds = index // len(SAMPLES)
+    return slugify(payload["title"]) + (f"-{rounds + 1}" if rounds else "")
+
+
+def demo_console() -> Console:
+    """Colour and live tables on a terminal; plain, unwrapped lines when the output is a file or a pipe."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(no_color=True, highlight=False, emoji=False, width=200)
+    return console
+
+
+def _rule(console: Console, title: str) -> None:
+    if console.is_terminal:
+        console.rule(title)
+    else:
+        console.print(f"== {Text.from_markup(title).plain}")
 
 
 def run_demo(settings: Settings, *, jobs: int) -> int:
     from planperfect.cli import prepare
     from planperfect.stack import LocalStack
 
-    console = Console()
-    console.rule("[bold]PlanPerfect demo")
+    console = demo_console()
+    _rule(console, "[bold]PlanPerfect demo")
     was_running = settings.uses_local_stack and LocalStack(settings, echo=lambda _l: None).status().running
     prepare(settings)
     log_dir = settings.data_dir / "logs"
     children = [spawn(role, child_env(settings), log_dir) for role in ROLES]
     console.print(f"started worker, projector and api (logs in {log_dir})")
+
+    def check_children() -> None:
+        """A child that died ends the demo at once, rather than after the jobs' deadline."""
+        for role, child in zip(ROLES, children):
+            if child.poll() is not None:
+                raise DemoError(f"the {role} exited with code {child.returncode}; see {log_dir / f'{role}.log'}")
+
     try:
-        return asyncio.run(_drive(settings, console, jobs))
+        return asyncio.run(_drive(settings, console, jobs, check_children))
+    except DemoError as exc:
+        console.print(f"[red]demo stopped: {exc}")
+        return 1
     finally:
         stop_children(children)
         if settings.uses_local_stack and not was_running:
             LocalStack(settings, echo=lambda line: console.print(f"[dim]{line}[/]")).down()
-        else:
+        elif settings.uses_local_stack:
             console.print("[dim]the local stack stays up (it was running before the demo)[/]")
 
 
-async def _drive(settings: Settings, console: Console, n: int) -> int:
+class DemoError(RuntimeError):
+    """The demo cannot go on; the message says why and where to look."""
+
+
+async def _drive(settings: Settings, console: Console, n: int, check: Callable[[], None]) -> int:
     base = f"http://{settings.api_host}:{settings.api_port}"
     async with aiohttp.ClientSession() as http:
-        await _wait_ready(http, base)
+        await _wait_ready(http, base, check)
         ids: list[str] = []
+        stems: dict[str, str] = {}
         t0 = time.monotonic()
         for i in range(n):
             job_type, payload = SAMPLES[i % len(SAMPLES)]
@@ -69,11 +113,12 @@ async def _drive(settings: Settings, console: Console, n: int) -> int:
                     console.print(f"[red]intake refused a sample job: {resp.status} {await resp.text()}")
                     return 1
                 ids.append((await resp.json())["job_id"])
+                stems[ids[-1]] = output_stem(i)
         console.print(f"submitted {len(ids)} jobs")
-        jobs = await _watch(http, base, ids, console)
+        jobs = await _watch(http, base, ids, console, check)
         elapsed = time.monotonic() - t0
-        status = await _report(http, base, jobs, elapsed, settings.output_dir, console)
-        console.rule("pacing: a user's posts from their own documents and meetings")
+        status = await _report(http, base, jobs, stems, elapsed, settings.output_dir, console)
+        _rule(console, "pacing: a user's posts from their own documents and meetings")
         from planperfect.pacing_demo import PacingDemoError, pacing_demo
 
         try:
@@ -84,10 +129,11 @@ async def _drive(settings: Settings, console: Console, n: int) -> int:
         return status
 
 
-async def _wait_ready(http: aiohttp.ClientSession, base: str, timeout: float = 90) -> None:
+async def _wait_ready(http: aiohttp.ClientSession, base: str, check: Callable[[], None], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
+        check()
         try:
             async with http.get(f"{base}/readyz") as resp:
                 if resp.status == 200:
@@ -96,7 +142,7 @@ async def _wait_ready(http: aiohttp.ClientSession, base: str, timeout: float = 9
         except aiohttp.ClientError as exc:
             last = str(exc)
         await asyncio.sleep(0.2)
-    raise SystemExit(f"the API did not become ready within {timeout}s: {last}")
+    raise DemoError(f"the API did not become ready within {timeout}s: {last}")
 
 
 async def _fetch(http: aiohttp.ClientSession, base: str, job_id: str) -> dict | None:
@@ -104,17 +150,27 @@ async def _fetch(http: aiohttp.ClientSession, base: str, job_id: str) -> dict | 
         return await resp.json() if resp.status == 200 else None
 
 
-async def _watch(http: aiohttp.ClientSession, base: str, ids: list[str], console: Console, timeout: float = 300) -> list[dict]:
+async def _watch(http: aiohttp.ClientSession, base: str, ids: list[str], console: Console, check: Callable[[], None],
+                 timeout: float = 300) -> list[dict]:
     deadline = time.monotonic() + timeout
     jobs: dict[str, dict] = {}
-    with Live(_progress_table(ids, jobs), console=console, refresh_per_second=8) as live:
+    said: dict[str, str] = {}  # without a terminal: one line per job and status, instead of a live table
+    live = Live(_progress_table(ids, jobs), console=console, refresh_per_second=8) if console.is_terminal else None
+    with live if live is not None else contextlib.nullcontext():
         while time.monotonic() < deadline:
+            check()
             for job_id in ids:
                 job = await _fetch(http, base, job_id)
                 if job is not None:
                     jobs[job_id] = job
-            live.update(_progress_table(ids, jobs))
-            if len(jobs) == len(ids) and all(j["status"] in ("completed", "failed", "cancelled", "dead_lettered") for j in jobs.values()):
+            if live is not None:
+                live.update(_progress_table(ids, jobs))
+            else:
+                for job_id, job in jobs.items():
+                    if said.get(job_id) != job["status"]:
+                        said[job_id] = job["status"]
+                        console.print(f"{job['title'][:40]:40}  {job['job_type']:8}  {job['status']}", markup=False)
+            if len(jobs) == len(ids) and all(j["status"] in TERMINAL for j in jobs.values()):
                 break
             await asyncio.sleep(0.15)
     return [jobs[i] for i in ids if i in jobs]
@@ -137,9 +193,10 @@ def _progress_table(ids: list[str], jobs: dict[str, dict]) -> Table:
     return table
 
 
-async def _report(http, base: str, jobs: list[dict], elapsed: float, out_dir: Path, console: Console) -> int:
+async def _report(http, base: str, jobs: list[dict], stems: dict[str, str], elapsed: float, out_dir: Path,
+                  console: Console) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = Table(title="summary")
+    summary = Table(title="summary", box=None if not console.is_terminal else box.HEAVY_HEAD)
     for col in ("title", "type", "end to end", "stage timings (ms)", "words", "QA"):
         summary.add_column(col)
     written: list[Path] = []
@@ -155,7 +212,7 @@ async def _report(http, base: str, jobs: list[dict], elapsed: float, out_dir: Pa
         if job["status"] == "completed":
             async with http.get(f"{base}/v1/jobs/{job['job_id']}/result") as resp:
                 result = await resp.json()
-            written += _write_result(out_dir, job, result)
+            written += write_result(out_dir, stems[job['job_id']], result)
             qa = result.get("qa") or {}
             if job["job_type"] == JobType.ARTICLE.value:
                 words = f"{qa.get('word_count')}/{qa.get('target_word_count')}"
@@ -168,25 +225,25 @@ async def _report(http, base: str, jobs: list[dict], elapsed: float, out_dir: Pa
     console.print(f"{len(done)}/{len(jobs)} jobs completed in {elapsed:.2f}s "
                   f"({len(done) / elapsed if elapsed else 0:.2f} jobs/s) through {sum(len(PIPELINES[JobType(j['job_type'])]) for j in done)} stages")
     if written:
-        console.rule("exported articles")
+        _rule(console, "exported articles")
         for path in written:
             console.print(f"  {path}")
         first_md = next((p for p in written if p.suffix == ".md"), None)
         if first_md is not None:
-            console.rule(f"{first_md.name} (first 25 lines)")
+            _rule(console, f"{first_md.name} (first 25 lines)")
             console.print("\n".join(first_md.read_text().splitlines()[:25]), markup=False, highlight=False)
     return 0 if len(done) == len(jobs) else 1
 
 
-def _write_result(out_dir: Path, job: dict, result: dict) -> list[Path]:
-    slug = result.get("slug") or job["job_id"][:8]
+def write_result(out_dir: Path, stem: str, result: dict) -> list[Path]:
+    """The job's exports as `stem.md`, `stem.html` (articles) and `stem.jsonld`, replacing a previous run's."""
     paths = []
     if "markdown" in result:
         for suffix, text in ((".md", result["markdown"]), (".html", result["html"])):
-            path = out_dir / f"{slug}{suffix}"
+            path = out_dir / f"{stem}{suffix}"
             path.write_text(text)
             paths.append(path)
-    path = out_dir / f"{slug}.jsonld"
+    path = out_dir / f"{stem}.jsonld"
     path.write_text(json.dumps(result["json_ld"], indent=2))
     paths.append(path)
     return paths
