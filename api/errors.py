@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
+import asyncpg
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 log = logging.getLogger("planperfect.api")
+
+# What a 503 tells the client to wait before retrying: about how long a restarted broker or database
+# takes to answer again. A retried write must carry the same Idempotency-Key (see the README).
+RETRY_AFTER_SECONDS = 5
 
 
 class ApiError(web.HTTPException):
     """An HTTP error whose body is {"error": {"code", "message", "field"?, "details"?}}."""
 
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None, details: Any = None) -> None:
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None, details: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
         self.status_code = status
         body: dict[str, Any] = {"code": code, "message": message}
         if field is not None:
             body["field"] = field
         if details is not None:
             body["details"] = details
-        super().__init__(text=json.dumps({"error": body}), content_type="application/json")
+        super().__init__(text=json.dumps({"error": body}), content_type="application/json", headers=headers)
+
+
+def unavailable(code: str, message: str) -> ApiError:
+    """503 for a dependency outage, with the Retry-After a client should honour."""
+    return ApiError(503, code, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True when `exc` says PostgreSQL cannot be reached (down, restarting, dropped us, too slow to connect)."""
+    if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+                        asyncpg.exceptions.TooManyConnectionsError)):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):
+        return "closed" in str(exc)  # a connection PostgreSQL dropped under us; other InterfaceErrors are bugs
+    # asyncpg lets the socket's own errors through: refused, reset, or the bounded connect timing out.
+    return isinstance(exc, (OSError, asyncio.TimeoutError))
 
 
 def validation_error(exc: ValidationError) -> ApiError:
@@ -53,9 +77,17 @@ async def error_middleware(request: web.Request, handler):
     except web.HTTPNotFound:
         raise ApiError(404, "not_found", f"no route for {request.path}") from None
     except web.HTTPMethodNotAllowed as exc:
-        raise ApiError(405, "method_not_allowed", f"{exc.method} is not allowed here; use {', '.join(sorted(exc.allowed_methods))}") from None
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        raise ApiError(405, "method_not_allowed", f"{exc.method} is not allowed here; use {allowed}",
+                       headers={"Allow": allowed}) from None
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, KafkaError):
+            log.warning("%s %s: Kafka unavailable (%s: %s)", request.method, request.path, type(exc).__name__, exc)
+            raise unavailable("kafka_unavailable", "Kafka is unavailable; retry later") from None
+        if database_unreachable(exc):
+            log.warning("%s %s: PostgreSQL unavailable (%s: %s)", request.method, request.path, type(exc).__name__, exc)
+            raise unavailable("database_unavailable", "PostgreSQL is unavailable; retry later") from None
         log.exception("unhandled error on %s %s", request.method, request.path)
         raise ApiError(500, "internal_error", "the server failed to handle this request; it has been logged") from None

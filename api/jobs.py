@@ -9,14 +9,14 @@ from datetime import datetime, timezone
 from uuid import UUID, uuid4
 
 from aiohttp import web
-from aiokafka.errors import KafkaError
 
 from api.bodies import read_model
 from api.errors import ApiError
 from api.params import cursor_param, idempotency_key_param, last_event_id_param, limit_param, path_uuid, stage_param
+from api.publish import publish
 from api.requests import IntakeRequest
 from api.sse import include_output_param, sse_frame
-from api.state import CONFIG, NOTIFICATIONS, POOL, PRODUCER, READS
+from api.state import CONFIG, NOTIFICATIONS, POOL, READS
 from projections import queries
 from projections.job_status import TERMINAL, JobStatus
 from projections.jobs import JobsProjection
@@ -67,10 +67,7 @@ async def submit(request: web.Request) -> web.Response:
         visibility_seconds=req.visibility_seconds or cfg.default_visibility_seconds,
         idempotency_key=key,
     )
-    try:
-        await request.app[PRODUCER].send_and_wait(cfg.topics.job_events, encode(event), key=key_for(job_id))
-    except KafkaError as exc:
-        raise ApiError(503, "kafka_unavailable", f"the job could not be written to Kafka: {type(exc).__name__}") from None
+    await publish(request.app, cfg.topics.job_events, encode(event), key_for(job_id))
     return web.json_response(
         {"job_id": str(job_id), "status": "queued", "stage": event.initial_stage.value},
         status=202, headers={"Location": _location(request, job_id)},

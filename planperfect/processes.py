@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -12,6 +13,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from planperfect.reachability import KAFKA, POSTGRES, Unreachable, check, classify
+from planperfect.resilience import Backoff, Exit, OutageLog, RestartPolicy
 from planperfect.settings import Settings
 from streams.topics import Topics
 
@@ -26,6 +29,9 @@ def configure_logging(level: str = "INFO", libraries: str = "WARNING") -> None:
     )
     for noisy in ("aiokafka", "faust", "mode", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(getattr(logging, libraries.upper(), logging.WARNING))
+    # While PostgreSQL is down, asyncpg's pool logs a warning with a traceback at every attempt to restore its
+    # connection floor; the projector and the API say once themselves that the database is unavailable.
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
 
 
 def make_provider(settings: Settings):
@@ -76,26 +82,58 @@ def run_worker(settings: Settings) -> None:
     worker.execute_from_commandline()
 
 
-def run_projector(settings: Settings) -> None:
+# A reconnection attempt costs one refused connect: try often, so that the read model resumes soon after.
+PROJECTOR_BACKOFF = Backoff(initial=0.5, cap=10.0)
+
+
+def run_projector(settings: Settings, policy: Backoff = PROJECTOR_BACKOFF) -> None:
+    """The projector, riding out outages: on a lost dependency it drops the runner, waits (exponential,
+    capped) and starts a fresh one, which resumes from the positions stored with the rows."""
     from projections.runner import ProjectionRunner
 
     async def main() -> None:
-        runner = ProjectionRunner(
-            bootstrap=settings.kafka(), dsn=settings.database(), topics=Topics(settings.topic_prefix),
-            batch_size=settings.projector_batch_size, batch_wait_ms=settings.projector_batch_wait_ms,
-        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await runner.start()
-        try:
-            await runner.run(stop)
-        finally:
-            await runner.stop()
-        log.info("projector stopped after %d events", runner.stats.fetched)
+        outage = OutageLog("projector")
+        failures = projected = 0
+        while not stop.is_set():
+            runner = ProjectionRunner(
+                bootstrap=settings.kafka(), dsn=settings.database(), topics=Topics(settings.topic_prefix),
+                batch_size=settings.projector_batch_size, batch_wait_ms=settings.projector_batch_wait_ms,
+            )
+            try:
+                await runner.start()
+                if line := outage.recovered(loop.time()):
+                    log.warning("%s", line)
+                failures = 0
+                await runner.run(stop)
+            except Exception as exc:
+                unreachable = classify(exc, settings)
+                if unreachable is None:
+                    raise  # a bug, not an outage: exit, and let the supervisor decide
+                failures += 1
+                if line := outage.failed(unreachable.service, unreachable.reason, loop.time()):
+                    log.warning("%s", line)
+            finally:
+                projected += runner.stats.fetched
+                await _stop_quietly(runner)
+            if not stop.is_set() and failures:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), policy.delay(failures))
+        log.info("projector stopped after %d events", projected)
 
     asyncio.run(main())
+
+
+async def _stop_quietly(runner, timeout: float = 10.0) -> None:
+    """Close a runner whose connections may already be dead; what is left is the OS's to clean up."""
+    try:
+        async with asyncio.timeout(timeout):
+            await runner.stop()
+    except Exception as exc:  # noqa: BLE001 - closing after an outage; the cause was logged already
+        log.debug("projector: closing the old runner failed: %r", exc)
 
 
 def api_config(settings: Settings):
@@ -106,6 +144,8 @@ def api_config(settings: Settings):
         max_body_bytes=settings.max_body_bytes, default_max_attempts=settings.stage_max_attempts,
         default_retry_delay_seconds=settings.stage_retry_delay_seconds,
         default_visibility_seconds=settings.stage_visibility_seconds,
+        kafka_send_timeout_seconds=settings.kafka_send_timeout_seconds,
+        database_timeout_seconds=settings.database_timeout_seconds,
     )
 
 
@@ -121,12 +161,14 @@ ROLES = ("worker", "projector", "api")
 
 
 def spawn(role: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen:
-    """Start one role as a child process, its output in `log_dir/<role>.log`."""
+    """Start one role as a child process, its output appended to `log_dir/<role>.log`."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    out = open(log_dir / f"{role}.log", "ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "planperfect.cli", role], env=env, stdout=out, stderr=subprocess.STDOUT,
-    )
+    with open(log_dir / f"{role}.log", "ab") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "planperfect.cli", role], env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    print(f"started {role} (pid {child.pid})", flush=True)
+    return child
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -153,15 +195,28 @@ def stop_children(children: list[subprocess.Popen], timeout: float = 15.0) -> No
             child.wait()
 
 
+EXIT_GAVE_UP = 1
+
+
 def run_all(settings: Settings) -> int:
-    """Worker, projector and API as children; stops them all on Ctrl-C, SIGTERM or when one dies (a worker
-    that ends because its consumer stopped delivering is replaced instead)."""
+    """Worker, projector and API as children, each restarted when it dies (backoff, crash-loop limit).
+
+    Returns 0 after Ctrl-C or SIGTERM; EXIT_GAVE_UP when one child exited `restart_limit` times within
+    `restart_window_seconds` (the others are stopped then too). Exits while Kafka or PostgreSQL is
+    unreachable are not counted: an outage of any length is waited out (see RestartPolicy).
+    """
     from agents.watchdog import EXIT_WEDGED
 
+    policy = RestartPolicy(limit=settings.restart_limit, window=settings.restart_window_seconds)
     log_dir = settings.data_dir / "logs"
-    children = [spawn(role, child_env(settings), log_dir) for role in ROLES]
-    print(f"running worker, projector and api (logs in {log_dir}); API on http://{settings.api_host}:{settings.api_port}")
+    env = child_env(settings)
+    print(f"running worker, projector and api (logs in {log_dir}); API on http://{settings.api_host}:{settings.api_port}",
+          flush=True)
+    children = {role: spawn(role, env, log_dir) for role in ROLES}
+    exits: dict[str, list[float]] = {role: [] for role in ROLES}
+    restart_at: dict[str, float] = {}
     stopping = False
+    code = 0
 
     def on_signal(signum, _frame):
         nonlocal stopping
@@ -171,17 +226,46 @@ def run_all(settings: Settings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         while not stopping:
-            for i, (role, child) in enumerate(zip(ROLES, children)):
+            now = time.monotonic()
+            for role, child in children.items():
+                if role in restart_at:
+                    if now >= restart_at[role]:
+                        del restart_at[role]
+                        children[role] = spawn(role, env, log_dir)
+                    continue
                 if child.poll() is None:
                     continue
-                if role == "worker" and child.returncode == EXIT_WEDGED:
-                    print(f"worker's consumer stopped delivering (see {log_dir}/worker.log); starting a fresh worker")
-                    children[i] = spawn(role, child_env(settings), log_dir)
-                    continue
-                print(f"{role} exited with code {child.returncode}; stopping the others (see {log_dir}/{role}.log)")
-                stopping = True
+                down = unreachable_now(settings)
+                exits[role].append(Exit(now, outage=down is not None))
+                decision = policy.decide(exits[role], now, immediate=role == "worker" and child.returncode == EXIT_WEDGED)
+                how = describe_exit(child.returncode) + (f" while {down.service} is unreachable" if down else "")
+                if decision.give_up:
+                    print(f"{role} {how}: {decision.recent_crashes} exits within {policy.window:.0f} s, giving up "
+                          f"and stopping the others (see {log_dir}/{role}.log)", flush=True)
+                    stopping, code = True, EXIT_GAVE_UP
+                    break
+                print(f"{role} {how}; restarting it in {decision.delay:.0f} s (see {log_dir}/{role}.log)", flush=True)
+                restart_at[role] = now + decision.delay
             if not stopping:
-                time.sleep(0.5)  # supervision poll, not synchronisation
+                time.sleep(0.2)  # supervision poll, not synchronisation
     finally:
-        stop_children(children)
-    return 0
+        stop_children(list(children.values()))
+    return code
+
+
+def unreachable_now(settings: Settings, timeout: float = 3.0) -> Unreachable | None:
+    """Kafka or PostgreSQL, if one does not answer now: then a child's exit is an outage, not a crash."""
+    try:
+        check(settings, (KAFKA, POSTGRES), timeout=timeout)
+    except Unreachable as exc:
+        return exc
+    return None
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"

@@ -1,0 +1,29 @@
+"""Writes to the log from the HTTP edge, bounded in time: a broker that cannot acknowledge is a 503, not a hang."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from aiokafka.errors import KafkaError
+
+from api.errors import unavailable
+from api.state import CONFIG, PRODUCER
+
+
+async def publish(app: web.Application, topic: str, value: bytes, key: bytes) -> None:
+    """Send and wait for Kafka's acknowledgement, at most `kafka_send_timeout_seconds`.
+
+    On a timeout the record may still be written later (the producer keeps it queued): a client that
+    retries must send the same Idempotency-Key, so that the retry names the same job.
+    """
+    limit = app[CONFIG].kafka_send_timeout_seconds
+    try:
+        async with asyncio.timeout(limit):
+            await app[PRODUCER].send_and_wait(topic, value, key=key)
+    except TimeoutError:
+        raise unavailable("kafka_unavailable", f"Kafka did not acknowledge the write within {limit:g} s; "
+                          "retry later with the same Idempotency-Key") from None
+    except KafkaError as exc:
+        raise unavailable("kafka_unavailable", f"the write to Kafka failed: {type(exc).__name__}; "
+                          "retry later with the same Idempotency-Key") from None

@@ -1,0 +1,88 @@
+"""Riding out outages: capped backoff, a supervisor's crash-loop limit, and one log line per change of state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential delays, capped: 1, 2, 4, 8 ... `cap` seconds for the 1st, 2nd, 3rd ... failure in a row."""
+
+    initial: float = 1.0
+    factor: float = 2.0
+    cap: float = 30.0
+
+    def delay(self, failures: int) -> float:
+        if failures <= 0:
+            return 0.0
+        return min(self.cap, self.initial * self.factor ** (failures - 1))
+
+
+@dataclass(frozen=True)
+class Exit:
+    """One exit of a supervised child: when, and whether a dependency it needs was unreachable then."""
+
+    at: float
+    outage: bool = False
+
+
+@dataclass(frozen=True)
+class RestartDecision:
+    give_up: bool
+    delay: float  # seconds to wait before the restart (meaningless when giving up)
+    recent_crashes: int
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When a supervised child dies: restart it after a backoff, and give up once it has crashed `limit`
+    times within `window` seconds, a loop no restart will fix.
+
+    An exit while Kafka or PostgreSQL is unreachable is the outage's doing, not a crash: it never counts
+    towards the limit, and its backoff grows with the outage (up to the cap), however long it lasts.
+    """
+
+    limit: int = 5
+    window: float = 60.0
+    backoff: Backoff = field(default_factory=Backoff)
+
+    def decide(self, exits: Sequence[Exit], now: float, *, immediate: bool = False) -> RestartDecision:
+        """`exits` holds every exit of this child so far, oldest first, the one just seen last."""
+        crashes = sum(1 for e in exits if not e.outage and now - e.at < self.window)
+        if not exits[-1].outage:
+            if crashes >= self.limit:
+                return RestartDecision(True, 0.0, crashes)
+            return RestartDecision(False, 0.0 if immediate else self.backoff.delay(crashes), crashes)
+        outage_streak = 0
+        for e in reversed(exits):
+            if not e.outage:
+                break
+            outage_streak += 1
+        return RestartDecision(False, 0.0 if immediate else self.backoff.delay(outage_streak), crashes)
+
+
+@dataclass
+class OutageLog:
+    """Turns a stream of failures and successes into one line per change of state, never one per retry."""
+
+    what: str
+    down_since: float | None = None
+    dependency: str | None = None
+
+    def failed(self, dependency: str, reason: str, now: float) -> str | None:
+        if self.down_since is not None and dependency == self.dependency:
+            return None
+        first = self.down_since is None
+        self.dependency = dependency
+        if first:
+            self.down_since = now
+        return f"{self.what}: {dependency} unavailable ({reason}); retrying with backoff"
+
+    def recovered(self, now: float) -> str | None:
+        if self.down_since is None:
+            return None
+        line = f"{self.what}: {self.dependency} back after {now - self.down_since:.0f} s"
+        self.down_since = self.dependency = None
+        return line
