@@ -257,6 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as exc:
+        from planperfect.stack import StackError
+
+        if isinstance(exc, StackError):  # the local stack could not start or stop; its message says why
+            print(f"planperfect {args.command}: {exc}", file=sys.stderr)
+            return 1
         unreachable = classify(exc, settings)
         if unreachable is None:
             raise

@@ -10,6 +10,8 @@ import sys
 
 from planperfect.settings import Settings
 
+MIN_REASON = 40  # fewer characters of a reason than this do not say what happened
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from planperfect.cli import _command
@@ -96,16 +98,21 @@ def cmd_dlq_list(settings: Settings, args) -> int:
 
 
 def dead_letter_lines(letters: list[dict], width: int | None) -> list[str]:
-    """One line per dead letter; the reason fills what `width` leaves (whole when `width` is None)."""
+    """Each dead letter on one line, its reason filling what `width` leaves (whole when `width` is None); a
+    terminal too narrow for a useful part of it gets the reason on an indented line of its own."""
     lines = []
     for d in letters:
         head = (f"{d['dead_letter_id']}  {d['status']:8}  {d['stage'] or '-':8}  attempts={d['attempts']}  "
                 f"job={d['job_id'] or '-'}  ")
         reason = " ".join(str(d["reason"]).split())  # one line, whatever the exception text held
-        room = None if width is None else max(width - len(head), 20)
-        if room is not None and len(reason) > room:
-            reason = reason[: room - 1] + "…"
-        lines.append(head + reason)
+        if width is None or len(head) + len(reason) <= width:
+            lines.append(head + reason)
+            continue
+        if width - len(head) < MIN_REASON:
+            lines.append(head.rstrip())
+            head = "    "
+        room = max(width - len(head), MIN_REASON)
+        lines.append(head + (reason if len(reason) <= room else reason[: room - 1] + "…"))
     return lines
 
 

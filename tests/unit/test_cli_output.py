@@ -1,0 +1,66 @@
+"""What the CLI prints: dead letters to the terminal's width, a job's failures, a job's events as they happen."""
+
+from __future__ import annotations
+
+from planperfect.cli_delivery import dead_letter_lines
+from planperfect.cli_jobs import describe_event, sse_events, status_lines
+
+REASON = ("permanent error at attempt 3: upstream provider answered 400 invalid_request_error: "
+          "the prompt is longer than the model's context window")
+LETTER = {"dead_letter_id": "0b6f0f8e-0d7a-4a52-bb0e-2f6c3a1f9d10", "status": "dead", "stage": "draft",
+          "attempts": 3, "job_id": "7b0c7a52-4f43-4a4b-9d49-0f4f2d1c6a11", "reason": REASON}
+
+
+def test_dead_letter_reason_fills_a_wide_terminal_and_is_whole_without_one():
+    (wide,) = dead_letter_lines([LETTER], 300)
+    assert wide.endswith(REASON)
+    (cut,) = dead_letter_lines([LETTER], 180)
+    assert len(cut) == 180 and cut.endswith("…") and REASON[:60] in cut
+    head, reason = dead_letter_lines([LETTER], 120)  # too narrow for the reason beside the ids: a line of its own
+    assert head.endswith(f"job={LETTER['job_id']}") and reason.startswith("    permanent error")
+    assert len(reason) == 120 and reason.endswith("…")
+    (piped,) = dead_letter_lines([LETTER], None)
+    assert piped.endswith(REASON)
+
+
+def test_a_multi_line_reason_stays_on_one_line():
+    (line,) = dead_letter_lines([LETTER | {"reason": "Traceback:\n  boom\n  bang"}], None)
+    assert line.endswith("Traceback: boom bang")
+
+
+def _job(**overrides) -> dict:
+    stage = {"position": 1, "stage": "research", "status": "completed", "attempts": 1, "duration_ms": 12,
+             "last_error": None}
+    job = {"job_id": LETTER["job_id"], "job_type": "article", "status": "dead_lettered", "current_stage": "outline",
+           "title": "T", "last_error": REASON,
+           "stages": [stage | {"status": "completed", "attempts": 2, "last_error": "timeout after 600 s"},
+                      stage | {"position": 2, "stage": "outline", "status": "dead_lettered", "attempts": 3,
+                               "duration_ms": None, "last_error": "injected: boom"}]}
+    return job | overrides
+
+
+def test_status_says_why_a_stage_failed_and_why_the_job_ended():
+    text = "\n".join(status_lines(_job()))
+    assert "last error (retried): timeout after 600 s" in text
+    assert "error: injected: boom" in text
+    assert f"why dead_lettered: {REASON}" in text
+
+
+def test_status_of_a_completed_job_has_no_why_line():
+    assert not any("why" in line for line in status_lines(_job(status="completed")))
+
+
+def test_events_as_lines():
+    assert describe_event({"type": "StageFailed", "stage": "draft", "attempt": 2, "retryable": True,
+                           "error_code": "timeout", "error": "no answer"}) == \
+        "draft     FAILED (attempt 2, will retry): timeout: no answer"
+    assert describe_event({"type": "JobDeadLettered", "stage": "qa", "attempts": 3, "reason": "r"}) == \
+        "DEAD-LETTERED at qa after 3 attempts: r"
+    assert describe_event({"type": "SomethingNew"}) is None
+
+
+def test_server_sent_events_are_parsed_and_keep_alives_skipped():
+    raw = [b": keep-alive\n", b"\n", b"id: 1\n", b"event: JobSubmitted\n", b'data: {"type": "JobSubmitted"}\n', b"\n",
+           b"id: 2\n", b'data: {"type": "StageStarted",\n', b'data: "stage": "research"}\n', b"\n"]
+    assert list(sse_events(iter(raw))) == [("1", {"type": "JobSubmitted"}),
+                                           ("2", {"type": "StageStarted", "stage": "research"})]
