@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from planperfect.reachability import KAFKA, POSTGRES, Unreachable, check, classify
-from planperfect.resilience import Backoff, Exit, OutageLog, RestartPolicy
+from planperfect.resilience import Backoff, Exit, OutageLog, RepeatedLines, RestartPolicy
 from planperfect.settings import Settings
 from streams.topics import Topics
 
@@ -32,6 +32,8 @@ def configure_logging(level: str = "INFO", libraries: str = "WARNING") -> None:
     # While PostgreSQL is down, asyncpg's pool logs a warning with a traceback at every attempt to restore its
     # connection floor; the projector and the API say once themselves that the database is unavailable.
     logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RepeatedLines())  # an outage must not flood the log with one library line per retry
 
 
 def make_provider(settings: Settings):

@@ -1,8 +1,10 @@
-"""Riding out outages: capped backoff, a supervisor's crash-loop limit, and one log line per change of state."""
+"""Riding out outages: capped backoff, a supervisor's crash-loop limit, and a log that says each change once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -86,3 +88,30 @@ class OutageLog:
         line = f"{self.what}: {self.dependency} back after {now - self.down_since:.0f} s"
         self.down_since = self.dependency = None
         return line
+
+
+class RepeatedLines(logging.Filter):
+    """Lets each library line through once per `every` seconds, then says how many like it it held back.
+
+    During an outage aiokafka logs the same connection error several times a second, for as long as the
+    outage lasts; our own lines (loggers under `planperfect`) always pass.
+    """
+
+    def __init__(self, every: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.every = every
+        self.clock = clock
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}  # (logger, template) -> (last shown, held)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "planperfect" or record.name.startswith("planperfect."):
+            return True
+        key, now = (record.name, str(record.msg)), self.clock()
+        shown, held = self._seen.get(key, (None, 0))
+        if shown is not None and now - shown < self.every:
+            self._seen[key] = (shown, held + 1)
+            return False
+        self._seen[key] = (now, 0)
+        if held:
+            record.msg = f"{record.msg} [and {held} more like this in the last {now - shown:.0f} s]"
+        return True

@@ -1,6 +1,8 @@
 """The outage policies: capped exponential backoff, the crash-loop limit, outages waited out, one log line per change."""
 
-from planperfect.resilience import Backoff, Exit, OutageLog, RestartPolicy
+import logging
+
+from planperfect.resilience import Backoff, Exit, OutageLog, RepeatedLines, RestartPolicy
 
 
 def test_backoff_doubles_from_the_first_failure_and_stops_at_the_cap():
@@ -58,3 +60,23 @@ def test_a_second_dependency_failing_is_a_change_of_state_too():
     assert o.failed("Kafka", "connection refused", now=0.0) is not None
     assert o.failed("PostgreSQL", "connection refused", now=5.0) is not None
     assert o.recovered(now=9.0) == "projector: PostgreSQL back after 9 s"
+
+
+def test_a_library_line_repeated_during_an_outage_is_shown_once_per_period_with_a_count():
+    now = [0.0]
+    f = RepeatedLines(every=30, clock=lambda: now[0])
+
+    def line(name: str, msg: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, ("node 1",), None)
+
+    shown = []
+    for t in range(0, 65, 1):  # once a second for 65 s
+        now[0] = float(t)
+        record = line("aiokafka", "Unable connect to %s")
+        if f.filter(record):
+            shown.append(record.getMessage())
+    assert shown == ["Unable connect to node 1",
+                     "Unable connect to node 1 [and 29 more like this in the last 30 s]",
+                     "Unable connect to node 1 [and 29 more like this in the last 30 s]"]
+    assert f.filter(line("aiokafka", "another template %s"))
+    assert all(f.filter(line("planperfect.projector", "ours %s")) for _ in range(5))
