@@ -220,7 +220,8 @@ async def _report(http, base: str, jobs: list[dict], stems: dict[str, str], elap
                            f" · keywords missing {len(qa.get('missing_keywords', []))}")
             else:
                 qa_text = f"{'valid' if qa.get('passed') else 'INVALID'} {qa.get('schema_type', '')}"
-        summary.add_row(job["title"][:36], job["job_type"], e2e, timings, words, qa_text)
+        title = job["title"][:36] if console.is_terminal else job["title"]  # a file or pipe has the width
+        summary.add_row(title, job["job_type"], e2e, timings, words, qa_text)
     console.print(summary)
     console.print(f"{len(done)}/{len(jobs)} jobs completed in {elapsed:.2f}s "
                   f"({len(done) / elapsed if elapsed else 0:.2f} jobs/s) through {sum(len(PIPELINES[JobType(j['job_type'])]) for j in done)} stages")
