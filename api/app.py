@@ -55,7 +55,7 @@ async def _kafka(app: web.Application):
 async def _read_your_writes(app: web.Application):
     cfg = app[CONFIG]
     reads = ReadYourWrites(cfg.bootstrap, cfg.read_your_writes_seconds, pool=app[POOL], producer=app[PRODUCER],
-                           notifications=app[NOTIFICATIONS])
+                           notifications=app[NOTIFICATIONS], kafka_seconds=cfg.kafka_send_timeout_seconds)
     app[READS] = reads
     yield
     await reads.stop()

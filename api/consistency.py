@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from api.errors import ApiError
+from api.errors import ApiError, unavailable
 from api.notifications import JobNotifications
 from projections.queries import projection_positions
 
@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 _FIRST_POLL = 0.005
 _LONGEST_POLL = 0.05
-RETRY_AFTER_SECONDS = 1
+BEHIND_RETRY_AFTER_SECONDS = 1  # a projector that is only behind catches up in moments, unlike an outage
 
 
 class ReadYourWrites:
@@ -35,9 +35,10 @@ class ReadYourWrites:
     first use (so the API starts, and answers, while Kafka is away)."""
 
     def __init__(self, bootstrap: str, wait_seconds: float, *, pool: asyncpg.Pool, producer: AIOKafkaProducer,
-                 notifications: JobNotifications | None = None) -> None:
+                 notifications: JobNotifications | None = None, kafka_seconds: float = 10.0) -> None:
         self.bootstrap = bootstrap
-        self.wait_seconds = wait_seconds
+        self.wait_seconds = wait_seconds  # for the projector
+        self.kafka_seconds = kafka_seconds  # for the log's end offsets
         self.pool = pool
         self.producer = producer
         self.notifications = notifications
@@ -53,7 +54,11 @@ class ReadYourWrites:
         async with self._lock:
             if self._consumer is None:
                 consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
-                await consumer.start()
+                try:
+                    await consumer.start()
+                except BaseException:  # no broker (or the request was cancelled): close what start() opened
+                    await consumer.stop()
+                    raise
                 self._consumer = consumer
             return self._consumer
 
@@ -80,25 +85,25 @@ class ReadYourWrites:
 
         503 when Kafka cannot tell the log's end, or the projector has not got there, within the bound."""
         try:
-            async with asyncio.timeout(self.wait_seconds):
+            async with asyncio.timeout(self.kafka_seconds):
                 ends = await self.write_positions(topic, key)
         except (KafkaError, TimeoutError) as exc:
-            raise _retry_later(ApiError(503, "kafka_unavailable", "could not read the log's end to know whether the "
-                                        f"read model is complete: {type(exc).__name__}")) from None
+            raise unavailable("kafka_unavailable", "could not read the log's end to know whether the read model "
+                              f"is complete: {type(exc).__name__}") from None
         if not await self._caught_up(projection, topic, ends, job_id):
-            raise _retry_later(ApiError(
-                503, "read_model_behind",
-                f"the read model has not caught up with the log within {self.wait_seconds:g} s; retry",
-                details={"topic": topic, "end_offsets": {str(p): end for p, end in ends.items()}}))
+            raise ApiError(503, "read_model_behind",
+                           f"the read model has not caught up with the log within {self.wait_seconds:g} s; retry",
+                           details={"topic": topic, "end_offsets": {str(p): end for p, end in ends.items()}},
+                           headers={"Retry-After": str(BEHIND_RETRY_AFTER_SECONDS)})
 
     async def _caught_up(self, projection: str, topic: str, ends: dict[int, int], job_id: str | None) -> bool:
-        hub = self.notifications if job_id is not None else None
-        event = hub.watch(job_id) if hub is not None and job_id is not None else None
+        if job_id is None or self.notifications is None:
+            return await self._poll(projection, topic, ends, None)
+        event = self.notifications.watch(job_id)
         try:
             return await self._poll(projection, topic, ends, event)
         finally:
-            if hub is not None and job_id is not None and event is not None:
-                hub.unwatch(job_id, event)
+            self.notifications.unwatch(job_id, event)
 
     async def _poll(self, projection: str, topic: str, ends: dict[int, int], event: asyncio.Event | None) -> bool:
         loop = asyncio.get_running_loop()
@@ -124,8 +129,3 @@ class ReadYourWrites:
             else:
                 await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, _LONGEST_POLL)
-
-
-def _retry_later(error: ApiError) -> ApiError:
-    error.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return error

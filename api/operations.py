@@ -8,10 +8,11 @@ from uuid import UUID
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
-from api.errors import ApiError
+from api.errors import ApiError, unavailable
 from api.jobs import job_or_404
+from api.publish import publish
 from api.params import limit_param, path_uuid, stage_param, uuid_param
-from api.state import CONFIG, POOL, PRODUCER
+from api.state import CONFIG, POOL
 from projections import queries
 from projections.job_status import TERMINAL
 from streams.codec import encode, key_for
@@ -23,11 +24,7 @@ routes = web.RouteTableDef()
 
 
 async def _send_control(request: web.Request, job_id: UUID, command) -> None:
-    cfg = request.app[CONFIG]
-    try:
-        await request.app[PRODUCER].send_and_wait(cfg.topics.job_control, encode(command), key=key_for(job_id))
-    except KafkaError as exc:
-        raise ApiError(503, "kafka_unavailable", f"the command could not be written to Kafka: {type(exc).__name__}") from None
+    await publish(request.app, request.app[CONFIG].topics.job_control, encode(command), key_for(job_id))
 
 
 @routes.post("/v1/jobs/{job_id}/cancel")
@@ -100,7 +97,7 @@ async def queues(request: web.Request) -> web.Response:
     try:
         depths = await queue_depths(cfg.bootstrap, [(t, g) for t, g, _ in targets])
     except KafkaError as exc:
-        raise ApiError(503, "kafka_unavailable", f"queue depth could not be read: {type(exc).__name__}") from None
+        raise unavailable("kafka_unavailable", f"queue depth could not be read: {type(exc).__name__}") from None
     out = []
     for (topic, group, labels), d in zip(targets, depths):
         out.append({

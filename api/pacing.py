@@ -10,10 +10,11 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 
 from api.bodies import read_model
-from api.errors import ApiError
+from api.errors import ApiError, unavailable
 from api.pacing_requests import KnowledgeCreate, MeetingCreate, ScheduleCreate, SchedulePatch, TriggerRequest
 from api.params import idempotency_key_param, limit_param, user_id_param, uuid_param
-from api.state import CONFIG, POOL, PRODUCER, READS
+from api.publish import publish
+from api.state import CONFIG, POOL, READS
 from projections import pacing_queries as q
 from projections.pacing_analyses import PacingAnalysesProjection
 from projections.pacing_context import PacingContextProjection
@@ -54,11 +55,7 @@ async def _settled(request: web.Request, projection: str, user_id: str | None) -
 
 
 async def _publish(request: web.Request, event) -> None:
-    cfg = request.app[CONFIG]
-    try:
-        await request.app[PRODUCER].send_and_wait(cfg.topics.pacing_events, encode(event), key=pacing_key(event.user_id))
-    except KafkaError as exc:
-        raise ApiError(503, "kafka_unavailable", f"the event could not be written to Kafka: {type(exc).__name__}") from None
+    await publish(request.app, request.app[CONFIG].topics.pacing_events, encode(event), pacing_key(event.user_id))
 
 
 def _fact(user_id: str, subject: UUID) -> dict:
@@ -199,10 +196,7 @@ async def trigger(request: web.Request) -> web.Response:
     event = pacing_submitted(brief, now=datetime.now(timezone.utc), max_attempts=cfg.default_max_attempts,
                              retry_delay_seconds=cfg.default_retry_delay_seconds,
                              visibility_seconds=cfg.default_visibility_seconds)
-    try:
-        await request.app[PRODUCER].send_and_wait(cfg.topics.job_events, encode(event), key=key_for(event.job_id))
-    except KafkaError as exc:
-        raise ApiError(503, "kafka_unavailable", f"the analysis could not be written to Kafka: {type(exc).__name__}") from None
+    await publish(request.app, cfg.topics.job_events, encode(event), key_for(event.job_id))
     return web.json_response(_accepted(str(event.job_id), brief, "queued"), status=202,
                              headers={"Location": f"/v1/pacing/analyses/{event.job_id}"})
 
@@ -236,7 +230,7 @@ async def status(request: web.Request) -> web.Response:
     try:
         depths = await queue_depths(cfg.bootstrap, [(t, g) for t, g, _ in targets])
     except KafkaError as exc:
-        raise ApiError(503, "kafka_unavailable", f"queue depth could not be read: {type(exc).__name__}") from None
+        raise unavailable("kafka_unavailable", f"queue depth could not be read: {type(exc).__name__}") from None
     topics = [
         {"topic": t, "group": g, **labels, "pending": d.queue_length, "oldest_msg_age_sec": d.oldest_msg_age_sec,
          "lag": {str(p.partition): p.lag for p in d.partitions}}

@@ -1,0 +1,75 @@
+"""Read-your-writes on a real broker and database: the partition is the producer's, a lagging projector is a 503
+(never a wrong 404), and once the projector has caught up the write is read and an unknown id is a 404."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from api.app import create_app
+from api.config import ApiConfig
+from api.state import PRODUCER, READS
+from projections.runner import ProjectionRunner
+from streams.codec import key_for
+from streams.pacing_events import pacing_key
+from streams.topics import Topics
+
+ARTICLE = {"job_type": "article", "payload": {"title": "Read it back"}}
+
+
+async def test_the_partition_waited_for_is_the_one_the_producer_wrote_to(infra, database, prefix):
+    topics = Topics(prefix)
+    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics))
+    async with TestClient(TestServer(app)):
+        producer, reads = app[PRODUCER], app[READS]
+        for topic, key in [(topics.job_events, key_for(uuid4())) for _ in range(40)] + \
+                          [(topics.pacing_events, pacing_key(f"user-{i}")) for i in range(40)]:
+            written = await producer.send_and_wait(topic, b"{}", key=key)
+            ends = await reads.write_positions(topic, key)
+            assert list(ends) == [written.partition], (topic, key)
+            assert ends[written.partition] == written.offset + 1
+        assert len(await reads.write_positions(topics.pacing_events, None)) == len(
+            await producer.partitions_for(topics.pacing_events))
+
+
+async def test_a_miss_waits_for_the_projector_and_never_answers_a_wrong_404(infra, database, prefix):
+    topics = Topics(prefix)
+    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics, read_your_writes_seconds=0.5))
+    async with TestClient(TestServer(app)) as client:
+        unknown = uuid4()
+        assert (await client.get(f"/v1/jobs/{unknown}")).status == 404  # nothing written: caught up at once
+
+        resp = await client.post("/v1/jobs", json=ARTICLE)
+        assert resp.status == 202, await resp.text()
+        job_id = (await resp.json())["job_id"]
+        # No projector runs: the job is on the log but not in the read model. Not a 404: a 503 to retry.
+        for path in (f"/v1/jobs/{job_id}", f"/content-intake/{job_id}", f"/v1/jobs/{job_id}/events"):
+            resp = await client.get(path)
+            assert resp.status == 503, (path, await resp.text())
+            assert (await resp.json())["error"]["code"] == "read_model_behind"
+            assert resp.headers["Retry-After"] == "1"
+        resp = await client.post(f"/v1/jobs/{job_id}/cancel")
+        assert resp.status == 503 and (await resp.json())["error"]["code"] == "read_model_behind"
+
+        resp = await client.post("/v1/users/ada/knowledge", json={"title": "Notes", "body": "Some notes."})
+        assert resp.status == 202
+        resp = await client.get("/v1/users/ada/knowledge")
+        assert resp.status == 503 and (await resp.json())["error"]["code"] == "read_model_behind"
+
+        runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=topics, batch_wait_ms=20)
+        await runner.start()
+        try:
+            await runner.run_until_caught_up(timeout=60)
+        finally:
+            await runner.stop()
+
+        resp = await client.get(f"/v1/jobs/{job_id}")
+        assert resp.status == 200 and (await resp.json())["requester_email"] is None
+        seed = await (await client.get(f"/content-intake/{job_id}")).json()
+        assert (seed["status"], seed["job_status"], seed["failure"]) == ("queued", "queued", None)
+        assert len((await (await client.get("/v1/users/ada/knowledge")).json())["documents"]) == 1
+        resp = await client.get(f"/v1/jobs/{uuid4()}")
+        assert resp.status == 404 and (await resp.json())["error"]["code"] == "job_not_found"
+        resp = await client.get(f"/v1/pacing/schedules/{uuid4()}")
+        assert resp.status == 404 and (await resp.json())["error"]["code"] == "schedule_not_found"
