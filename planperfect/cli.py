@@ -236,6 +236,12 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).addHandler(logging.NullHandler())
 
 
+def command_name(args: argparse.Namespace) -> str:
+    """`planperfect topics list`, as the user typed it (each group stores its subcommand as `<group>_cmd`)."""
+    sub = getattr(args, f"{args.command}_cmd", None)
+    return f"planperfect {args.command}" + (f" {sub}" if sub else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from pydantic import ValidationError
@@ -260,12 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         from planperfect.stack import StackError
 
         if isinstance(exc, StackError):  # the local stack could not start or stop; its message says why
-            print(f"planperfect {args.command}: {exc}", file=sys.stderr)
+            print(f"{command_name(args)}: {exc}", file=sys.stderr)
             return 1
         unreachable = classify(exc, settings)
         if unreachable is None:
             raise
-        print(f"planperfect {args.command}: {unreachable}", file=sys.stderr)
+        print(f"{command_name(args)}: {unreachable}", file=sys.stderr)
         return EXIT_UNAVAILABLE
 
 
