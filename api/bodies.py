@@ -23,9 +23,11 @@ async def read_model(request: web.Request, model: type[M]) -> M:
         # Python's parser first: pydantic's own calls an escaped lone surrogate ("\ud800") invalid JSON,
         # but it is valid JSON holding a string the store cannot take, and the client must hear which field.
         data = json.loads(raw)
+        found = find_unstorable(data)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError (bytes that are not UTF-8)
         raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
-    found = find_unstorable(data)
+    except RecursionError:  # arrays in arrays a thousand deep: no request model nests like that
+        raise ApiError(400, "invalid_json", "request body is nested too deeply") from None
     if found is not None:
         field, reason = found
         raise ApiError(422, "validation_error", f"{field}: {reason}", field=field,

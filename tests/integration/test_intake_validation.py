@@ -148,6 +148,9 @@ async def test_transport_level_errors(client, infra, prefix):
     assert resp.status == 413 and (await resp.json())["error"]["code"] == "body_too_large"
     resp = await client.post("/v1/jobs", json=[1, 2])
     assert resp.status == 422
+    for depth in (990, 2000):  # past Python's recursion limit once was a 500
+        resp = await client.post("/v1/jobs", data="[" * depth + "]" * depth, headers={"Content-Type": "application/json"})
+        assert resp.status in (400, 422) and (await resp.json())["error"]["code"] in ("invalid_json", "validation_error")
     resp = await client.post("/v1/jobs", json=GOOD, headers={"Idempotency-Key": "k" * 201})
     assert resp.status == 400 and (await resp.json())["error"]["field"] == "Idempotency-Key"
     assert await _log_size(infra.bootstrap, Topics(prefix).job_events) == 0
