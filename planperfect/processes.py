@@ -148,6 +148,7 @@ def api_config(settings: Settings):
         default_visibility_seconds=settings.stage_visibility_seconds,
         kafka_send_timeout_seconds=settings.kafka_send_timeout_seconds,
         database_timeout_seconds=settings.database_timeout_seconds,
+        read_your_writes_seconds=settings.read_your_writes_seconds,
     )
 
 

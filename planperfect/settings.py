@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     projector_batch_wait_ms: int = Field(50, description="Longest wait for a batch to fill.")
     kafka_send_timeout_seconds: float = Field(10.0, gt=0, le=300, description="Longest an HTTP write waits for Kafka to acknowledge before answering 503.")
     database_timeout_seconds: float = Field(5.0, gt=0, le=300, description="Longest the API waits to connect to PostgreSQL before answering 503.")
+    read_your_writes_seconds: float = Field(5.0, gt=0, le=300, description="Longest a read of an id the read model does not hold yet waits for the projector before answering (503 if it is still behind).")
     restart_limit: int = Field(5, ge=1, le=1000, description="`planperfect run` gives up (exit 1) when one child exits this many times ...")
     restart_window_seconds: float = Field(60.0, gt=0, le=86400, description="... within this many seconds; each restart waits 1, 2, 4 ... 30 s.")
     max_body_bytes: int = Field(256 * 1024, description="Largest accepted HTTP request body.")
