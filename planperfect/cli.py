@@ -153,13 +153,21 @@ def _http(settings: Settings, method: str, path: str, body: dict | None = None, 
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
+            return resp.status, _json(resp.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        return exc.code, _json(exc.read())
     except urllib.error.URLError as exc:
         raise _unreachable_api(url, exc.reason) from None
     except (TimeoutError, ConnectionError) as exc:  # the read, after the connection was made
         raise _unreachable_api(url, f"no answer within {HTTP_TIMEOUT:g} s" if isinstance(exc, TimeoutError) else exc) from None
+
+
+def _json(raw: bytes) -> object:
+    """The answer's JSON; something else (a proxy's HTML page) as an error the CLI can print in one line."""
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return {"error": {"code": "not_json", "message": " ".join(raw[:200].decode(errors="replace").split())}}
 
 
 def api_error(status: int, answer: object) -> str:

@@ -128,7 +128,7 @@ def sse_events(lines: Iterator[bytes]) -> Iterator[tuple[str, dict]]:
 
 def follow(settings: Settings, job_id: str, out: Out = print) -> str:
     """Print the job's events as they happen (GET /v1/jobs/{id}/stream) until it ends; its final status."""
-    from planperfect.cli import _http, _unreachable_api, api_url
+    from planperfect.cli import _http, _unreachable_api, api_error, api_url
 
     last_id = "0"
     visible_by = time.monotonic() + VISIBLE_WITHIN
@@ -142,7 +142,11 @@ def follow(settings: Settings, job_id: str, out: Out = print) -> str:
                         out(f"  {line}")
         except urllib.error.HTTPError as exc:
             if exc.code != 404 or time.monotonic() > visible_by:
-                raise SystemExit(f"following job {job_id}: {exc.code} {exc.read()[:200]!r}") from None
+                try:
+                    answer = json.loads(exc.read() or b"null")
+                except ValueError:
+                    answer = None
+                raise SystemExit(f"following job {job_id}: {api_error(exc.code, answer)}") from None
             time.sleep(0.2)  # acknowledged but not yet in the read model: ask again, bounded by visible_by
             continue
         except urllib.error.URLError as exc:
