@@ -14,10 +14,12 @@ from projections.base import Record
 from streams.deadletters import DeadLettered, dead_letter_id_for
 
 # The event's data, not the database's state: PostgreSQL refused a value (class 22: a NUL in text, a lone
-# surrogate, a number out of range; class 23: a constraint), or it could not even be encoded for it. An
-# outage (connection lost, server shutting down) is none of these: it propagates and the batch is retried.
+# surrogate, a number out of range; class 23: a constraint; 54000: a value too big for an index row), or it
+# could not even be encoded for it. An outage (connection lost, server shutting down) is none of these: it
+# propagates and the batch is retried.
 UNAPPLIABLE: tuple[type[BaseException], ...] = (
-    asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, UnicodeError, PydanticSerializationError,
+    asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, asyncpg.ProgramLimitExceededError, UnicodeError,
+    PydanticSerializationError,
 )
 ERROR_CHARS = 500
 # A letter carries the event's bytes base64 (a third larger): cut them so that the letter itself always fits

@@ -104,10 +104,6 @@ class ReplayAudit:
     problems: tuple[str, ...]
     dead_lettered: int
 
-    @property
-    def sound(self) -> bool:
-        return not self.problems
-
 
 async def audit(
     runner: ProjectionRunner, conn: asyncpg.Connection, schema: str, names: Sequence[str], head: LogHead,
@@ -119,7 +115,8 @@ async def audit(
     positions = await read_positions(conn, schema, names)
     problems: list[str] = []
     totals: dict[str, list[int]] = {}
-    for (topic, partition), end in sorted(ends.items()):
+    order = {topic: i for i, topic in enumerate(runner.sources)}
+    for (topic, partition), end in sorted(ends.items(), key=lambda item: (order.get(item[0][0], 0), item[0][1])):
         at = min((positions.get((n, topic, partition), 0) for n in names), default=0)
         ledger = runner.ledgers.get(TopicPartition(topic, partition))
         applied, dead = (ledger.applied, ledger.dead_lettered) if ledger else (0, 0)
@@ -142,7 +139,7 @@ async def audit(
         problems.append(f"{len(unrecorded):,} {'event' if one else 'events'} could not be decoded or applied and no "
                         f"dead letter for {'it' if one else 'them'} is on the log (is the live projector running? it "
                         f"dead-letters such events when it meets them): {shown}")
-    lines = [f"{topic}: {at:,} offsets read, {applied:,} applied, {dead:,} dead-lettered by the projector"
+    lines = [f"{topic}: {at:,} offsets read: {applied:,} applied, {dead:,} dead-lettered"
              for topic, (at, applied, dead) in totals.items()]
     recorded = [f for f in runner.failures if f.dead_letter_id in runner.letters_seen]
     if recorded:

@@ -77,7 +77,6 @@ class Ledger:
     read: int = 0
     applied: int = 0
     dead_lettered: int = 0
-    first_offset: int | None = None
 
 
 @dataclass
@@ -213,11 +212,11 @@ class ProjectionRunner:
         ends: dict[TopicPartition, int] = {}
         for tp, msgs in fetched.items():
             for msg in msgs:
-                record = self._decode(tp, msg)
-                if isinstance(record, Failure):
-                    failed.append(record)
+                decoded = self._decode(tp, msg)
+                if isinstance(decoded, Failure):
+                    failed.append(decoded)
                 else:
-                    records.append(record)
+                    records.append(decoded)
             ends[tp] = msgs[-1].offset + 1
         await self._dead_letter(failed)  # before the positions move past them
         refused: list[Failure] = []
@@ -301,8 +300,6 @@ class ProjectionRunner:
             counts[(f.topic, f.partition)] = counts.get((f.topic, f.partition), 0) + 1
         for tp, msgs in fetched.items():
             ledger = self.ledgers.setdefault(tp, Ledger())
-            if ledger.first_offset is None:
-                ledger.first_offset = msgs[0].offset
             dead = counts.get((tp.topic, tp.partition), 0)
             ledger.read += len(msgs)
             ledger.dead_lettered += dead

@@ -153,7 +153,7 @@ async def test_verify_and_rebuild_keep_every_pacing_row_and_the_live_positions(i
     code, out, err = await cli("projections", "verify", env=env)
     assert code == 0, out + err
     assert "verify: the live read model matches the log (12 tables)" in out
-    assert re.search(rf"^{re.escape(Topics(prefix).pacing_events)}: (\d+) offsets read, \1 applied, 0 dead-lettered",
+    assert re.search(rf"^{re.escape(Topics(prefix).pacing_events)}: (\d+) offsets read: \1 applied, 0 dead-lettered",
                      out, re.M), out
 
     code, out, err = await cli("projections", "rebuild", env=env)
