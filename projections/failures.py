@@ -47,7 +47,6 @@ class Failure:
     reason: str
     error: str
     raw: bytes
-    job_id: UUID | None = None
 
     @property
     def dead_letter_id(self) -> UUID:
@@ -63,9 +62,12 @@ class Failure:
 
     @classmethod
     def unappliable(cls, record: Record, exc: BaseException) -> Failure:
-        error = storable(f"{type(exc).__name__}: {exc}")[:ERROR_CHARS]
-        return cls(record.topic, record.partition, record.offset, Reason.UNAPPLIABLE, error, record.raw,
-                   getattr(record.message, "job_id", None))
+        # The job is named in the error, not as the letter's job_id: a letter with a job id is a failed stage
+        # request that `dlq redrive --all` would try to redrive, and this one holds an event, not a request.
+        job_id = getattr(record.message, "job_id", None)
+        what = f"{type(record.message).__name__}{f' of job {job_id}' if job_id else ''}"
+        error = storable(f"{what}: {type(exc).__name__}: {exc}")[:ERROR_CHARS]
+        return cls(record.topic, record.partition, record.offset, Reason.UNAPPLIABLE, error, record.raw)
 
     def letter(self, now: datetime) -> DeadLettered:
         """The dead letter: the original bytes travel base64 (stored as bytea), never as text."""
@@ -75,7 +77,7 @@ class Failure:
         if self.reason == Reason.UNDECODABLE:
             return DeadLettered.for_undecodable(self.topic, self.partition, self.offset, error, raw, now)
         return DeadLettered(
-            dead_letter_id=self.dead_letter_id, job_id=self.job_id, stage=None, reason=self.reason, error=error,
+            dead_letter_id=self.dead_letter_id, job_id=None, stage=None, reason=self.reason, error=error,
             attempts=0, source_topic=self.topic, source_partition=self.partition, source_offset=self.offset,
             raw_base64=base64.b64encode(raw).decode(), dead_lettered_at=now,
         )

@@ -113,10 +113,12 @@ async def test_events_postgresql_cannot_store_are_dead_lettered_and_the_projecto
     assert {bytes(r["raw"]): (r["source_topic"], r["source_partition"], r["source_offset"]) for r in rows} == at
     assert {r["reason"] for r in rows} == {"unappliable"}
     errors = sorted(r["error"] for r in rows)
-    assert any(e.startswith("CharacterNotInRepertoireError") or e.startswith("UntranslatableCharacterError")
+    assert any(re.match(rf"JobSubmitted of job {nul_job.job_id}: (CharacterNotInRepertoire|UntranslatableCharacter)"
+                        r"Error: ", e) for e in errors), errors
+    assert any(e.startswith(f"StageStarted of job {huge.job_id}: DataError: invalid input for query argument")
                for e in errors), errors
-    assert any(e.startswith("DataError: invalid input for query argument") for e in errors), errors
-    assert {r["job_id"] for r in rows} == {nul_job.job_id, huge.job_id, None}
+    assert any(e.startswith("KnowledgeDocumentAdded: ") for e in errors), errors
+    assert {r["job_id"] for r in rows} == {None}  # not stage requests: `dlq redrive --all` leaves them alone
     assert {d["dead_letter_id"] for d in listed} == {str(r["dead_letter_id"]) for r in rows}
 
     before = await dump(database)
@@ -176,6 +178,6 @@ async def test_an_outage_is_not_mistaken_for_a_bad_event(infra, prefix, database
     conn = await asyncpg.connect(database)
     try:
         assert await conn.fetchval("SELECT count(*) FROM content_jobs") == 2
-        assert await conn.fetchval("SELECT job_id FROM content_dead_letters") == nul_job.job_id
+        assert str(nul_job.job_id) in await conn.fetchval("SELECT error FROM content_dead_letters")
     finally:
         await conn.close()
