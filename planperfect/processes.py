@@ -216,7 +216,7 @@ def run_all(settings: Settings) -> int:
     print(f"running worker, projector and api (logs in {log_dir}); API on http://{settings.api_host}:{settings.api_port}",
           flush=True)
     children = {role: spawn(role, env, log_dir) for role in ROLES}
-    exits: dict[str, list[float]] = {role: [] for role in ROLES}
+    exits: dict[str, list[Exit]] = {role: [] for role in ROLES}
     restart_at: dict[str, float] = {}
     stopping = False
     code = 0
