@@ -140,7 +140,9 @@ async def _all_completed_once(infra: Infra, database: str, prefix: str, ids: lis
     try:
         await eventually(completed, timeout=120, interval=0.5, what=f"all {len(ids)} jobs completed")
     except AssertionError:
-        raise AssertionError(system.logs()) from None
+        await system.dump_worker()
+        raise AssertionError(f"{system.logs()}\n--- worker task dump\n"
+                             f"{system.child_log('worker').rpartition('task dump')[2][:6000]}") from None
     finished: dict[str, set] = defaultdict(set)
     stage_completions: dict[tuple[str, str], set] = defaultdict(set)
     for e in await logged_events(infra.bootstrap, prefix):
@@ -181,6 +183,14 @@ class Supervised:
     def child_log(self, role: str) -> str:
         path = self.work / "data" / "logs" / f"{role}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    async def dump_worker(self) -> None:
+        """Ask the live worker for its task dump (SIGUSR1), so that a stuck worker says where it is stuck."""
+        pid = self.pids("worker")[-1]
+        if _alive(pid):
+            os.kill(pid, signal.SIGUSR1)
+            await eventually(lambda: asyncio.to_thread(lambda: "task dump" in self.child_log("worker")),
+                             timeout=10, what="worker task dump written")
 
     def logs(self) -> str:
         return f"--- run\n{self.out.read_text()}" + "".join(
