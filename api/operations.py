@@ -14,6 +14,7 @@ from api.publish import publish
 from api.params import limit_param, path_uuid, stage_param, uuid_param
 from api.state import CONFIG, POOL
 from projections import queries
+from projections.failures import Reason
 from projections.job_status import TERMINAL
 from streams.codec import encode, key_for
 from streams.commands import CancelJob, RedriveJob, RequestStage
@@ -74,6 +75,9 @@ async def redrive(request: web.Request) -> web.Response:
         raise ApiError(404, "dead_letter_not_found", f"no dead letter {letter_id}", field="dead_letter_id")
     if letter["status"] == "redriven":
         raise ApiError(409, "already_redriven", f"dead letter {letter_id} was redriven at {letter['redriven_at']}")
+    if letter["reason"] == Reason.UNAPPLIABLE:
+        raise ApiError(409, "not_redrivable", "this dead letter holds an event that could not be stored by the read "
+                       "model (its error says why), not a stage request to run again; inspect raw_base64")
     if letter["original"] is None or letter["next_sequence"] is None:
         raise ApiError(409, "not_redrivable", "this dead letter holds undecodable bytes, not a job; inspect raw_base64")
     request_model = RequestStage.model_validate(letter["original"])

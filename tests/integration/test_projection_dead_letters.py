@@ -9,8 +9,11 @@ from datetime import date, datetime, timezone
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaProducer
 
+from api.app import create_app
+from api.config import ApiConfig
 from planperfect.migrate import load_migrations
 from projections.base import Record
 from projections.queries import list_dead_letters
@@ -120,6 +123,12 @@ async def test_events_postgresql_cannot_store_are_dead_lettered_and_the_projecto
     assert any(e.startswith("KnowledgeDocumentAdded: ") for e in errors), errors
     assert {r["job_id"] for r in rows} == {None}  # not stage requests: `dlq redrive --all` leaves them alone
     assert {d["dead_letter_id"] for d in listed} == {str(r["dead_letter_id"]) for r in rows}
+    config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics)
+    async with TestClient(TestServer(create_app(config))) as client:
+        resp = await client.post(f"/v1/dlq/{rows[0]['dead_letter_id']}/redrive")
+        error = (await resp.json())["error"]
+    assert resp.status == 409 and error["code"] == "not_redrivable", error
+    assert "could not be stored by the read model" in error["message"], error
 
     before = await dump(database)
     check = await verify(infra.bootstrap, database, topics, DDL, echo=lambda _: None)
