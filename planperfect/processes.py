@@ -206,7 +206,8 @@ def run_all(settings: Settings) -> int:
 
     Returns 0 after Ctrl-C or SIGTERM; EXIT_GAVE_UP when one child exited `restart_limit` times within
     `restart_window_seconds` (the others are stopped then too). Exits while Kafka or PostgreSQL is
-    unreachable are not counted: an outage of any length is waited out (see RestartPolicy).
+    unreachable are not counted: an outage of any length is waited out (see RestartPolicy). A child that
+    exits EXIT_CONFIG is not restarted: the others are stopped and its code and message are passed on.
     """
     from agents.watchdog import EXIT_WEDGED
 
@@ -239,9 +240,14 @@ def run_all(settings: Settings) -> int:
                 if child.poll() is None:
                     continue
                 down = unreachable_now(settings)
-                exits[role].append(Exit(now, outage=down is not None))
+                exits[role].append(Exit(now, outage=down is not None, code=child.returncode))
                 decision = policy.decide(exits[role], now, immediate=role == "worker" and child.returncode == EXIT_WEDGED)
                 how = describe_exit(child.returncode) + (f" while {down.service} is unreachable" if down else "")
+                if decision.misconfigured:
+                    print(f"{role} {describe_exit(child.returncode)}, a configuration error no restart mends; "
+                          f"stopping the others: {last_line(log_dir / f'{role}.log')}", file=sys.stderr, flush=True)
+                    stopping, code = True, child.returncode
+                    break
                 if decision.give_up:
                     print(f"{role} {how}: {decision.recent_crashes} exits within {policy.window:.0f} s, giving up "
                           f"and stopping the others (see {log_dir}/{role}.log)", flush=True)
@@ -263,6 +269,17 @@ def unreachable_now(settings: Settings, timeout: float = 3.0) -> Unreachable | N
     except Unreachable as exc:
         return exc
     return None
+
+
+def last_line(log: Path, tail: int = 4096) -> str:
+    """The last line a child wrote to its log: a child that exits EXIT_CONFIG says there, in one line, what is wrong."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(f.seek(0, os.SEEK_END) - tail, 0))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError as exc:
+        return f"(its log {log} could not be read: {exc.strerror})"
+    return next((line.strip() for line in reversed(lines) if line.strip()), f"(it wrote nothing to {log})")
 
 
 def describe_exit(returncode: int) -> str:

@@ -22,12 +22,18 @@ class Backoff:
         return min(self.cap, self.initial * self.factor ** (failures - 1))
 
 
+# sysexits.h EX_CONFIG: a child that exits with it was given a setting it cannot work with (a worker's provider
+# without its key, say); no restart mends that, so the supervisor stops at once and passes the code on.
+EXIT_CONFIG = 78
+
+
 @dataclass(frozen=True)
 class Exit:
-    """One exit of a supervised child: when, and whether a dependency it needs was unreachable then."""
+    """One exit of a supervised child: when, whether a dependency it needs was unreachable then, and its code."""
 
     at: float
     outage: bool = False
+    code: int | None = None  # negative: killed by that signal
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class RestartDecision:
     give_up: bool
     delay: float  # seconds to wait before the restart (meaningless when giving up)
     recent_crashes: int
+    misconfigured: bool = False  # giving up at the first exit: the child said its configuration is wrong
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class RestartPolicy:
 
     An exit while Kafka or PostgreSQL is unreachable is the outage's doing, not a crash: it never counts
     towards the limit, and its backoff grows with the outage (up to the cap), however long it lasts.
+    An exit with EXIT_CONFIG gives up at once, outage or not: the child checked its settings and they are wrong.
     """
 
     limit: int = 5
@@ -53,6 +61,8 @@ class RestartPolicy:
     def decide(self, exits: Sequence[Exit], now: float, *, immediate: bool = False) -> RestartDecision:
         """`exits` holds every exit of this child so far, oldest first, the one just seen last."""
         crashes = sum(1 for e in exits if not e.outage and now - e.at < self.window)
+        if exits[-1].code == EXIT_CONFIG:
+            return RestartDecision(True, 0.0, crashes, misconfigured=True)
         if not exits[-1].outage:
             if crashes >= self.limit:
                 return RestartDecision(True, 0.0, crashes)

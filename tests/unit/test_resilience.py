@@ -2,7 +2,7 @@
 
 import logging
 
-from planperfect.resilience import Backoff, Exit, OutageLog, RepeatedLines, RestartPolicy
+from planperfect.resilience import EXIT_CONFIG, Backoff, Exit, OutageLog, RepeatedLines, RestartPolicy
 
 
 def test_backoff_doubles_from_the_first_failure_and_stops_at_the_cap():
@@ -44,6 +44,16 @@ def test_an_immediate_restart_skips_the_delay_but_still_counts():
     p = RestartPolicy(limit=2, window=60)
     assert p.decide([Exit(5.0)], now=5.0, immediate=True).delay == 0
     assert p.decide([Exit(5.0), Exit(6.0)], now=6.0, immediate=True).give_up
+
+
+def test_a_configuration_error_gives_up_at_the_first_exit_even_during_an_outage():
+    p = RestartPolicy(limit=5, window=60)
+    for exits in ([Exit(5.0, code=EXIT_CONFIG)], [Exit(1.0, outage=True), Exit(5.0, outage=True, code=EXIT_CONFIG)]):
+        d = p.decide(exits, now=5.0)
+        assert d.give_up and d.misconfigured, exits
+    for code in (1, 70, -9, None):  # any other exit is a crash, restarted until the limit
+        d = p.decide([Exit(5.0, code=code)], now=5.0)
+        assert not d.give_up and not d.misconfigured and d.delay == 1, code
 
 
 def test_an_outage_logs_once_when_it_starts_and_once_when_it_ends():
