@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
+
+from projections.outages import KAFKA, POSTGRES, out_of_reach
 
 log = logging.getLogger("planperfect.api")
 
@@ -36,17 +36,6 @@ class ApiError(web.HTTPException):
 def unavailable(code: str, message: str) -> ApiError:
     """503 for a dependency outage, with the Retry-After a client should honour."""
     return ApiError(503, code, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-
-
-def database_unreachable(exc: BaseException) -> bool:
-    """True when `exc` says PostgreSQL cannot be reached (down, restarting, dropped us, too slow to connect)."""
-    if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
-                        asyncpg.exceptions.TooManyConnectionsError)):
-        return True
-    if isinstance(exc, asyncpg.InterfaceError):
-        return "closed" in str(exc)  # a connection PostgreSQL dropped under us; other InterfaceErrors are bugs
-    # asyncpg lets the socket's own errors through: refused, reset, or the bounded connect timing out.
-    return isinstance(exc, (OSError, asyncio.TimeoutError))
 
 
 def validation_error(exc: ValidationError) -> ApiError:
@@ -83,10 +72,13 @@ async def error_middleware(request: web.Request, handler):
     except web.HTTPException:
         raise
     except Exception as exc:
-        if isinstance(exc, KafkaError):
+        # Any error of Kafka's in a request is its unavailability; a socket error that came through neither
+        # library is the database's (see out_of_reach).
+        service = KAFKA if isinstance(exc, KafkaError) else out_of_reach(exc, sockets=POSTGRES)
+        if service == KAFKA:
             log.warning("%s %s: Kafka unavailable (%s: %s)", request.method, request.path, type(exc).__name__, exc)
             raise unavailable("kafka_unavailable", "Kafka is unavailable; retry later") from None
-        if database_unreachable(exc):
+        if service == POSTGRES:
             log.warning("%s %s: PostgreSQL unavailable (%s: %s)", request.method, request.path, type(exc).__name__, exc)
             raise unavailable("database_unavailable", "PostgreSQL is unavailable; retry later") from None
         log.exception("unhandled error on %s %s", request.method, request.path)

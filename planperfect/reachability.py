@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import traceback
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 EXIT_UNAVAILABLE = 69
 PROBE_SECONDS = 5.0
 
+# The services' names as projections.outages gives them, spelled here too: the CLI starts without asyncpg and aiokafka.
 KAFKA = "kafka"
 POSTGRES = "postgres"
 
@@ -127,29 +127,18 @@ def check(settings, needs: Iterable[str], timeout: float = PROBE_SECONDS) -> Non
     asyncio.run(probes())
 
 
-def _libraries(exc: BaseException) -> set[str]:
-    """The top-level packages the exception's traceback passed through."""
-    return {(frame.f_globals.get("__name__") or "").partition(".")[0] for frame, _ in traceback.walk_tb(exc.__traceback__)}
-
-
 def classify(exc: BaseException, settings) -> Unreachable | None:
     """The Unreachable that `exc` means, or None when it is not a failure to reach Kafka or PostgreSQL."""
-    import asyncpg
-    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
+    from projections.outages import out_of_reach
 
     if isinstance(exc, Unreachable):
         return exc
     if isinstance(exc, BaseExceptionGroup):  # a TaskGroup's failures: the first one that classifies
         return next(filter(None, (classify(e, settings) for e in exc.exceptions)), None)
     hint = hints(settings)
-    libraries = _libraries(exc)
-    network = isinstance(exc, (OSError, TimeoutError))
-    if isinstance(exc, (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError)) \
-            or (network and "aiokafka" in libraries):
+    service = out_of_reach(exc)
+    if service == KAFKA:
         return Unreachable("Kafka", settings.kafka(), reason_of(exc), hint[KAFKA])
-    pg_errors = (asyncpg.PostgresConnectionError, asyncpg.InvalidAuthorizationSpecificationError,
-                 asyncpg.InvalidCatalogNameError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError,
-                 asyncpg.exceptions.ClientCannotConnectError, asyncpg.ConnectionDoesNotExistError)
-    if isinstance(exc, pg_errors) or (network and "asyncpg" in libraries):
+    if service == POSTGRES:
         return Unreachable("PostgreSQL", postgres_address(settings.database()), reason_of(exc), hint[POSTGRES])
     return None
