@@ -11,12 +11,14 @@ from api.docs import add_docs
 from api.config import ApiConfig
 from api.consistency import ReadYourWrites
 from api.errors import error_middleware
+from api.monitor.guard import cross_site_guard
+from api.monitor.mount import add_monitor
 from api.notifications import JobNotifications
 from api.state import CONFIG, NOTIFICATIONS, POOL, PRODUCER, READS
 
 
 def create_app(config: ApiConfig) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=config.max_body_bytes)
+    app = web.Application(middlewares=[error_middleware, cross_site_guard], client_max_size=config.max_body_bytes)
     app[CONFIG] = config
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_kafka)
@@ -26,6 +28,7 @@ def create_app(config: ApiConfig) -> web.Application:
     app.add_routes(operations.routes)
     app.add_routes(pacing.routes)
     add_docs(app)
+    add_monitor(app)
     return app
 
 

@@ -98,6 +98,42 @@ STREAM_DESCRIPTION = """Server-Sent Events: each event of the job as `id: <seque
 StageCompleted carries `output_ref` (`kind` and the `href` of GET /v1/jobs/{job_id}/payloads/{stage})
 instead of the stage's output, unless `include_output=true`. Resume with the Last-Event-ID header."""
 
+def _page(summary: str, *params: Param, missing: str | None = None) -> Operation:
+    """A monitor page: HTML for people. A bad parameter is the API's JSON error, or an HTML page for a browser."""
+    responses = {200: Reply("HTML", media_type="text/html", schema={"type": "string"})}
+    if params:
+        responses[400] = BAD_ID
+    if missing:
+        responses[404] = error(missing)
+    return Operation(summary, "monitor", params=params, responses=responses)
+
+
+def _filter(name: str, what: str) -> Param:
+    return Param(name, "query", str, what)
+
+
+MONITOR_PAGES = {
+    ("GET", "/monitor/jobs"): _page(
+        "Monitor: jobs, filtered, newest first", _filter("status", "A job status."), _filter("type", "A job type."),
+        _filter("stage", "A stage."), _filter("requester", "The requester's email."),
+        _filter("text", "Text in the title."), limit(50, 500), _filter("cursor", "Where the previous page ended.")),
+    ("GET", "/monitor/jobs/{job_id}"): _page(
+        "Monitor: a job's timeline, events and outputs", path_id("job_id", "job"), missing="Unknown job"),
+    ("GET", "/monitor/jobs/{job_id}/panel"): _page(
+        "Monitor: the job page's body (re-fetched live)", path_id("job_id", "job"), missing="Unknown job"),
+    ("GET", "/monitor/dead-letters"): _page(
+        "Monitor: dead letters, with redrive", _filter("status", "dead or redriven."), _filter("stage", "A stage."),
+        Param("job_id", "query", UUID, "Only this job's."), limit(100, 1000)),
+    ("GET", "/monitor/dead-letters/{dead_letter_id}"): _page(
+        "Monitor: one dead letter in full", path_id("dead_letter_id", "dead letter"), missing="Unknown dead letter"),
+    ("GET", "/monitor/pacing"): _page(
+        "Monitor: pacing schedules, analyses, generations", _filter("user_id", "Only this user.")),
+    ("GET", "/monitor/pacing/chunks/{chunk_id}"): _page(
+        "Monitor: a cited context chunk", path_id("chunk_id", "context chunk"), missing="Unknown chunk"),
+    ("GET", "/monitor/projections"): _page("Monitor: projection positions and lag"),
+    ("GET", "/monitor/submit"): _page("Monitor: a form to submit a job"),
+}
+
 CONTRACT: dict[tuple[str, str], Operation] = {
     ("GET", "/healthz"): Operation("Liveness", "health", needs_dependencies=False,
                                    responses={200: Reply("The process is up", r.Alive)}),
@@ -115,6 +151,19 @@ CONTRACT: dict[tuple[str, str], Operation] = {
     ("GET", "/docs/"): Operation(
         "API reference (Swagger UI, served offline)", "docs", needs_dependencies=False,
         responses={200: Reply("HTML", media_type="text/html", schema={"type": "string"})}),
+    ("GET", "/"): Operation(
+        "The web monitor's overview (HTML); its other pages are under /monitor/", "monitor",
+        responses={200: Reply("HTML", media_type="text/html", schema={"type": "string"})}),
+    **MONITOR_PAGES,
+    ("GET", "/monitor/events"): Operation(
+        "The monitor's live overview (Server-Sent Events)", "monitor",
+        description="Every 2 s an `overview` event: the figures as JSON and the rendered panel. Endless, so it "
+                    "answers only a client that sends `Accept: text/event-stream` (EventSource does).",
+        responses={200: Reply("`overview` events", media_type="text/event-stream", schema={"type": "string"}),
+                   406: error("The client does not accept an event stream")}),
+    ("GET", "/metrics"): Operation(
+        "Figures for Prometheus: per stage and lane counters, durations, queues; projector lag", "monitor",
+        responses={200: Reply("Prometheus text format 0.0.4", media_type="text/plain", schema={"type": "string"})}),
     ("POST", "/content-intake"): _INTAKE,
     ("POST", "/v1/jobs"): _INTAKE,
     ("GET", "/content-intake/{job_id}"): Operation(

@@ -1,0 +1,32 @@
+"""Wire the monitor into the API: / and /metrics on the app, the pages as a sub-application at /monitor."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.monitor import metrics, pacing_pages, pages
+from api.monitor.figures import OverviewCache
+from api.monitor.render import STATIC, environment
+from api.monitor.state import OVERVIEW, TEMPLATES
+from api.state import CONFIG, POOL
+
+PREFIX = "/monitor"
+
+
+def add_monitor(app: web.Application) -> None:
+    """The pages are a sub-application: they are HTML for people, not part of the JSON contract
+    (api/contract.py declares / and /metrics only). They read the parent's state through request.config_dict."""
+    app[TEMPLATES] = environment()
+    app.cleanup_ctx.append(_overview)
+    app.router.add_get("/", pages.overview_page)
+    app.add_routes(metrics.routes)
+    monitor = web.Application()
+    monitor.add_routes(pages.routes)
+    monitor.add_routes(pacing_pages.routes)
+    monitor.router.add_static("/static", STATIC)
+    app.add_subapp(PREFIX, monitor)
+
+
+async def _overview(app: web.Application):
+    app[OVERVIEW] = OverviewCache(app[POOL], app[CONFIG])  # after _postgres has made the pool
+    yield

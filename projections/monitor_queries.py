@@ -1,0 +1,117 @@
+"""Read-only queries of the web monitor and /metrics: stage activity from the event log, jobs search, positions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from projections.queries import JOB_COLUMNS, _row, encode_cursor
+
+# Stage events carry their stage in the body; the lane is the job's (streams.topics.lane_for of its priority),
+# so rows come per priority and the caller maps priorities to lanes with that one function.
+STAGE_EVENT_TYPES = ["StageCompleted", "StageFailed", "RetryScheduled", "JobDeadLettered"]
+
+ACTIVITY = """
+SELECT e.body->>'stage' AS stage, j.priority, e.type,
+       floor(extract(epoch FROM e.occurred_at) / $3)::bigint AS bucket, count(*) AS n
+  FROM content_events e JOIN content_jobs j USING (job_id)
+ WHERE e.occurred_at >= $1 AND e.type = ANY($2::text[])
+ GROUP BY 1, 2, 3, 4
+"""
+
+TOTALS = """
+SELECT e.body->>'stage' AS stage, j.priority, e.type,
+       width_bucket((e.body->>'duration_ms')::float8, $2::float8[]) AS bucket, count(*) AS n,
+       coalesce(sum((e.body->>'duration_ms')::bigint), 0) AS duration_ms_sum
+  FROM content_events e JOIN content_jobs j USING (job_id)
+ WHERE e.type = ANY($1::text[])
+ GROUP BY 1, 2, 3, 4
+"""
+
+RUNNING = """
+SELECT s.stage, j.priority, count(*) AS n
+  FROM content_job_stages s JOIN content_jobs j USING (job_id)
+ WHERE s.status = 'running'
+ GROUP BY 1, 2
+"""
+
+DEAD = """
+SELECT d.stage, j.priority, count(*) AS n
+  FROM content_dead_letters d JOIN content_jobs j USING (job_id)
+  LEFT JOIN content_dead_letter_redrives r USING (dead_letter_id)
+ WHERE r.dead_letter_id IS NULL AND d.stage IS NOT NULL
+ GROUP BY 1, 2
+"""
+
+
+async def stage_activity(conn: asyncpg.Connection, since: datetime, bucket_seconds: int) -> list[dict[str, Any]]:
+    """Stage events per (stage, priority, type, bucket of `bucket_seconds` since the epoch) since `since`."""
+    return [dict(r) for r in await conn.fetch(ACTIVITY, since, STAGE_EVENT_TYPES, bucket_seconds)]
+
+
+async def stage_totals(conn: asyncpg.Connection, bounds_ms: list[float]) -> list[dict[str, Any]]:
+    """All-time stage events per (stage, priority, type, width_bucket of the duration among `bounds_ms`)."""
+    return [dict(r) for r in await conn.fetch(TOTALS, STAGE_EVENT_TYPES, bounds_ms)]
+
+
+async def running_stages(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Attempts in flight per (stage, priority), as the read model last saw them."""
+    return [dict(r) for r in await conn.fetch(RUNNING)]
+
+
+async def open_dead_letters(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Dead letters not redriven, per (stage, priority)."""
+    return [dict(r) for r in await conn.fetch(DEAD)]
+
+
+async def search_jobs(
+    conn: asyncpg.Connection, *, status: str | None = None, job_type: str | None = None, stage: str | None = None,
+    requester: str | None = None, text: str | None = None, limit: int = 50,
+    after: tuple[datetime, UUID] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first, keyset-paged like projections.queries.list_jobs, with type, requester and title filters.
+
+    Every filter but the title text has an index led by it and ordered like the page (migrations 0001, 0006);
+    the title text filters rows walked in that order, so a page stops as soon as it is full.
+    """
+    pattern = None if not text else "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = await conn.fetch(
+        f"""SELECT {JOB_COLUMNS} FROM content_jobs
+             WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR job_type = $2)
+               AND ($3::text IS NULL OR current_stage = $3) AND ($4::text IS NULL OR requester_email = $4)
+               AND ($5::text IS NULL OR title ILIKE $5)
+               AND ($6::timestamptz IS NULL OR (queued_at, job_id) < ($6, $7::uuid))
+             ORDER BY queued_at DESC, job_id DESC LIMIT $8""",
+        status, job_type, stage, requester, pattern, after[0] if after else None, after[1] if after else None,
+        limit + 1,
+    )
+    page = rows[:limit]
+    nxt = encode_cursor(page[-1]["queued_at"], page[-1]["job_id"]) if len(rows) > limit else None
+    return [_row(r) for r in page], nxt
+
+
+async def projection_offsets(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Every projection's stored position per topic partition."""
+    rows = await conn.fetch(
+        """SELECT projection, topic, partition, next_offset, updated_at FROM projection_offsets
+            ORDER BY projection, topic, partition""")
+    return [dict(r) for r in rows]
+
+
+async def context_chunk(conn: asyncpg.Connection, chunk_id: UUID) -> dict[str, Any] | None:
+    """One chunk of a user's knowledge or meetings, as a generation cites it."""
+    return _row(await conn.fetchrow(
+        """SELECT chunk_id, user_id, source, source_id, source_title, heading, body, source_date
+             FROM pacing_context_chunks WHERE chunk_id = $1""", chunk_id))
+
+
+async def pacing_users(conn: asyncpg.Connection, limit: int) -> list[str]:
+    """Users with a schedule, knowledge or meetings, alphabetically."""
+    rows = await conn.fetch(
+        """SELECT user_id FROM pacing_schedules WHERE deleted_at IS NULL
+           UNION SELECT user_id FROM pacing_knowledge_documents UNION SELECT user_id FROM pacing_meetings
+           ORDER BY 1 LIMIT $1""", limit)
+    return [r["user_id"] for r in rows]

@@ -1,0 +1,246 @@
+"""The web monitor in a real browser (Debian's chromium through Playwright) against real processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.payloads import Stage
+from streams.topics import Lane
+from tests.conftest import create_database, create_prefix, delete_prefix, drop_database
+from tests.e2e.conftest import running_system, wait_ready
+from tests.e2e.test_pacing import add_context, post
+from tests.support import eventually
+
+CHROMIUM = "/usr/bin/chromium"
+LONG = 90_000  # ms: the longest a page may take to show what a job or an analysis does
+# Set to a folder (e.g. docs) to also keep the README's two screenshots there.
+DOCS_SHOTS = os.environ.get("PLANPERFECT_MONITOR_SCREENSHOTS")
+
+
+@pytest.fixture(scope="module")
+async def monitored(infra):
+    """One system for the module: fault injection on (dead letters on demand), pacing ticks every second."""
+    database, prefix = await create_database(infra), await create_prefix(infra)
+    work = Path(tempfile.mkdtemp(prefix="planperfect-monitor-"))
+    try:
+        async with running_system(infra, database, prefix, work, PLANPERFECT_FAULT_INJECTION="1",
+                                  PLANPERFECT_PACING_TICK_SECONDS="1", PLANPERFECT_WORKER_CONCURRENCY="4") as system:
+            yield system
+    finally:
+        await drop_database(infra, database)
+        await delete_prefix(infra, prefix)
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser):
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+async def shot(page: Page, tmp_path: Path, name: str, docs_name: str | None = None) -> None:
+    """A screenshot as a test artifact; the README's ones are also copied when DOCS_SHOTS names a folder."""
+    path = tmp_path / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    if DOCS_SHOTS and docs_name:
+        shutil.copy(path, Path(DOCS_SHOTS) / docs_name)
+
+
+async def test_overview_shows_every_stage_and_lane_and_updates_live(monitored, page, tmp_path):
+    await page.goto(f"{monitored.base_url}/")
+    table = page.locator("table.stages")
+    await expect(table).to_be_visible()
+    rows = table.locator("tbody tr")
+    await expect(rows).to_have_count(len(Stage) * len(Lane))
+    for stage in Stage:
+        await expect(table.locator(f'tr[data-stage="{stage.value}"]')).to_have_count(len(Lane))
+    section = page.locator("#overview")
+    await expect(section).to_have_attribute("data-updates", "2", timeout=15_000)  # two pushes: it is live
+    await page.locator("#show-idle").check()
+    await shot(page, tmp_path, "overview", "monitor-overview.png")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await shot(page, tmp_path, "overview-phone")
+
+
+async def test_submit_form_shows_errors_per_field_then_the_timeline_reaches_completed_live(monitored, page, tmp_path):
+    await page.goto(f"{monitored.base_url}/monitor/submit")
+    await page.get_by_label("Title").fill("ab")
+    await page.get_by_label("Priority (0–10)").fill("11")
+    await page.get_by_role("button", name="Submit").click()
+    # The API's own 422 details, each beside its field.
+    await expect(page.locator('[id="e-payload.title"]')).to_contain_text("at least 3")
+    await expect(page.locator('[id="e-priority"]')).to_contain_text("less than or equal to 10")
+    await expect(page.get_by_label("Title")).to_have_attribute("aria-invalid", "true")
+    await shot(page, tmp_path, "submit-errors")
+
+    await page.get_by_label("Title").fill("Heat pumps for old houses, watched live")
+    await page.get_by_label("Keywords (comma-separated)").fill("heat pump, retrofit")
+    await page.get_by_label("Priority (0–10)").fill("8")
+    await page.get_by_role("button", name="Submit").click()
+    await page.wait_for_url("**/monitor/jobs/*")
+    job_id = page.url.rsplit("/", 1)[1]
+    loads: list[str] = []
+    page.on("load", lambda: loads.append(page.url))
+    await expect(page.locator("#job-status")).to_have_text("completed", timeout=LONG)
+    assert loads == [], "the page reloaded; it should update in place"
+    await expect(page.locator("ol.timeline li")).to_have_count(6)  # research .. complete, one bar row each
+    await expect(page.frame_locator("iframe.article").locator("h1")).to_have_text("Heat pumps for old houses, watched live")
+    await expect(page.locator("pre.code").first).to_contain_text("schema.org")
+    await shot(page, tmp_path, "job", "monitor-job.png")
+
+    # Latency: from an event's time on the log to the moment the page showed it.
+    seen = await page.evaluate("window.monitorSeen")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{monitored.base_url}/v1/jobs/{job_id}/events") as resp:
+            events = (await resp.json())["events"]
+    lags = sorted(seen[str(e["sequence"])] / 1000 - datetime.fromisoformat(e["occurred_at"]).timestamp()
+                  for e in events if str(e["sequence"]) in seen)
+    assert lags, seen
+    print(f"event on the log -> on the page: median {lags[len(lags) // 2] * 1000:.0f} ms, "
+          f"max {lags[-1] * 1000:.0f} ms over {len(lags)} events")
+
+    # /metrics counts the same stage events the pages show, per stage and lane (priority 8: high).
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{monitored.base_url}/metrics") as resp:
+            assert resp.status == 200 and resp.content_type == "text/plain"
+            metrics = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                       for f in text_string_to_metric_families(await resp.text()) for s in f.samples}
+    high_research = (("lane", "high"), ("stage", "research"))
+    assert metrics[("planperfect_stage_completed_total", high_research)] >= 1
+    assert metrics[("planperfect_stage_handler_duration_seconds_count", high_research)] >= 1
+    assert metrics[("planperfect_queue_length", high_research)] == 0
+    assert metrics[("planperfect_kafka_up", ())] == 1
+
+    await page.goto(f"{monitored.base_url}/monitor/jobs?text=watched+live")
+    await expect(page.locator("table.jobs tbody tr")).to_have_count(1)
+    await shot(page, tmp_path, "jobs")
+
+
+async def test_a_dead_letter_is_redriven_by_clicking_after_a_confirmation(monitored, page, tmp_path):
+    base = monitored.base_url
+    body = {"job_type": "article", "requester_email": "qa@example.com", "max_attempts": 2, "retry_delay_seconds": 0,
+            "payload": {"title": "Flaky outline [fault:outline:transient:2]", "word_count": 300}}
+    async with aiohttp.ClientSession() as http:
+        job_id = (await post(http, f"{base}/v1/jobs", body))["job_id"]
+
+        async def letters():
+            async with http.get(f"{base}/v1/dlq?job_id={job_id}") as resp:
+                return (await resp.json())["dead_letters"]
+
+        letter = (await eventually(letters, timeout=60, what="the job dead-lettered"))[0]
+    await page.goto(f"{base}/monitor/dead-letters?status=dead&job_id={job_id}")
+    await page.get_by_label(f"Select the outline dead letter of job {job_id}").check()
+    await shot(page, tmp_path, "dead-letters")
+    dialogs: list[str] = []
+
+    async def confirm(dialog):
+        dialogs.append(dialog.message)
+        await dialog.accept()
+
+    page.once("dialog", confirm)
+    await page.get_by_role("button", name="Redrive selected").click()
+    await expect(page.locator("#redrive-result")).to_contain_text(f"job {job_id} back at outline")
+    assert dialogs and "Redrive 1 dead letter(s) of 1 job(s)" in dialogs[0] and "(outline)" in dialogs[0], dialogs
+    await page.get_by_role("link", name="follow the job").click()
+    await expect(page.locator("#job-status")).to_have_text("completed", timeout=LONG)
+    await expect(page.locator("ol.timeline .mark.redriven")).to_have_count(1)
+    await page.goto(f"{base}/monitor/dead-letters/{letter['dead_letter_id']}")
+    await expect(page.locator("dd.letter-status")).to_contain_text("redriven")
+    await shot(page, tmp_path, "dead-letter")
+
+
+async def test_a_cross_site_form_post_is_refused_and_same_origin_fetch_works(monitored, page):
+    # localhost and 127.0.0.1 are different sites to the browser: a page on one posting to the other.
+    other = monitored.base_url.replace("127.0.0.1", "localhost")
+    await page.goto(f"{other}/monitor/submit")
+    target = f"{monitored.base_url}/v1/jobs/{uuid.uuid4()}/cancel"
+    async with page.expect_response(target) as answer:
+        await page.evaluate("""(url) => { const f = document.createElement("form"); f.method = "post";
+                                          f.action = url; document.body.append(f); f.submit(); }""", target)
+    resp = await answer.value
+    assert resp.status == 403
+    assert (await resp.json())["error"]["code"] == "cross_site_request"
+    await page.goto(f"{monitored.base_url}/monitor/submit")
+    same = await page.evaluate("""async (url) => (await fetch(url, {method: "POST",
+                                     headers: {"X-Requested-With": "planperfect-monitor"}})).status""", target)
+    assert same == 404  # through the guard to the route: an unknown job
+
+
+async def test_pacing_run_now_shows_generations_whose_citations_open_the_chunk(monitored, page, tmp_path):
+    base, user, zone = monitored.base_url, f"mon-{uuid.uuid4().hex[:8]}", "America/New_York"
+    async with aiohttp.ClientSession() as http:
+        # A slot just after midnight: the scheduler leaves today to the button.
+        await post(http, f"{base}/v1/pacing/schedules", {"user_id": user, "time_zone": zone, "local_times": ["00:00:01"]})
+        await add_context(http, base, user, zone, docs=3, meetings=2)
+    await page.goto(f"{base}/monitor/pacing?user_id={user}")
+    section = page.locator(f'section[data-user="{user}"]')
+    await expect(section.locator("td", has_text=zone)).to_have_count(1)
+
+    async def listed() -> bool:  # the schedule, knowledge and meetings are projected
+        await page.reload()
+        return await section.locator("details li").count() >= 5
+
+    await eventually(listed, timeout=30, what="the user's context listed")
+    await section.get_by_role("button", name="Run now").click()
+    local = datetime.now(ZoneInfo(zone)).date().isoformat()
+    await expect(section.locator(".run-result")).to_contain_text(f"for {local}")
+
+    async def cited() -> int:
+        await page.reload()
+        return await section.locator("a.citation").count()
+
+    await eventually(cited, timeout=LONG / 1000, interval=1, what="generations with citations")
+    await shot(page, tmp_path, "pacing")
+    first = section.locator("a.citation").first
+    await first.click()
+    await page.wait_for_url("**/monitor/pacing/chunks/*")
+    text = await page.locator("#chunk-text").inner_text()
+    assert len(text.split()) >= 5, text
+    await shot(page, tmp_path, "chunk")
+
+
+async def test_the_overview_resumes_by_itself_after_an_api_restart(monitored, page, tmp_path):
+    await page.goto(f"{monitored.base_url}/")
+    section = page.locator("#overview")
+    await expect(section).to_have_attribute("data-updates", "1", timeout=15_000)
+    monitored.children["api"].stop()
+    await expect(page.locator("#live-status")).to_have_text("reconnecting…", timeout=15_000)
+    before = int(await section.get_attribute("data-updates"))
+    monitored.start("api")
+    await wait_ready(monitored.base_url, monitored)
+
+    async def resumed() -> bool:
+        return int(await section.get_attribute("data-updates")) >= before + 2
+
+    await eventually(resumed, timeout=20, what="overview updates after the restart")
+    await expect(page.locator("#live-status")).to_have_text("live")
+    await page.goto(f"{monitored.base_url}/monitor/projections")
+    await expect(page.locator("tbody tr").first).to_be_visible()
+    await shot(page, tmp_path, "projections")
