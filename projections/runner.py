@@ -103,6 +103,9 @@ class ProjectionRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._pool: asyncpg.Pool | None = None
+        # aiokafka only logs what a rebalance listener raises and goes on fetching, from wherever Kafka's committed
+        # offsets say: a failed load of the positions is kept here and raised from the next step instead.
+        self._lost_positions: BaseException | None = None
         self.ledgers: dict[TopicPartition, Ledger] = {}
         self.failures: list[Failure] = []  # kept when not publishing (a rebuild audits them)
         self.letters_seen: set[UUID] = set()  # dead letters read back from the log (idem)
@@ -160,12 +163,22 @@ class ProjectionRunner:
             await self.step()
 
     async def step(self) -> int:
-        """Fetch and apply one batch; returns how many records it held."""
+        """Fetch and apply one batch; returns how many records it held.
+
+        Raises what loading the stored positions on an assignment raised: this runner no longer knows where its
+        partitions stand, and its owner drops it and starts a fresh one (see planperfect.processes.run_projector).
+        """
         assert self._consumer is not None
+        self._raise_lost_positions()
         fetched = await self._consumer.getmany(timeout_ms=self.batch_wait_ms, max_records=self.batch_size)
+        self._raise_lost_positions()  # an assignment may have come and failed during the fetch
         if not fetched:
             return 0
         return await self._apply(fetched)
+
+    def _raise_lost_positions(self) -> None:
+        if self._lost_positions is not None:
+            raise self._lost_positions
 
     async def run_until_caught_up(self, timeout: float = 60.0) -> None:
         """Apply batches until every assigned partition is at its end (for tests, rebuilds and the demo)."""
@@ -204,6 +217,13 @@ class ProjectionRunner:
             # before the log's start (0 after retention) resets to the earliest kept.
             self._consumer.seek(tp, lowest or 0)
         log.info("projector assigned %d partitions", len(assigned))
+
+    async def _assigned(self, assigned: set[TopicPartition]) -> None:
+        """The rebalance listener's call: load the positions, or keep why not for the next step to raise."""
+        try:
+            await self.load_positions(assigned)
+        except Exception as exc:  # noqa: BLE001 - not lost: raised from the next step, where the owner sees it
+            self._lost_positions = exc
 
     async def _apply(self, fetched: dict[TopicPartition, list]) -> int:
         assert self._pool is not None and self._consumer is not None
@@ -318,4 +338,4 @@ class _SeekToStored(ConsumerRebalanceListener):
         return None
 
     async def on_partitions_assigned(self, assigned) -> None:
-        await self.runner.load_positions(set(assigned))
+        await self.runner._assigned(set(assigned))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncpg
+import pytest
 
+from projections.outages import POSTGRES, out_of_reach
 from projections.runner import ProjectionRunner
 from streams.topics import Topics
 from tests.joblog import dump, job_events, produce
@@ -117,3 +119,33 @@ async def test_a_log_mixing_v1_and_v2_events_folds_like_an_all_v2_log(infra, pre
         await delete_prefix(infra, mixed_prefix)
     assert mixed == all_v2
     assert all(json.loads(row[8])["schema_version"] == 2 for row in mixed["content_events"] if row[3] == "StageStarted")
+
+
+class DatabaseGoneOnAssignment(ProjectionRunner):
+    """A runner whose database is dropped just as its partitions are assigned, before it reads its positions."""
+
+    admin_dsn: str = ""
+
+    async def load_positions(self, assigned) -> None:
+        admin = await asyncpg.connect(self.admin_dsn)
+        try:  # FORCE ends the runner's sessions too, as a server going away does
+            await admin.execute(f'DROP DATABASE "{self.dsn.rpartition("/")[2]}" WITH (FORCE)')
+        finally:
+            await admin.close()
+        await super().load_positions(assigned)
+
+
+async def test_positions_that_fail_to_load_on_assignment_fail_the_next_step(infra, prefix, database):
+    # aiokafka only logs what the rebalance listener raises; the runner must not go on without its positions.
+    runner = DatabaseGoneOnAssignment(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), batch_wait_ms=20)
+    runner.admin_dsn = infra.admin_dsn
+    await runner.start()
+    try:
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)) as lost:
+            await runner.run_until_caught_up(timeout=20)
+        assert out_of_reach(lost.value) == POSTGRES, repr(lost.value)  # so run_projector waits and starts afresh
+        with pytest.raises(type(lost.value)):
+            await runner.step()  # and so does every later step: this runner does not know where it stands
+        assert runner.stats.batches == 0
+    finally:
+        await runner.stop()
