@@ -182,7 +182,7 @@ def api_error(status: int, answer: object) -> str:
 def cmd_demo(settings: Settings, args) -> int:
     from planperfect.demo import run_demo
 
-    return run_demo(settings, jobs=args.jobs)
+    return run_demo(settings, jobs=args.jobs, monitor=args.monitor)
 
 
 def _command(sub: argparse._SubParsersAction, name: str, help: str, fn=None, description: str | None = None,
@@ -232,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
                  "write the results to PLANPERFECT_OUTPUT_DIR (one file set per sample, replaced on a re-run) "
                  "and run the pacing sample.")
     d.add_argument("--jobs", type=int, default=6, help="how many sample jobs (articles and schema; default %(default)s)")
+    d.add_argument("--monitor", action="store_true",
+                   help="print the web monitor's address and keep everything up until Ctrl-C")
     for module in EXTENSIONS:
         importlib.import_module(module).register(sub)
     return p

@@ -63,7 +63,7 @@ def _rule(console: Console, title: str) -> None:
         console.print(f"== {Text.from_markup(title).plain}")
 
 
-def run_demo(settings: Settings, *, jobs: int) -> int:
+def run_demo(settings: Settings, *, jobs: int, monitor: bool = False) -> int:
     from planperfect.cli import prepare
     from planperfect.stack import LocalStack
 
@@ -82,7 +82,10 @@ def run_demo(settings: Settings, *, jobs: int) -> int:
                 raise DemoError(f"the {role} exited with code {child.returncode}; see {log_dir / f'{role}.log'}")
 
     try:
-        return asyncio.run(_drive(settings, console, jobs, check_children))
+        status = asyncio.run(_drive(settings, console, jobs, check_children, monitor))
+        if monitor:
+            keep_monitor_up(console, monitor_url(settings), check_children)
+        return status
     except DemoError as exc:
         console.print(f"[red]demo stopped: {exc}")
         return 1
@@ -94,14 +97,31 @@ def run_demo(settings: Settings, *, jobs: int) -> int:
             console.print("[dim]the local stack stays up (it was running before the demo)[/]")
 
 
+def monitor_url(settings: Settings) -> str:
+    return f"http://{settings.api_host}:{settings.api_port}/"
+
+
+def keep_monitor_up(console: Console, url: str, check: Callable[[], None]) -> None:
+    """`demo --monitor`: the system stays up for the web monitor until Ctrl-C (or a child dies)."""
+    console.print(f"the web monitor stays up at {url} - press Ctrl-C to stop")
+    try:
+        while True:
+            check()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("stopping")
+
+
 class DemoError(RuntimeError):
     """The demo cannot go on; the message says why and where to look."""
 
 
-async def _drive(settings: Settings, console: Console, n: int, check: Callable[[], None]) -> int:
+async def _drive(settings: Settings, console: Console, n: int, check: Callable[[], None], monitor: bool = False) -> int:
     base = f"http://{settings.api_host}:{settings.api_port}"
     async with aiohttp.ClientSession() as http:
         await _wait_ready(http, base, check)
+        if monitor:
+            console.print(f"web monitor: {monitor_url(settings)}")
         ids: list[str] = []
         stems: dict[str, str] = {}
         t0 = time.monotonic()

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from api.monitor import metrics, pacing_pages, pages
 from api.monitor.figures import OverviewCache
 from api.monitor.render import STATIC, environment
-from api.monitor.state import OVERVIEW, TEMPLATES
+from api.monitor.state import CLOSING, OVERVIEW, TEMPLATES
 from api.state import CONFIG, POOL
 
 PREFIX = "/monitor"
 
 
 def add_monitor(app: web.Application) -> None:
-    """The pages are a sub-application: they are HTML for people, not part of the JSON contract
-    (api/contract.py declares / and /metrics only). They read the parent's state through request.config_dict."""
+    """The pages live in a sub-application so that its static files and routes share one prefix; its
+    handlers read the app's state through request.config_dict. api/contract.py declares every route."""
     app[TEMPLATES] = environment()
+    app[CLOSING] = asyncio.Event()
+    app.on_shutdown.append(_closing)
     app.cleanup_ctx.append(_overview)
     app.router.add_get("/", pages.overview_page)
     app.add_routes(metrics.routes)
@@ -30,3 +34,7 @@ def add_monitor(app: web.Application) -> None:
 async def _overview(app: web.Application):
     app[OVERVIEW] = OverviewCache(app[POOL], app[CONFIG])  # after _postgres has made the pool
     yield
+
+
+async def _closing(app: web.Application) -> None:
+    app[CLOSING].set()

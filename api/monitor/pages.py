@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import datetime, timezone
 from uuid import UUID
@@ -13,7 +14,7 @@ from aiokafka.errors import KafkaError
 from api.errors import ApiError
 from api.monitor import timeline
 from api.monitor.render import fragment, page, render
-from api.monitor.state import OVERVIEW
+from api.monitor.state import CLOSING, OVERVIEW
 from api.params import cursor_param, limit_param, path_uuid, stage_param, uuid_param
 from api.state import CONFIG, POOL, READS
 from projections import monitor_queries as mq
@@ -53,9 +54,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await resp.prepare(request)
     await resp.write(b"retry: 1000\n\n")  # reconnect within a second after an API restart
-    cache = request.config_dict[OVERVIEW]
+    cache, closing = request.config_dict[OVERVIEW], request.config_dict[CLOSING]
     seq = 0
-    while True:
+    while not closing.is_set():
         seq += 1
         try:
             ov = await cache.get()
@@ -72,7 +73,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             await resp.write(frame.encode())
         except ConnectionError:
             break
-        await asyncio.sleep(FEED_SECONDS)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(closing.wait(), timeout=FEED_SECONDS)
     return resp
 
 
@@ -169,7 +171,10 @@ async def projections_page(request: web.Request) -> web.Response:
     ends, kafka_error = {}, None
     topics = sorted({o["topic"] for o in offsets})
     try:
-        for depth in await queue_depths(cfg.bootstrap, [(t, cfg.topics.group("projector")) for t in topics]):
+        # Only when there is something to compare: aiokafka's consumer, stopped with nothing assigned right
+        # after it started, can raise CancelledError from its stop, which aiohttp takes for a client gone.
+        wanted = [(t, cfg.topics.group("projector")) for t in topics]
+        for depth in await queue_depths(cfg.bootstrap, wanted) if wanted else []:
             ends |= {(depth.topic, p.partition): p.end for p in depth.partitions}
     except (KafkaError, OSError, asyncio.TimeoutError) as exc:
         kafka_error = f"Kafka could not be read ({type(exc).__name__}): lag unknown"

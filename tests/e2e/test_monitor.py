@@ -84,7 +84,7 @@ async def test_overview_shows_every_stage_and_lane_and_updates_live(monitored, p
     section = page.locator("#overview")
     await expect(section).to_have_attribute("data-updates", "2", timeout=15_000)  # two pushes: it is live
     await page.locator("#show-idle").check()
-    await shot(page, tmp_path, "overview", "monitor-overview.png")
+    await shot(page, tmp_path, "overview")
     await page.set_viewport_size({"width": 390, "height": 844})
     await shot(page, tmp_path, "overview-phone")
 
@@ -241,6 +241,7 @@ async def test_the_overview_resumes_by_itself_after_an_api_restart(monitored, pa
 
     await eventually(resumed, timeout=20, what="overview updates after the restart")
     await expect(page.locator("#live-status")).to_have_text("live")
+    await shot(page, tmp_path, "overview-after-restart", "monitor-overview.png")  # the jobs above on the sparklines
     await page.goto(f"{monitored.base_url}/monitor/projections")
     await expect(page.locator("tbody tr").first).to_be_visible()
     await shot(page, tmp_path, "projections")
