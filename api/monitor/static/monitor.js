@@ -103,6 +103,8 @@ document.addEventListener("click", async (ev) => {
     if (!confirm("Cancel this job? Its current attempt is abandoned and it runs no further stage.")) return;
     const a = await api("POST", `/v1/jobs/${t.dataset.jobId}/cancel`);
     document.getElementById("cancel-result").textContent = a.ok ? "cancelling…" : problem(a);
+  } else if (t.id === "select-all") {
+    for (const b of document.querySelectorAll('input[name="letter"]')) b.checked = true;
   } else if (t.id === "redrive-selected" || t.classList.contains("redrive-one")) {
     const boxes = t.classList.contains("redrive-one") ? [t] :
       [...document.querySelectorAll('input[name="letter"]:checked')];
