@@ -29,12 +29,28 @@ def configure_logging(level: str = "INFO", libraries: str = "WARNING") -> None:
 
 
 def make_provider(settings: Settings):
-    """The content provider named by PLANPERFECT_PROVIDER (offline by default: no network, deterministic)."""
+    """The content provider named by PLANPERFECT_PROVIDER (offline by default: no network, deterministic).
+
+    A model provider is checked before the worker starts: a missing key, an unknown model or an endpoint that
+    does not answer ends the process with one line naming the setting that fixes it (SystemExit), so the
+    operator reads a configuration error instead of a traceback, and `planperfect run` stops instead of
+    restarting it."""
+    from agents.providers import config as provider_config
     from agents.providers.offline import OfflineProvider
 
-    if settings.provider == "offline":
+    try:
+        config = provider_config.resolve(settings, os.environ)
+    except provider_config.ConfigProblem as problem:
+        raise SystemExit(f"planperfect worker: {problem}") from None
+    if config is None:
         return OfflineProvider()
-    raise SystemExit(f"PLANPERFECT_PROVIDER={settings.provider!r}: only 'offline' is available in this version")
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no loop yet (the usual worker start): probe the endpoint now
+        problem = asyncio.run(provider_config.probe(config))
+        if problem:
+            raise SystemExit(f"planperfect worker: {problem}")
+    return provider_config.build(config)
 
 
 def stage_function(settings: Settings):
