@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from agents.providers import config as provider_config
+from agents.providers.limiter import Limiter
 from agents.providers.model import ModelProvider
 from planperfect.settings import Settings
 from tests.fakes.anthropic_server import FakeAnthropic
@@ -53,7 +54,8 @@ def fake_for(vendor: str, key: str, models: tuple[str, ...]) -> FakeVendor:
 
 
 @asynccontextmanager
-async def wired(vendor: str, *, key: str | None = None, **overrides: Any) -> AsyncIterator[Wired]:
+async def wired(vendor: str, *, key: str | None = None, limiter: Limiter | None = None,
+                **overrides: Any) -> AsyncIterator[Wired]:
     """The fake knows the configured models; `key` (default: what the provider sends) is what it accepts."""
     probe_settings, env = settings_for(vendor, "http://127.0.0.1:1", **overrides)
     draft = provider_config.resolve(probe_settings, env)
@@ -64,7 +66,7 @@ async def wired(vendor: str, *, key: str | None = None, **overrides: Any) -> Asy
     settings, env = settings_for(vendor, base_url, **overrides)
     config = provider_config.resolve(settings, env)
     assert config is not None
-    provider = provider_config.build(config)
+    provider = provider_config.build(config, limiter)
     try:
         yield Wired(vendor, fake, provider, config, sent)
     finally:
