@@ -87,7 +87,10 @@ class SourceFetcher:
             if len(body) > self.limits.max_bytes:
                 raise PermanentError(f"source {url} is larger than {self.limits.max_bytes} bytes",
                                      code="source_too_large")
-        return ctype, bytes(body).decode(resp.charset or "utf-8", errors="replace")
+        try:
+            return ctype, bytes(body).decode(resp.charset or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know: read it as UTF-8 rather than not at all
+            return ctype, bytes(body).decode("utf-8", errors="replace")
 
 
 def to_text(body: str, content_type: str, url: str) -> str:
