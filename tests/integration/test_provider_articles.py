@@ -13,6 +13,7 @@ from agents.context import StageContext, StageInput
 from agents.handlers import run_stage
 from agents.providers.usage import UsageLedger
 from streams.payloads import PIPELINES, Brief, JobType, Stage, StageOutputs
+from tests.fakes.secret_scan import no_key_in_any_log  # noqa: F401  (autouse: scans every log line)
 from tests.fakes.wiring import SECRET, VENDORS, Wired, wired
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)

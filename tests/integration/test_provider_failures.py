@@ -15,6 +15,7 @@ from agents.providers import config as provider_config
 from agents.retry import DeadLetter, Retry, decide
 from streams.payloads import Brief
 from tests.fakes.vendor import InjectedError
+from tests.fakes.secret_scan import no_key_in_any_log  # noqa: F401  (autouse: scans every log line)
 from tests.fakes.wiring import SECRET, settings_for, wired
 from tests.support import eventually, free_port
 

@@ -6,6 +6,7 @@ import asyncio
 
 from agents.providers.limiter import Limiter, Limits
 from streams.payloads import Brief
+from tests.fakes.secret_scan import no_key_in_any_log  # noqa: F401  (autouse: scans every log line)
 from tests.fakes.wiring import wired
 
 ARRIVAL_JITTER = 0.05  # seconds: a request reaches the fake a little after the limiter lets it go
