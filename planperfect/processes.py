@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,12 +45,12 @@ def make_provider(settings: Settings):
         raise SystemExit(f"planperfect worker: {problem}") from None
     if config is None:
         return OfflineProvider()
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # no loop yet (the usual worker start): probe the endpoint now
-        problem = asyncio.run(provider_config.probe(config))
-        if problem:
-            raise SystemExit(f"planperfect worker: {problem}")
+    # The probe runs on a loop of its own in a thread, so this works whether or not the caller is already inside
+    # an event loop (it blocks that loop for one request, once, before the worker takes any work).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        problem = pool.submit(asyncio.run, provider_config.probe(config)).result()
+    if problem:
+        raise SystemExit(f"planperfect worker: {problem}")
     return provider_config.build(config)
 
 

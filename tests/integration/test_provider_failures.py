@@ -155,3 +155,21 @@ async def test_a_draft_off_its_length_gets_one_revision() -> None:
         assert "600 words" in revision and "green waste" in revision
         assert abs(draft.word_count - BRIEF.word_count) <= BRIEF.word_count * 0.1
         assert len(w.fake.calls("/v1/messages")) == 4
+
+
+async def test_the_worker_builds_a_provider_only_after_the_endpoint_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents.providers.model import ModelProvider
+    from planperfect.processes import make_provider
+
+    async with wired("anthropic") as w:
+        settings, env = settings_for("anthropic", w.fake.base_url)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        provider = await asyncio.to_thread(make_provider, settings)  # the probe blocks its caller: not this loop
+        assert isinstance(provider, ModelProvider)
+        await provider.close()
+        assert [r.path for r in w.fake.requests] == ["/v1/models"]
+        w.fake.models = ("claude-opus-elsewhere",)
+        with pytest.raises(SystemExit) as stopped:
+            await asyncio.to_thread(make_provider, settings)
+    assert "PLANPERFECT_MODEL_RESEARCH" in str(stopped.value.code)
