@@ -89,6 +89,16 @@ def resolve(settings: Settings, env: Mapping[str, str]) -> ProviderConfig | None
     )
 
 
+def check(settings: Settings, env: Mapping[str, str]) -> str | None:
+    """The one-line problem with the provider settings, or None when a worker can start with them (offline
+    always can). Pure: `probe` then asks the endpoint itself."""
+    try:
+        resolve(settings, env)
+    except ConfigProblem as problem:
+        return str(problem)
+    return None
+
+
 def _models(settings: Settings, vendor: Vendor) -> StageModels:
     cheap = settings.model or vendor.cheap_model
     strong = settings.model or vendor.strong_model

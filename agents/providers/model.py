@@ -144,7 +144,7 @@ class ModelProvider:
         first = (Message("user", user),)
         reply = await self._ask(template, model, system, first, STRUCTURED_MAX_TOKENS, json_output=True)
         try:
-            return parse(_unfence(reply.text))
+            return parse(_json_block(reply.text))
         except (ValueError, ValidationError) as exc:
             error = _describe(exc)
         repair = prompt("repair")
@@ -152,7 +152,7 @@ class ModelProvider:
         conversation = (*first, Message("assistant", reply.text), Message("user", ask))
         reply = await self._ask(repair, model, system, conversation, STRUCTURED_MAX_TOKENS, json_output=True)
         try:
-            return parse(_unfence(reply.text))
+            return parse(_json_block(reply.text))
         except (ValueError, ValidationError) as exc:
             raise TransientError(f"{self.name} model {model} answered {template.name} with invalid JSON twice: "
                                  f"{_describe(exc)}", code="invalid_model_output") from None
@@ -201,6 +201,13 @@ def draft_problems(markdown: str, brief: Brief) -> list[str]:
 def _unfence(text: str) -> str:
     match = _FENCE.match(text)
     return (match.group(1) if match else text).strip()
+
+
+def _json_block(text: str) -> str:
+    """The JSON object in an answer: models sometimes fence it or say a sentence around it despite the prompt."""
+    text = _unfence(text)
+    start, end = text.find("{"), text.rfind("}")
+    return text[start:end + 1] if 0 <= start < end else text
 
 
 def _describe(exc: Exception) -> str:

@@ -14,6 +14,7 @@ from agents.errors import PermanentError, StageError, TransientError
 from agents.providers import config as provider_config
 from agents.retry import DeadLetter, Retry, decide
 from streams.payloads import Brief
+from tests.fakes.scripted_model import scripted_model
 from tests.fakes.vendor import InjectedError
 from tests.fakes.secret_scan import no_key_in_any_log  # noqa: F401  (autouse: scans every log line)
 from tests.fakes.wiring import SECRET, settings_for, wired
@@ -127,6 +128,14 @@ async def test_cancelling_a_call_closes_its_connection_at_the_vendor(vendor: str
             await call
 
 
+def conversation_of(vendor: str, body: dict) -> tuple[str, list[dict[str, str]]]:
+    """(system, conversation) of a recorded request body, in the scripted model's terms."""
+    if vendor == "anthropic":
+        return "".join(b["text"] for b in body["system"]), body["messages"]
+    system = "".join(m["content"] for m in body["messages"] if m["role"] == "system")
+    return system, [m for m in body["messages"] if m["role"] != "system"]
+
+
 @pytest.mark.parametrize("vendor", ["anthropic", "openai"])
 async def test_invalid_json_gets_one_repair_then_a_retryable_failure(vendor: str) -> None:
     async with wired(vendor) as w:
@@ -136,6 +145,12 @@ async def test_invalid_json_gets_one_repair_then_a_retryable_failure(vendor: str
         repair = w.fake.requests[1].body
         assert "not valid" in repair["messages"][-1]["content"]
         assert repair["messages"][-2] == {"role": "assistant", "content": '{"summary": "cut off'}
+
+        w.fake.requests.clear()
+        chatty = "Here are the notes:\n" + (await scripted_model(*conversation_of(vendor, repair))) + "\nHope this helps!"
+        w.fake.replies.append(chatty)
+        await w.provider.research(BRIEF)  # a sentence around the JSON is not worth a repair call
+        assert len(w.fake.requests) == 1
 
         w.fake.requests.clear()
         w.fake.replies.extend(["not json", '{"summary": "still not notes"}'])

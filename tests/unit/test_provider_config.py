@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from agents.errors import PermanentError, TransientError
-from agents.providers.config import ConfigProblem, resolve
+from agents.providers.config import ConfigProblem, check, resolve
 from agents.providers.prompts import VERSIONS, prompt
 from agents.providers.usage import CallUsage, UsageLedger, default_prices, parse_prices, record_call, recording
 from agents.providers.vendor_errors import classify_status, redact, retry_after_seconds, rule_for
@@ -26,6 +26,13 @@ def problem(env: dict[str, str], **settings: object) -> str:
 
 def test_offline_needs_nothing() -> None:
     assert resolve(Settings(), {}) is None
+    assert check(Settings(), {}) is None
+
+
+def test_check_gives_the_problem_as_one_line() -> None:
+    assert check(Settings(provider="anthropic"), {}) == (
+        "PLANPERFECT_PROVIDER=anthropic needs an API key: set ANTHROPIC_API_KEY (or PLANPERFECT_PROVIDER_API_KEY)")
+    assert check(Settings(provider="anthropic"), {"ANTHROPIC_API_KEY": KEY}) is None
 
 
 @pytest.mark.parametrize("provider, setting", [("anthropic", "ANTHROPIC_API_KEY"), ("openai", "OPENAI_API_KEY"),
