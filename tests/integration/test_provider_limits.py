@@ -9,7 +9,8 @@ from streams.payloads import Brief
 from tests.fakes.secret_scan import no_key_in_any_log  # noqa: F401  (autouse: scans every log line)
 from tests.fakes.wiring import wired
 
-ARRIVAL_JITTER = 0.05  # seconds: a request reaches the fake a little after the limiter lets it go
+# Seconds: a request reaches the fake a little after the limiter lets it go, more so on a loaded machine.
+ARRIVAL_JITTER = 0.25
 
 
 def most_in_any_window(times: list[float], window: float) -> int:
@@ -18,7 +19,7 @@ def most_in_any_window(times: list[float], window: float) -> int:
 
 
 async def test_requests_never_exceed_the_limit_in_any_window() -> None:
-    limit, window, calls = 3, 0.6, 8
+    limit, window, calls = 3, 1.5, 8
     limiter = Limiter(Limits(concurrency=4, requests=limit, window_seconds=window))
     async with wired("openai", limiter=limiter) as w:
         # The SDK's first request does one-off work (platform headers, lazy imports) after the limiter let it go;
