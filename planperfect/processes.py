@@ -33,16 +33,15 @@ def make_provider(settings: Settings):
     """The content provider named by PLANPERFECT_PROVIDER (offline by default: no network, deterministic).
 
     A model provider is checked before the worker starts: a missing key, an unknown model or an endpoint that
-    does not answer ends the process with one line naming the setting that fixes it (SystemExit), so the
-    operator reads a configuration error instead of a traceback, and `planperfect run` stops instead of
-    restarting it."""
+    does not answer ends the process with one line naming the setting that fixes it and exit code 78
+    (EX_CONFIG): a configuration error, which restarting cannot mend, instead of a traceback."""
     from agents.providers import config as provider_config
     from agents.providers.offline import OfflineProvider
 
     try:
         config = provider_config.resolve(settings, os.environ)
     except provider_config.ConfigProblem as problem:
-        raise SystemExit(f"planperfect worker: {problem}") from None
+        raise provider_not_ready(str(problem)) from None
     if config is None:
         return OfflineProvider()
     # The probe runs on a loop of its own in a thread, so this works whether or not the caller is already inside
@@ -50,8 +49,17 @@ def make_provider(settings: Settings):
     with ThreadPoolExecutor(max_workers=1) as pool:
         problem = pool.submit(asyncio.run, provider_config.probe(config)).result()
     if problem:
-        raise SystemExit(f"planperfect worker: {problem}")
+        raise provider_not_ready(problem)
     return provider_config.build(config)
+
+
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: a supervisor should not restart a worker that exits with it
+
+
+def provider_not_ready(problem: str) -> SystemExit:
+    """Say on stderr, in one line, what is wrong; return the exit for the caller to raise."""
+    print(f"planperfect worker: {problem}", file=sys.stderr)
+    return SystemExit(EXIT_CONFIG)
 
 
 def stage_function(settings: Settings):

@@ -172,7 +172,8 @@ async def test_a_draft_off_its_length_gets_one_revision() -> None:
         assert len(w.fake.calls("/v1/messages")) == 4
 
 
-async def test_the_worker_builds_a_provider_only_after_the_endpoint_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_worker_builds_a_provider_only_after_the_endpoint_answers(monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     from agents.providers.model import ModelProvider
     from planperfect.processes import make_provider
 
@@ -187,4 +188,5 @@ async def test_the_worker_builds_a_provider_only_after_the_endpoint_answers(monk
         w.fake.models = ("claude-opus-elsewhere",)
         with pytest.raises(SystemExit) as stopped:
             await asyncio.to_thread(make_provider, settings)
-    assert "PLANPERFECT_MODEL_RESEARCH" in str(stopped.value.code)
+    assert stopped.value.code == 78
+    assert "PLANPERFECT_MODEL_RESEARCH" in capsys.readouterr().err
