@@ -21,6 +21,7 @@ from agents.providers.usage import CallUsage, PriceTable, default_prices, record
 from agents.providers.vendor_errors import classify, redact
 from agents.stages import qa_metrics
 from agents.stages.outline import outline_problems
+from agents.stages.research import research_problems
 from streams.pacing_payloads import ContentSuggestion, ContextChunk, PacingBrief
 from streams.payloads import Brief, Draft, Outline, ResearchNotes, SchemaMarkup
 
@@ -71,9 +72,19 @@ class ModelProvider:
 
     async def research(self, brief: Brief) -> ResearchNotes:
         texts = await self._sources.read(brief.sources) if (brief.sources and self._sources) else []
-        sources = "".join(f'<source id="{s.id}" url="{s.url}">\n{s.text}\n</source>\n' for s in texts)
+        # A page must not be able to close its own <source> element and speak as the prompt.
+        sources = "".join(f'<source id="{s.id}" url="{s.url}">\n{s.text.replace("</source", "< /source")}\n'
+                          "</source>\n" for s in texts)
+
+        def parse(text: str) -> ResearchNotes:
+            notes = ResearchNotes.model_validate_json(text)
+            problems = research_problems(notes, brief.keywords)
+            if problems:
+                raise ValueError("; ".join(problems))
+            return notes
+
         return await self._structured(
-            prompt("research"), self.models.research, ResearchNotes.model_validate_json,
+            prompt("research"), self.models.research, parse,
             schema=_schema(ResearchNotes), brief=_brief_json(brief), sources=sources)
 
     async def outline(self, brief: Brief, research: ResearchNotes) -> Outline:
@@ -109,6 +120,8 @@ class ModelProvider:
             data = json.loads(text)
             if not isinstance(data, dict):
                 raise ValueError("the answer is not a JSON object")
+            if data.get("@type") != brief.schema_type:
+                raise ValueError(f'"@type" must be "{brief.schema_type}", not {data.get("@type")!r}')
             return data
 
         data = await self._structured(

@@ -5,6 +5,7 @@ up, a broken JSON answer is repaired once, and no key shows in anything raised o
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 
@@ -145,6 +146,12 @@ async def test_invalid_json_gets_one_repair_then_a_retryable_failure(vendor: str
         repair = w.fake.requests[1].body
         assert "not valid" in repair["messages"][-1]["content"]
         assert repair["messages"][-2] == {"role": "assistant", "content": '{"summary": "cut off'}
+
+        w.fake.requests.clear()  # valid JSON that misses a keyword: repaired with what is missing
+        good = json.loads(await scripted_model(*conversation_of(vendor, repair)))
+        w.fake.replies.append(json.dumps({**good, "keyword_insights": good["keyword_insights"][:1]}))
+        await w.provider.research(BRIEF)
+        assert "no keyword insight for 'green waste'" in w.fake.requests[1].body["messages"][-1]["content"]
 
         w.fake.requests.clear()
         chatty = "Here are the notes:\n" + (await scripted_model(*conversation_of(vendor, repair))) + "\nHope this helps!"
