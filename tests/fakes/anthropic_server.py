@@ -18,7 +18,8 @@ BODY_KEYS = {"model", "max_tokens", "messages", "system", "metadata", "stop_sequ
 
 
 def error(status: int, message: str, retry_after: str | None = None) -> web.Response:
-    headers = {"request-id": f"req_{uuid.uuid4().hex[:20]}", "x-should-retry": str(status >= 500 or status == 429).lower()}
+    retryable = status >= 500 or status == 429
+    headers = {"request-id": f"req_{uuid.uuid4().hex[:20]}", "x-should-retry": str(retryable).lower()}
     if retry_after is not None:
         headers["retry-after"] = retry_after
     body = {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message}}

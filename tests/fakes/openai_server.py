@@ -107,5 +107,6 @@ class FakeOpenAI(FakeVendor):
             if fmt.get("type") not in ("text", "json_object", "json_schema"):
                 return "Invalid value for 'response_format.type'"
             if fmt["type"] == "json_object" and not any("json" in m["content"].lower() for m in messages):
-                return "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."
+                return ("'messages' must contain the word 'json' in some form, to use 'response_format' of type "
+                        "'json_object'.")
         return None

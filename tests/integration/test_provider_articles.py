@@ -52,7 +52,8 @@ async def test_a_full_article_through_each_vendor(vendor: str, caplog: pytest.Lo
         total_out = sum(c.output_tokens for c in calls)
         cost = sum(c.cost_usd for c in calls)
         assert cost > 0 or vendor == "openai-compatible"
-        print(f"\n{vendor}: {len(calls)} calls, {total_in} input + {total_out} output tokens, ${cost:.6f} (fake prices)")
+        print(f"\n{vendor}: {len(calls)} calls, {total_in} input + {total_out} output tokens, "
+              f"${cost:.6f} (fake prices)")
 
         if vendor == "anthropic":  # OpenAI caches only prompts of 1024 tokens or more: these are shorter
             # A second article reuses the stages' system prompts, marked cacheable: read from the cache.

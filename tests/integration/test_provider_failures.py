@@ -79,7 +79,8 @@ async def test_a_refused_key_is_permanent_and_never_repeated(vendor: str, caplog
     assert "HTTP 401" in message and raised.value.code == "vendor_unauthorized"
     assert problem is not None and ("ANTHROPIC_API_KEY" if vendor == "anthropic" else "OPENAI_API_KEY") in problem
     for text in (message, problem, caplog.text):
-        assert SECRET not in text and f"*****{SECRET[-4:]}" not in text  # OpenAI echoes a key's first and last characters
+        # OpenAI echoes the first and last characters of a refused key
+        assert SECRET not in text and f"*****{SECRET[-4:]}" not in text
 
 
 async def test_an_unknown_model_is_found_at_start() -> None:
@@ -154,7 +155,8 @@ async def test_invalid_json_gets_one_repair_then_a_retryable_failure(vendor: str
         assert "no keyword insight for 'green waste'" in w.fake.requests[1].body["messages"][-1]["content"]
 
         w.fake.requests.clear()
-        chatty = "Here are the notes:\n" + (await scripted_model(*conversation_of(vendor, repair))) + "\nHope this helps!"
+        notes_json = await scripted_model(*conversation_of(vendor, repair))
+        chatty = f"Here are the notes:\n{notes_json}\nHope this helps!"
         w.fake.replies.append(chatty)
         await w.provider.research(BRIEF)  # a sentence around the JSON is not worth a repair call
         assert len(w.fake.requests) == 1
