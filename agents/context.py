@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from agents.providers.usage import UsageLedger
 from streams.payloads import AnyBrief, JobType, Stage, StageOutputs
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class StageContext:
     pending_extensions: list[float] = field(default_factory=list)
     extension_requested: asyncio.Event = field(default_factory=asyncio.Event)
     context_store: "ContextStore | None" = None  # a user's knowledge and meetings, for pacing stages
+    usage: UsageLedger = field(default_factory=UsageLedger)  # the model calls of this attempt (none offline)
 
     def extend_time_limit(self, seconds: float) -> None:
         """Ask for `seconds` more before this attempt times out (the agent records it as an event)."""

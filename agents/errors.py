@@ -12,9 +12,16 @@ class StageError(Exception):
 
 
 class TransientError(StageError):
-    """Timeouts, rate limits, 5xx, connection resets: worth another attempt after a backoff."""
+    """Timeouts, rate limits, 5xx, connection resets: worth another attempt after a backoff.
+
+    `retry_after` (seconds) is the least wait the other side asked for, e.g. a 429's `retry-after` header.
+    """
 
     retryable = True
+
+    def __init__(self, message: str, *, code: str = "stage_error", retry_after: float | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
 
 
 class PermanentError(StageError):

@@ -10,6 +10,7 @@ from agents.context import StageContext, StageInput
 from agents.errors import PermanentError
 from agents.pacing import analyze, write
 from agents.pacing import complete as pacing_complete
+from agents.providers.usage import recording
 from agents.stages import complete, draft, export, markup, outline, qa, research, schema_qa
 from streams.payloads import JobType, Stage, StageOutput
 
@@ -41,5 +42,6 @@ def handler_for(job_type: JobType, stage: Stage) -> Handler:
 
 
 async def run_stage(inp: StageInput, ctx: StageContext) -> StageOutput:
-    """Run the handler registered for the input's job type and stage."""
-    return await handler_for(inp.job_type, inp.stage)(inp, ctx)
+    """Run the handler registered for the input's job type and stage; its model calls go to `ctx.usage`."""
+    with recording(ctx.usage):
+        return await handler_for(inp.job_type, inp.stage)(inp, ctx)

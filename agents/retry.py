@@ -36,4 +36,9 @@ def decide(error: StageError, attempt: int, max_attempts: int, base_delay: float
         return DeadLetter(f"permanent error at attempt {attempt}: {error}")
     if attempt >= max_attempts:
         return DeadLetter(f"failed after {attempt} attempts: {error}")
-    return Retry(attempt + 1, backoff_seconds(base_delay, attempt, job_id))
+    delay = backoff_seconds(base_delay, attempt, job_id)
+    # A vendor's retry-after is a floor: retrying sooner only earns another 429.
+    asked = getattr(error, "retry_after", None)
+    if asked is not None and asked > delay:
+        delay = round(min(MAX_BACKOFF_SECONDS, asked), 3)
+    return Retry(attempt + 1, delay)

@@ -10,11 +10,12 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 from planperfect.reachability import KAFKA, POSTGRES, Unreachable, check, classify
-from planperfect.resilience import Backoff, Exit, OutageLog, RepeatedLines, RestartPolicy
+from planperfect.resilience import EXIT_CONFIG, Backoff, Exit, OutageLog, RepeatedLines, RestartPolicy
 from planperfect.settings import Settings
 from streams.topics import Topics
 
@@ -37,12 +38,33 @@ def configure_logging(level: str = "INFO", libraries: str = "WARNING") -> None:
 
 
 def make_provider(settings: Settings):
-    """The content provider named by PLANPERFECT_PROVIDER (offline by default: no network, deterministic)."""
+    """The content provider named by PLANPERFECT_PROVIDER (offline by default: no network, deterministic).
+
+    A model provider is checked before the worker starts: a missing key, an unknown model or an endpoint that
+    does not answer ends the process with one line naming the setting that fixes it and exit code 78
+    (EX_CONFIG): a configuration error, which restarting cannot mend, instead of a traceback."""
+    from agents.providers import config as provider_config
     from agents.providers.offline import OfflineProvider
 
-    if settings.provider == "offline":
+    try:
+        config = provider_config.resolve(settings, os.environ)
+    except provider_config.ConfigProblem as problem:
+        raise provider_not_ready(str(problem)) from None
+    if config is None:
         return OfflineProvider()
-    raise SystemExit(f"PLANPERFECT_PROVIDER={settings.provider!r}: only 'offline' is available in this version")
+    # The probe runs on a loop of its own in a thread, so this works whether or not the caller is already inside
+    # an event loop (it blocks that loop for one request, once, before the worker takes any work).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        problem = pool.submit(asyncio.run, provider_config.probe(config)).result()
+    if problem:
+        raise provider_not_ready(problem)
+    return provider_config.build(config)
+
+
+def provider_not_ready(problem: str) -> SystemExit:
+    """Say on stderr, in one line, what is wrong; return the exit for the caller to raise."""
+    print(f"planperfect worker: {problem}", file=sys.stderr)
+    return SystemExit(EXIT_CONFIG)
 
 
 def stage_function(settings: Settings):

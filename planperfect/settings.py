@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,7 +31,25 @@ class Settings(BaseSettings):
     # Processes.
     api_host: str = Field("127.0.0.1", description="HTTP bind address.")
     api_port: int = Field(8080, description="HTTP port.")
-    provider: str = Field("offline", description="Content provider: offline (default), anthropic or openai.")
+    provider: str = Field("offline", description="Content provider: offline (default), anthropic, openai, groq or "
+                          "openai-compatible (Ollama, vLLM, LM Studio... at PLANPERFECT_PROVIDER_BASE_URL).")
+    provider_base_url: str | None = Field(None, description="The vendor's API base URL; else ANTHROPIC_BASE_URL or "
+                                          "OPENAI_BASE_URL, else the vendor's own.")
+    provider_api_key: SecretStr | None = Field(None, description="API key; else ANTHROPIC_API_KEY, OPENAI_API_KEY or "
+                                               "GROQ_API_KEY. Optional for a local openai-compatible server.")
+    model: str | None = Field(None, description="Model for every stage (else the vendor's cheap/strong defaults).")
+    model_research: str | None = Field(None, description="Model of the research stage (a cheap one will do).")
+    model_outline: str | None = Field(None, description="Model of the outline stage.")
+    model_draft: str | None = Field(None, description="Model of the draft stage (a strong one).")
+    model_markup: str | None = Field(None, description="Model of the schema markup stage (a cheap one will do).")
+    provider_concurrency: int = Field(4, ge=1, le=1000, description="Model requests in flight at once, per worker.")
+    provider_rpm: int | None = Field(50, ge=1, description="Model requests per minute, per worker (unset: no limit).")
+    provider_tpm: int | None = Field(None, ge=1, description="Model tokens (in + out) per minute, per worker.")
+    provider_timeout_seconds: float = Field(120.0, gt=0, le=3600, description="Longest wait for one model reply.")
+    source_allowed_hosts: str = Field("", description="Comma-separated hosts that sources may be read from even "
+                                      "though they resolve to private addresses (intranets).")
+    source_max_bytes: int = Field(2_000_000, ge=1024, description="Largest source page read for research.")
+    source_timeout_seconds: float = Field(15.0, gt=0, le=300, description="Longest fetch of one source page.")
     worker_concurrency: int = Field(4, description="Jobs a stage agent works on at once per worker.")
     worker_log_level: str = Field("WARNING", description="Worker log level (Faust's own lines included); INFO shows rebalances and table recovery.")
     projector_batch_size: int = Field(500, description="Most events the projector applies in one transaction.")

@@ -64,6 +64,8 @@ class Brief(Frozen):
     url: str | None = Field(None, max_length=2000, description="Canonical URL of the page, for JSON-LD.")
     schema_type: SchemaType = Field("Article", description="schema.org type produced by a schema job.")
     description: str | None = Field(None, max_length=500)
+    sources: list[Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")]] = Field(
+        default_factory=list, max_length=10, description="Pages the research stage reads and cites (http/https).")
 
 
 # What a job's brief may be: both models forbid extra fields, so a brief validates as exactly one of them.

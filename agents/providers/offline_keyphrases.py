@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
+from agents.providers.offline_tables import table
 from streams.pacing_payloads import ContextChunk
 
 HALF_LIFE_DAYS = 7.0        # a mention a week old counts half as much as one from today
@@ -17,26 +18,7 @@ SPREAD_WEIGHT = 0.25        # each extra source (document or meeting) it appears
 
 # English function words plus the generic vocabulary of notes and meetings, which recurs everywhere
 # and says nothing about what matters.
-STOPWORDS = frozenset("""
-a about above across after again against all almost along already also although always am among an and another any
-anyone anything are around as at away back be became because become been before being below between both but by can
-cannot could did do does doing done down during each either else enough etc even ever every few for from further get
-gets getting give given go goes going gone got had has have having he her here hers herself him himself his how
-however i if in into is it its itself just keep kind know known last least less let like likely lot lots made make
-makes making many may maybe me might mine more most much must my myself need needs neither never new next no nobody
-none nor not nothing now of off often on once one only onto or other others our ours ourselves out over own per
-perhaps please put quite rather really said same say says see seem seems several shall she should since so some
-someone something sometimes still such sure take taken than that the their theirs them themselves then there these
-they thing things think this those though through thus to today together too took toward towards under until up
-upon us use used uses using very via want wants was way ways we well went were what whatever when where whether which
-while who whom whose why will with within without would yes yet you your yours yourself yourselves
-agenda agreed action actions attendees call discuss discussed discussion everyone folks follow good great hi hello
-idea ideas item items meeting meetings minutes note notes ok okay people point points question questions right team
-teams thanks time times update updates week weeks day days month months year years yesterday tomorrow tonight
-morning afternoon evening first second third yeah um uh hmm actually basically probably definitely bit part parts
-start started end ended work working worked look looking looked talk talked talking mentioned asked told
-two three four five six seven eight nine ten eleven twelve hundred thousand million percent half
-""".split())
+STOPWORDS: frozenset[str] = frozenset(table("pacing")["stopwords"])  # in offline_data/pacing.json
 
 _SPEAKER = re.compile(r"(?m)^\s*(?:\[[\d:]+\]\s*)?[A-Z][\w.'-]*(?:\s[A-Z][\w.'-]*){0,3}\s*:\s")
 _MARKDOWN = re.compile(r"!\[[^\]]*\]\([^)]*\)|\[([^\]]+)\]\([^)]*\)|[*_`>#|]")

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from agents.pacing.answers import PieceDraft
 from agents.providers.offline_keyphrases import normalise, plain_text
+from agents.providers.offline_tables import strings, table
 from streams.pacing_payloads import ContentSuggestion, ContentType, ContextChunk, ContextSource
 
 LINKEDIN_MAX_CHARS = 3000
@@ -25,18 +26,11 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])|\n+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’+-]*")
 _ACTION = re.compile(r"\b(will|next|plan|plans|should|must|decid\w*|agree\w*|try|trial|pilot|start|launch|goal)\b", re.I)
 
-HOOKS = (
-    "{Topic} kept coming up in our work lately. Here is what stood out.",
-    "What we have learned about {topic} so far:",
-    "{count} things our notes say about {topic}:",
-    "{Topic}: a few honest observations from recent weeks.",
-)
-BLOG_TITLES = ("{Title}: What We Have Learned", "Making Sense of {Title}", "{Title} in Practice: Notes from Our Work")
-QUESTIONS = (
-    "What has your experience been with {topic}?",
-    "What would you add about {topic}?",
-    "Where does {topic} fit in your plans this year?",
-)
+# Post templates, in offline_data/pacing.json.
+_TEMPLATES = table("pacing")
+HOOKS: tuple[str, ...] = strings(_TEMPLATES["hooks"])
+BLOG_TITLES: tuple[str, ...] = strings(_TEMPLATES["blog_titles"])
+QUESTIONS: tuple[str, ...] = strings(_TEMPLATES["questions"])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,165 @@
+"""Which model provider a worker runs, from settings and the vendors' own variables; what is wrong, in one line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import anthropic
+import openai
+
+from agents.providers.anthropic_chat import AnthropicChat
+from agents.providers.chat import Chat
+from agents.providers.limiter import Limiter, Limits
+from agents.providers.model import ModelProvider, StageModels
+from agents.providers.openai_chat import OpenAIChat
+from agents.providers.vendor_errors import classify, redact
+from agents.sources.fetch import FetchLimits, SourceFetcher
+from agents.sources.guard import SourcePolicy
+from planperfect.settings import Settings
+
+
+@dataclass(frozen=True)
+class Vendor:
+    name: str
+    sdk: str  # "anthropic" or "openai"
+    key_env: str | None  # the vendor's usual variable
+    base_url_env: str | None  # the SDK's own variable
+    default_base_url: str | None
+    cheap_model: str | None
+    strong_model: str | None
+    key_required: bool = True
+
+
+VENDORS: Mapping[str, Vendor] = {
+    "anthropic": Vendor("anthropic", "anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", None,
+                        "claude-haiku-4-5", "claude-sonnet-4-5"),
+    "openai": Vendor("openai", "openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", None, "gpt-4.1-mini", "gpt-4.1"),
+    "groq": Vendor("groq", "openai", "GROQ_API_KEY", None, "https://api.groq.com/openai/v1",
+                   "llama-3.1-8b-instant", "llama-3.3-70b-versatile"),
+    # Ollama, vLLM, LM Studio...: no default URL or model, and usually no key.
+    "openai-compatible": Vendor("openai-compatible", "openai", None, None, None, None, None, key_required=False),
+}
+OFFLINE = "offline"
+LOCAL_KEY = "not-needed"  # the openai SDK insists on some key; local servers ignore it
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    vendor: Vendor
+    api_key: str
+    base_url: str | None
+    models: StageModels
+    limits: Limits
+    timeout_seconds: float
+    source_policy: SourcePolicy
+    fetch_limits: FetchLimits
+
+
+class ConfigProblem(Exception):
+    """A provider setting that keeps the worker from starting; the message names the setting that fixes it."""
+
+
+def resolve(settings: Settings, env: Mapping[str, str]) -> ProviderConfig | None:
+    """The provider configuration (None: offline), or ConfigProblem. Pure: the environment is passed in."""
+    if settings.provider == OFFLINE:
+        return None
+    vendor = VENDORS.get(settings.provider)
+    if vendor is None:
+        raise ConfigProblem(f"PLANPERFECT_PROVIDER={settings.provider!r} is not one of "
+                            f"{', '.join([OFFLINE, *VENDORS])}")
+    key = settings.provider_api_key.get_secret_value() if settings.provider_api_key else None
+    key = key or (env.get(vendor.key_env) if vendor.key_env else None)
+    if not key and vendor.key_required:
+        raise ConfigProblem(f"PLANPERFECT_PROVIDER={vendor.name} needs an API key: set {vendor.key_env} "
+                            "(or PLANPERFECT_PROVIDER_API_KEY)")
+    base_url = settings.provider_base_url or (env.get(vendor.base_url_env) if vendor.base_url_env else None)
+    base_url = base_url or vendor.default_base_url
+    if vendor.sdk == "openai" and vendor.name != "openai" and not base_url:
+        raise ConfigProblem(f"PLANPERFECT_PROVIDER={vendor.name} needs the server's URL: set "
+                            "PLANPERFECT_PROVIDER_BASE_URL (e.g. http://localhost:11434/v1 for Ollama)")
+    models = _models(settings, vendor)
+    return ProviderConfig(
+        vendor=vendor, api_key=key or LOCAL_KEY, base_url=base_url, models=models,
+        limits=Limits(concurrency=settings.provider_concurrency, requests=settings.provider_rpm,
+                      tokens=settings.provider_tpm),
+        timeout_seconds=settings.provider_timeout_seconds,
+        source_policy=SourcePolicy.allowing(settings.source_allowed_hosts.split(",")),
+        fetch_limits=FetchLimits(max_bytes=settings.source_max_bytes, timeout_seconds=settings.source_timeout_seconds),
+    )
+
+
+def check(settings: Settings, env: Mapping[str, str]) -> str | None:
+    """The one-line problem with the provider settings, or None when a worker can start with them (offline
+    always can). Pure: `probe` then asks the endpoint itself."""
+    try:
+        resolve(settings, env)
+    except ConfigProblem as problem:
+        return str(problem)
+    return None
+
+
+def _models(settings: Settings, vendor: Vendor) -> StageModels:
+    cheap = settings.model or vendor.cheap_model
+    strong = settings.model or vendor.strong_model
+    chosen = {"research": settings.model_research or cheap, "outline": settings.model_outline or strong,
+              "draft": settings.model_draft or strong, "markup": settings.model_markup or cheap}
+    unset = [stage for stage, model in chosen.items() if not model]
+    if unset:
+        raise ConfigProblem(f"PLANPERFECT_PROVIDER={vendor.name} has no default model: set PLANPERFECT_MODEL "
+                            f"(or PLANPERFECT_MODEL_{unset[0].upper()})")
+    return StageModels(**chosen)  # type: ignore[arg-type]
+
+
+def sdk_client(config: ProviderConfig) -> anthropic.AsyncAnthropic | openai.AsyncOpenAI:
+    """The vendor's SDK client. Its own retries are off: the stage's retry (with the vendor's retry-after as its
+    floor) is the one place a failed call is tried again, and every attempt shows in the job's events."""
+    if config.vendor.sdk == "anthropic":
+        return anthropic.AsyncAnthropic(api_key=config.api_key, base_url=config.base_url,
+                                        timeout=config.timeout_seconds, max_retries=0)
+    return openai.AsyncOpenAI(api_key=config.api_key, base_url=config.base_url, timeout=config.timeout_seconds,
+                              max_retries=0)
+
+
+def make_chat(config: ProviderConfig) -> Chat:
+    client = sdk_client(config)
+    if isinstance(client, anthropic.AsyncAnthropic):
+        return AnthropicChat(client)
+    return OpenAIChat(client, vendor=config.vendor.name)
+
+
+def build(config: ProviderConfig, limiter: Limiter | None = None) -> ModelProvider:
+    """One provider per worker: its limiter is shared by every stage the worker runs."""
+    return ModelProvider(make_chat(config), config.models, limiter=limiter or Limiter(config.limits),
+                         secrets=(config.api_key,),
+                         sources=SourceFetcher(config.source_policy, config.fetch_limits))
+
+
+async def probe(config: ProviderConfig) -> str | None:
+    """Ask the endpoint for its models, with a client of its own: None when it answers and offers every
+    configured model, else the one-line problem and the setting that fixes it."""
+    client = sdk_client(config)
+    where = config.base_url or f"the {config.vendor.name} API"
+    try:
+        offered = {m.id async for m in client.models.list()}
+    except Exception as exc:
+        error = classify(config.vendor.name, exc, (config.api_key,))
+        if error is None:
+            raise
+        fix = _fix_for(error.code, config)
+        return redact(f"{config.vendor.name} at {where}: {error} -> {fix}", (config.api_key,))
+    finally:
+        await client.close()
+    for stage, model in vars(config.models).items():
+        if model not in offered:
+            return (f"{config.vendor.name} at {where} does not offer model {model!r} -> set "
+                    f"PLANPERFECT_MODEL_{stage.upper()} (or PLANPERFECT_MODEL) to one of "
+                    f"{', '.join(sorted(offered)[:8]) or 'its models'}")
+    return None
+
+
+def _fix_for(code: str, config: ProviderConfig) -> str:
+    if code in ("vendor_unauthorized", "vendor_forbidden"):
+        return f"check {config.vendor.key_env or 'PLANPERFECT_PROVIDER_API_KEY'}"
+    url_setting = " or ".join(filter(None, ["PLANPERFECT_PROVIDER_BASE_URL", config.vendor.base_url_env]))
+    return f"check {url_setting} and that the server is up"
