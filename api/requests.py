@@ -34,6 +34,17 @@ class IntakeRequest(StorableRequest):
         return self
 
     @model_validator(mode="after")
+    def _not_blank(self) -> "IntakeRequest":
+        # The outline stage refuses a blank title and a keyword no section can cover, permanently: a job
+        # whose title or a keyword is only whitespace could only dead-letter, so it is refused here.
+        if not self.payload.title.strip():
+            raise ValueError("payload.title: is only whitespace; a title needs words")
+        for i, keyword in enumerate(self.payload.keywords):
+            if not keyword.strip():
+                raise ValueError(f"payload.keywords.{i}: is only whitespace; a keyword needs a word")
+        return self
+
+    @model_validator(mode="after")
     def _stage_in_pipeline(self) -> "IntakeRequest":
         if self.initial_stage is not None and self.initial_stage not in PIPELINES[self.job_type]:
             stages = ", ".join(s.value for s in PIPELINES[self.job_type])

@@ -46,6 +46,9 @@ CASES = [
     ("stage of another pipeline", _with("initial_stage", "markup"), 422, "initial_stage"),
     ("missing title", _with("payload.title", _DELETE), 422, "payload.title"),
     ("empty title", _with("payload.title", ""), 422, "payload.title"),
+    # Long enough, but the outline stage would dead-letter it: refused before it reaches the log.
+    ("blank title", _with("payload.title", " \t  "), 422, "payload.title"),
+    ("blank keyword", _with("payload.keywords", ["alpha", "   "]), 422, "payload.keywords.1"),
     ("malformed email", _with("requester_email", "not-an-email"), 422, "requester_email"),
     ("email of the wrong type", _with("requester_email", 5), 422, "requester_email"),
     ("zero word_count", _with("payload.word_count", 0), 422, "payload.word_count"),
