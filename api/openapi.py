@@ -13,6 +13,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_jso
 from pydantic_core import core_schema
 
 from api.contract import CONTRACT, Operation, Param, Reply
+from api.monitor.guard import SAFE_METHODS
 from api.responses import Error
 
 REF = "#/components/schemas/{model}"
@@ -25,6 +26,7 @@ names the parameter, header or body field at fault. A 503 (Kafka or PostgreSQL u
 Retry-After; retry writes with the same Idempotency-Key."""
 
 _SERVER_ERROR = Reply("The server failed; the error is logged (never a stack trace)", Error)
+_CROSS_SITE = Reply("A browser sent this write on behalf of another site (Origin or Sec-Fetch-Site)", Error)
 _UNAVAILABLE = Reply("Kafka or PostgreSQL is unreachable, or the read model is behind: retry", Error,
                      headers={"Retry-After": "Seconds to wait before retrying."})
 
@@ -45,10 +47,13 @@ def handlers_of(app: web.Application) -> dict[tuple[str, str], Any]:
     return out
 
 
-def replies(op: Operation) -> dict[int, Reply]:
-    """The operation's answers, with the 500 every route may give and the 503 of those that need a dependency."""
+def replies(op: Operation, method: str) -> dict[int, Reply]:
+    """The operation's answers, with the 500 every route may give, the 403 of every write (the cross-site guard
+    answers it before any handler) and the 503 of those that need a dependency."""
     replies = dict(op.responses)
     replies.setdefault(500, _SERVER_ERROR)
+    if method not in SAFE_METHODS:
+        replies.setdefault(403, _CROSS_SITE)
     if op.needs_dependencies:
         replies.setdefault(503, _UNAVAILABLE)
     return replies
@@ -77,10 +82,10 @@ class _Schemas:
 
     def __init__(self, ops: dict[tuple[str, str], Operation]) -> None:
         models: dict[tuple[type[BaseModel], str], None] = {}
-        for op in ops.values():
+        for (method, _), op in ops.items():
             if op.body is not None:
                 models[(op.body, "validation")] = None
-            for reply in replies(op).values():
+            for reply in replies(op, method).values():
                 if reply.model is not None:
                     models[(reply.model, reply.mode)] = None
         refs, defs = models_json_schema(list(models), ref_template=REF, schema_generator=_Generator)
@@ -120,7 +125,7 @@ def _operation(method: str, path: str, op: Operation, schemas: _Schemas) -> dict
         out["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": schemas.model(op.body, "validation")}}}
     responses: dict[str, Any] = {}
-    for status, reply in sorted(replies(op).items()):
+    for status, reply in sorted(replies(op, method).items()):
         schema = schemas.model(reply.model, reply.mode) if reply.model is not None else reply.schema
         doc: dict[str, Any] = {"description": reply.description}
         if schema is not None:

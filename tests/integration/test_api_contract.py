@@ -93,7 +93,7 @@ async def _project(infra, database: str, prefix: str) -> None:
 
 async def _conforms(resp, method: str, route: str):
     """The answer parses, from its JSON text, as the model the contract documents for its status."""
-    reply = replies(CONTRACT[(method, route)]).get(resp.status)
+    reply = replies(CONTRACT[(method, route)], method).get(resp.status)
     text = await resp.text()
     assert reply is not None, f"{method} {route} answered an undocumented {resp.status}: {text}"
     assert reply.model is not None and resp.content_type == reply.media_type
@@ -151,6 +151,18 @@ async def test_real_answers_parse_as_their_documented_models(client, infra, data
     missing = await client.get(f"/v1/dlq/{UUID(int=7)}")
     assert missing.status == 404
     await _conforms(missing, "GET", "/v1/dlq/{dead_letter_id}")
+
+
+async def test_every_write_documents_the_cross_site_refusal_it_answers(client):
+    doc = openapi_document(client.app)
+    writes = [(m, route) for m, route in CONTRACT if m in ("POST", "PATCH", "DELETE")]
+    assert writes
+    for method, route in writes:
+        url = re.sub(r"\{[^}]+\}", str(UUID(int=1)), route)  # the guard answers before any parameter is read
+        resp = await client.request(method, url, headers={"Origin": "http://elsewhere.example"})
+        assert resp.status == 403, (method, url, await resp.text())
+        await _conforms(resp, method, route)
+        assert "403" in doc["paths"][route][method.lower()]["responses"], (method, route)
 
 
 async def test_a_wrong_method_answers_405_with_allow(client):
