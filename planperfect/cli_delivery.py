@@ -104,7 +104,7 @@ def dead_letter_lines(letters: list[dict], width: int | None) -> list[str]:
     for d in letters:
         head = (f"{d['dead_letter_id']}  {d['status']:8}  {d['stage'] or '-':8}  attempts={d['attempts']}  "
                 f"job={d['job_id'] or '-'}  ")
-        reason = " ".join(str(d["reason"]).split())  # one line, whatever the exception text held
+        reason = " ".join(_why(d).split())  # one line, whatever the exception text held
         if width is None or len(head) + len(reason) <= width:
             lines.append(head + reason)
             continue
@@ -114,6 +114,15 @@ def dead_letter_lines(letters: list[dict], width: int | None) -> list[str]:
         room = max(width - len(head), MIN_REASON)
         lines.append(head + (reason if len(reason) <= room else reason[: room - 1] + "…"))
     return lines
+
+
+def _why(letter: dict) -> str:
+    """The reason, and for a letter of no job (an event the projector could not decode or store) where it sits
+    on the log and the error: its reason alone ("unappliable") says nothing an operator can act on."""
+    if letter.get("job_id") or not letter.get("error"):
+        return str(letter["reason"])
+    where = f"{letter.get('source_topic')}[{letter.get('source_partition')}]@{letter.get('source_offset')}"
+    return f"{letter['reason']} at {where}: {letter['error']}"
 
 
 def cmd_dlq_show(settings: Settings, args) -> int:

@@ -28,6 +28,15 @@ def test_a_multi_line_reason_stays_on_one_line():
     assert line.endswith("Traceback: boom bang")
 
 
+def test_a_letter_of_no_job_shows_where_it_sits_and_why():
+    letter = LETTER | {"job_id": None, "stage": None, "attempts": 0, "reason": "unappliable",
+                       "error": "KnowledgeDocumentAdded: CharacterNotInRepertoireError: 0x00",
+                       "source_topic": "planperfect.pacing-events", "source_partition": 1, "source_offset": 4}
+    (line,) = dead_letter_lines([letter], None)
+    assert line.endswith("job=-  unappliable at planperfect.pacing-events[1]@4: "
+                         "KnowledgeDocumentAdded: CharacterNotInRepertoireError: 0x00")
+
+
 def _job(**overrides) -> dict:
     stage = {"position": 1, "stage": "research", "status": "completed", "attempts": 1, "duration_ms": 12,
              "last_error": None}
