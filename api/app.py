@@ -49,7 +49,11 @@ async def _kafka(app: web.Application):
     producer = AIOKafkaProducer(
         bootstrap_servers=app[CONFIG].bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=10000
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:  # no broker: close what start() opened, or it is reported unclosed at exit
+        await producer.stop()
+        raise
     app[PRODUCER] = producer
     yield
     await producer.stop()

@@ -48,6 +48,14 @@ async def test_nothing_listening(args):
     assert "connection refused" in line
 
 
+async def test_the_api_without_a_broker_names_it_and_leaves_nothing_open():
+    kafka = free_port()
+    code, _, err = await cli("api", env=_env(kafka, free_port()), timeout=HANG)
+    assert code == EXIT_UNAVAILABLE, err
+    assert f"planperfect api: cannot reach Kafka at 127.0.0.1:{kafka}" in err, err
+    assert "Unclosed" not in err and "Traceback" not in err, err
+
+
 @pytest.mark.parametrize("args", API_COMMANDS, ids=" ".join)
 async def test_api_not_listening(args):
     env = _env(free_port(), free_port())
