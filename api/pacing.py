@@ -75,6 +75,12 @@ async def _schedule_or_404(request: web.Request, schedule_id: UUID) -> dict:
 
     schedule = await request.app[READS].read(lookup, projection=PacingSchedulesProjection.name,
                                              topic=request.app[CONFIG].topics.pacing_events, key=None)
+    if schedule is not None:
+        # A change or deletion of it may be on the log and not yet projected: answering the row as it stands
+        # would be a stale read (or a PATCH of a deleted schedule). Wait for its user's partition, as the list
+        # of the user's schedules does, and read it again.
+        await _settled(request, PacingSchedulesProjection.name, schedule["user_id"])
+        schedule = await lookup()
     if schedule is None:
         raise ApiError(404, "schedule_not_found", f"no schedule {schedule_id}", field="schedule_id")
     return schedule

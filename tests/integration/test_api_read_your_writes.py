@@ -1,5 +1,6 @@
 """Read-your-writes on a real broker and database: the partition is the producer's, a lagging projector is a 503
-(never a wrong 404), and once the projector has caught up the write is read and an unknown id is a 404."""
+(never a wrong 404 nor a stale row), and once the projector has caught up the write is read and an unknown id
+is a 404."""
 
 from __future__ import annotations
 
@@ -73,3 +74,38 @@ async def test_a_miss_waits_for_the_projector_and_never_answers_a_wrong_404(infr
         assert resp.status == 404 and (await resp.json())["error"]["code"] == "job_not_found"
         resp = await client.get(f"/v1/pacing/schedules/{uuid4()}")
         assert resp.status == 404 and (await resp.json())["error"]["code"] == "schedule_not_found"
+
+
+async def _project(infra, database: str, topics: Topics) -> None:
+    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=topics, batch_wait_ms=20)
+    await runner.start()
+    try:
+        await runner.run_until_caught_up(timeout=60)
+    finally:
+        await runner.stop()
+
+
+async def test_a_schedule_read_after_its_change_or_deletion_is_never_the_stale_one(infra, database, prefix):
+    topics = Topics(prefix)
+    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics, read_your_writes_seconds=0.5))
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.post("/v1/pacing/schedules", json={"user_id": "grace", "time_zone": "UTC"})
+        schedule = f"/v1/pacing/schedules/{(await resp.json())['schedule']['schedule_id']}"
+        await _project(infra, database, topics)
+        assert (await (await client.get(schedule)).json())["window_days"] != 3
+
+        assert (await client.patch(schedule, json={"window_days": 3})).status == 202
+        # The change is on the log, not yet projected: the old window would be a stale read; retry instead.
+        resp = await client.get(schedule)
+        assert resp.status == 503 and (await resp.json())["error"]["code"] == "read_model_behind", await resp.text()
+        await _project(infra, database, topics)
+        assert (await (await client.get(schedule)).json())["window_days"] == 3
+
+        assert (await client.delete(schedule)).status == 202
+        for method, body in (("GET", None), ("PATCH", {"active": False}), ("DELETE", None)):
+            resp = await client.request(method, schedule, json=body)
+            assert resp.status == 503, (method, await resp.text())
+        await _project(infra, database, topics)
+        for method, body in (("GET", None), ("PATCH", {"active": False}), ("DELETE", None)):
+            resp = await client.request(method, schedule, json=body)
+            assert resp.status == 404 and (await resp.json())["error"]["code"] == "schedule_not_found", method
