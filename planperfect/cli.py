@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import json
 import logging
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -123,11 +124,24 @@ def cmd_projector(settings: Settings, _args) -> int:
     return 0
 
 
-def cmd_api(settings: Settings, _args) -> int:
+def cmd_api(settings: Settings, args) -> int:
+    import errno
+
     from planperfect.processes import configure_logging, run_api
+    from planperfect.resilience import EXIT_CONFIG
 
     configure_logging()
-    run_api(settings)
+    try:
+        run_api(settings)
+    except OSError as exc:
+        # A port another process holds, or an address this host lacks, is a setting no restart mends: one line
+        # and EX_CONFIG, so that `planperfect run` stops at once with it instead of restarting into a traceback.
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        print(f"{command_name(args)}: cannot listen on {settings.api_host}:{settings.api_port}: "
+              f"{os.strerror(exc.errno).lower()} (choose another with PLANPERFECT_API_HOST / PLANPERFECT_API_PORT)",
+              file=sys.stderr)
+        return EXIT_CONFIG
     return 0
 
 

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from planperfect.reachability import EXIT_UNAVAILABLE
-from tests.support import cli, free_port
+from planperfect.resilience import EXIT_CONFIG
+from tests.support import cli, env_of, free_port
 
 # A command that hangs instead of answering fails the test through this timeout, not through a timing assert.
 HANG = 60
@@ -54,6 +55,18 @@ async def test_the_api_without_a_broker_names_it_and_leaves_nothing_open():
     assert code == EXIT_UNAVAILABLE, err
     assert f"planperfect api: cannot reach Kafka at 127.0.0.1:{kafka}" in err, err
     assert "Unclosed" not in err and "Traceback" not in err, err
+
+
+async def test_an_api_port_another_process_holds_is_one_line_and_a_configuration_error(infra, database, prefix):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = env_of(infra, database, prefix) | {"PLANPERFECT_API_PORT": str(port)}
+        code, _, err = await cli("api", env=env, timeout=HANG)
+    assert code == EXIT_CONFIG, err  # `planperfect run` stops at once on it rather than restarting into the port
+    line = _one_clear_line(err, f"planperfect api: cannot listen on 127.0.0.1:{port}", "PLANPERFECT_API_PORT")
+    assert "address already in use" in line
 
 
 @pytest.mark.parametrize("args", API_COMMANDS, ids=" ".join)
