@@ -6,9 +6,11 @@ import asyncio
 import base64
 import copy
 import json
+import logging
 from uuid import uuid4
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -157,6 +159,35 @@ async def test_transport_level_errors(client, infra, prefix):
     resp = await client.post("/v1/jobs", json=GOOD, headers={"Idempotency-Key": "k" * 201})
     assert resp.status == 400 and (await resp.json())["error"]["field"] == "Idempotency-Key"
     assert await _log_size(infra.bootstrap, Topics(prefix).job_events) == 0
+
+
+async def test_a_client_that_hangs_up_mid_body_is_not_a_database_outage(infra, database, prefix, caplog):
+    caplog.set_level(logging.INFO, logger="planperfect.api")
+    # Served as `planperfect api` serves it (aiohttp's TestServer cancels a handler whose client hangs up; the
+    # real server lets it run on and hands it the lost connection as a socket error).
+    runner = web.AppRunner(create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix))))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        host, port = runner.addresses[0][:2]
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\nExpect: 100-continue\r\n\r\n")
+        # The server's 100 Continue says the request reached its route; then part of the body, and hang up.
+        assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 100")
+        writer.write(b'{"job_type": ')
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+        async def handled() -> list[str]:
+            return [r.getMessage() for r in caplog.records if r.name == "planperfect.api"]
+
+        lines = await eventually(handled, timeout=10, what="the API to log the hang-up")
+        assert lines == ["POST /v1/jobs: the client closed the connection mid-body"], lines
+    finally:
+        await runner.cleanup()
 
 
 async def test_status_routes_reject_bad_ids(client):
