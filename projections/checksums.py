@@ -23,10 +23,15 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-async def read_positions(conn: asyncpg.Connection, schema: str, names: Sequence[str]) -> Positions:
+async def read_positions(
+    conn: asyncpg.Connection, schema: str, names: Sequence[str], topics: Sequence[str] | None = None,
+) -> Positions:
+    """Where each of `names` stands, per topic and partition; on `topics` only when given (the live projector
+    stores a position for every topic it consumes, also those a projection rebuilt alone does not read)."""
     rows = await conn.fetch(
         f"SELECT projection, topic, partition, next_offset FROM {q(schema)}.{POSITIONS_TABLE} "
-        "WHERE projection = ANY($1::text[])", list(names),
+        "WHERE projection = ANY($1::text[]) AND ($2::text[] IS NULL OR topic = ANY($2::text[]))",
+        list(names), None if topics is None else list(topics),
     )
     return {(r["projection"], r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
@@ -133,12 +138,14 @@ def _describe_row(r: asyncpg.Record, pk: list[str]) -> str:
 
 
 async def compare(
-    conn: asyncpg.Connection, rebuilt: str, tables: Sequence[str], names: Sequence[str], *, samples: int = 5
+    conn: asyncpg.Connection, rebuilt: str, tables: Sequence[str], names: Sequence[str], *, samples: int = 5,
+    topics: Sequence[str] | None = None,
 ) -> Comparison:
-    """Rows and checksums of each table, live against `rebuilt`, and both copies' positions, in one snapshot."""
+    """Rows and checksums of each table, live against `rebuilt`, and both copies' positions (on `topics`, the
+    ones the copy read), in one snapshot."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        live_at = await read_positions(conn, LIVE, names)
-        rebuilt_at = await read_positions(conn, rebuilt, names)
+        live_at = await read_positions(conn, LIVE, names, topics)
+        rebuilt_at = await read_positions(conn, rebuilt, names, topics)
         checks = tuple([await _check_table(conn, t, rebuilt, samples) for t in tables])
     return Comparison(checks, live_at, rebuilt_at)
 

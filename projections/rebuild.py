@@ -130,7 +130,7 @@ def refusal(found: ReplayAudit) -> RebuildError:
 
 
 async def _swap(
-    conn: asyncpg.Connection, schema: str, retired: str, model: ReadModel,
+    conn: asyncpg.Connection, schema: str, retired: str, model: ReadModel, sources: Sequence[str],
     keep_up: Callable[[], Awaitable[int]], check: Callable[[], Awaitable[ReplayAudit]], echo: Echo, timeout: float,
 ) -> None:
     """In one transaction: live tables out to `retired`, rebuilt ones in, and the rebuilt positions adopted;
@@ -145,8 +145,8 @@ async def _swap(
                 # EXCLUSIVE stops the live projector's writes but not the API's reads. Tables are taken in the
                 # order the projector writes them (projections in order, positions last): no deadlock with it.
                 await conn.execute(f"LOCK TABLE {locked} IN EXCLUSIVE MODE")
-                behind = gap(await read_positions(conn, schema, model.names),
-                             await read_positions(conn, LIVE, model.names))
+                behind = gap(await read_positions(conn, schema, model.names, sources),
+                             await read_positions(conn, LIVE, model.names, sources))
                 if not behind:
                     if (found := await check()).problems:
                         raise refusal(found)
@@ -266,7 +266,7 @@ async def rebuild(
             found = await check()
             for line in found.lines:
                 echo(line)
-            comparison = await compare(conn, schema, model.tables, model.names, samples=samples)
+            comparison = await compare(conn, schema, model.tables, model.names, samples=samples, topics=runner.sources)
             for line in comparison.report():
                 echo(line)
             if found.problems:
@@ -276,7 +276,7 @@ async def rebuild(
                 # has no reason to hold them (and so the swap) for its own pass later.
                 for table in model.tables:
                     await conn.execute(f"VACUUM (ANALYZE) {q(schema)}.{q(table)}")
-                await _swap(conn, schema, retired, model, keep_up, check, echo, timeout)
+                await _swap(conn, schema, retired, model, runner.sources, keep_up, check, echo, timeout)
                 swapped = True
         echo(f"rebuild: {events:,} events in {seconds:.1f}s ({events / max(seconds, 1e-6):,.0f} events/s); "
              + ("swapped in" if swapped else "dry run: live untouched"))
@@ -309,7 +309,7 @@ async def verify(
                 return catch_up(runner, conn, schema, model.names, head, echo=echo, timeout=timeout, label="verify")
 
             await keep_up()
-            result = await _compare_level(conn, schema, model, keep_up, settle, samples)
+            result = await _compare_level(conn, schema, model, runner.sources, keep_up, settle, samples)
             found = await audit(runner, conn, schema, model.names, head)
             if found.problems:
                 raise RebuildError("the copy rebuilt from the log does not account for all of it: "
@@ -321,22 +321,22 @@ async def verify(
 
 
 async def _compare_level(
-    conn: asyncpg.Connection, schema: str, model: ReadModel, keep_up: Callable[[], Awaitable[int]],
-    settle: float, samples: int,
+    conn: asyncpg.Connection, schema: str, model: ReadModel, sources: Sequence[str],
+    keep_up: Callable[[], Awaitable[int]], settle: float, samples: int,
 ) -> Comparison:
     """Compare once both copies stand at the same positions; a live projector that lags gets `settle` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settle
     stuck = False
     while True:
-        live = await read_positions(conn, LIVE, model.names)
-        rebuilt = await read_positions(conn, schema, model.names)
+        live = await read_positions(conn, LIVE, model.names, sources)
+        rebuilt = await read_positions(conn, schema, model.names, sources)
         late = stuck or loop.time() > deadline
         if gap(rebuilt, live) and not late:
             stuck = not await keep_up()  # nothing to apply: live stands past the end of the log
             continue
         if late or not gap(live, rebuilt):
-            result = await compare(conn, schema, model.tables, model.names, samples=samples)
+            result = await compare(conn, schema, model.tables, model.names, samples=samples, topics=sources)
             if result.aligned or late:
                 return result
             continue

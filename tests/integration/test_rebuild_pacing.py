@@ -163,6 +163,22 @@ async def test_verify_and_rebuild_keep_every_pacing_row_and_the_live_positions(i
     assert await positions(database) == stored  # the live projector resumes exactly where it was
 
 
+async def test_one_projection_alone_verifies_and_rebuilds_on_a_log_with_topics_it_does_not_read(infra, prefix, database):
+    # The live projector stores each projection's position on every topic it consumes; a projection rebuilt alone
+    # reads only its own sources, and was once held forever "behind live" on the others (exit 1, never swapped).
+    await healthy_log(infra, prefix)
+    await project(infra, database, prefix)
+    before, stored = await dump(database), await positions(database)
+    topics, quiet = Topics(prefix), lambda line: None
+    for name in ("jobs", "pacing_schedules", "pacing_context"):
+        compared = await verify(infra.bootstrap, database, topics, DDL, only=name, settle=2, echo=quiet)
+        assert compared.same, (name, compared.report())
+        result = await rebuild(infra.bootstrap, database, topics, DDL, only=name, timeout=30, echo=quiet)
+        assert result.swapped, name
+    assert await dump(database) == before
+    assert await positions(database) == stored
+
+
 async def test_a_rebuild_while_pacing_writes_keep_arriving_loses_none_of_them(infra, prefix, database):
     topics = Topics(prefix)
     await produce_pacing(infra.bootstrap, topics.pacing_events,
