@@ -34,7 +34,10 @@ def make_provider(settings: Settings):
 
     if settings.provider == "offline":
         return OfflineProvider()
-    raise SystemExit(f"PLANPERFECT_PROVIDER={settings.provider!r}: only 'offline' is available in this version")
+    if settings.provider == "simulated":
+        from agents.providers.simulated import Latency, SimulatedProvider
+        return SimulatedProvider(Latency(settings.simulated_latency_ms, settings.simulated_latency_p99_ms))
+    raise SystemExit(f"PLANPERFECT_PROVIDER={settings.provider!r}: 'offline' or 'simulated'")
 
 
 def stage_function(settings: Settings):

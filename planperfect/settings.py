@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     # Processes.
     api_host: str = Field("127.0.0.1", description="HTTP bind address.")
     api_port: int = Field(8080, description="HTTP port.")
-    provider: str = Field("offline", description="Content provider: offline (default), anthropic or openai.")
+    provider: str = Field("offline", description="Content provider: offline (default) or simulated (load tests).")
+    simulated_latency_ms: float = Field(0.0, ge=0, description="Simulated provider: median latency of a call (0: no wait).")
+    simulated_latency_p99_ms: float = Field(0.0, ge=0, description="Simulated provider: 99th percentile of a call's latency (not above the median: every call takes the median).")
     worker_concurrency: int = Field(4, description="Jobs a stage agent works on at once per worker.")
     worker_log_level: str = Field("WARNING", description="Worker log level (Faust's own lines included); INFO shows rebalances and table recovery.")
     projector_batch_size: int = Field(500, description="Most events the projector applies in one transaction.")
