@@ -93,9 +93,9 @@ def carry_location(new: Progress, current: Progress | None) -> Progress:
 
 
 class Guard(Protocol):
-    """Where progress lives: a changelog-backed Faust table in the worker, a dict in unit tests."""
+    """Where progress lives: a PostgreSQL table in the worker (agents/guard.py), a dict in unit tests."""
 
-    def get(self, job_id: UUID) -> Progress | None: ...
+    async def get(self, job_id: UUID) -> Progress | None: ...
 
     async def put(self, job_id: UUID, progress: Progress) -> None:
         """Record durably before returning (when it `supersedes` what is there), so a crash never forgets it."""
@@ -107,7 +107,7 @@ class MemoryGuard:
     def __init__(self) -> None:
         self.data: dict[UUID, Progress] = {}
 
-    def get(self, job_id: UUID) -> Progress | None:
+    async def get(self, job_id: UUID) -> Progress | None:
         return self.data.get(job_id)
 
     async def put(self, job_id: UUID, progress: Progress) -> None:

@@ -52,31 +52,35 @@ def stage_function(settings: Settings):
 
 
 def run_worker(settings: Settings) -> None:
-    """The Faust worker: every stage agent and the dispatcher."""
-    import faust
-
-    from agents.faust_agents import register
+    """The stage worker: every stage lane, delay tier, the dispatcher, job control and the pacing timer."""
+    from agents.engine import EngineConfig
     from agents.pacing.ports import with_context_store
-    from agents.pacing.scheduler import Delivery, register_pacing
+    from agents.pacing.scheduler import Delivery
+    from agents.worker import WorkerConfig, serve
     from projections.pacing_queries import PacingStore
-    from streams.app import create_app
 
-    topics = Topics(settings.topic_prefix)
-    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
-    app = create_app(
-        app_id=topics.group("workers"),
-        bootstrap=settings.kafka(),
-        datadir=settings.data_dir / "faust",
+    config = WorkerConfig(
+        bootstrap=settings.kafka(), dsn=settings.database(), topics=Topics(settings.topic_prefix, settings.partitions),
+        engine=EngineConfig(in_flight=settings.worker_in_flight),
+        pacing_interval=settings.pacing_tick_seconds, pacing_catch_up=timedelta(seconds=settings.pacing_catch_up_seconds),
+        pacing_delivery=Delivery(settings.stage_max_attempts, settings.stage_retry_delay_seconds,
+                                 settings.stage_visibility_seconds),
     )
-    store = PacingStore(settings.database())  # the pacing stages' context, and the scheduler's schedules
-    register(app, topics, make_provider(settings), with_context_store(stage_function(settings), store),
-             settings.worker_concurrency)
-    register_pacing(app, topics, store, interval=settings.pacing_tick_seconds,
-                    catch_up=timedelta(seconds=settings.pacing_catch_up_seconds),
-                    delivery=Delivery(settings.stage_max_attempts, settings.stage_retry_delay_seconds,
-                                      settings.stage_visibility_seconds))
-    worker = faust.Worker(app, loglevel=settings.worker_log_level.upper(), quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
+    provider = make_provider(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        store = PacingStore(settings.database())  # the pacing stages' context, and the scheduler's schedules
+        try:
+            engine = await serve(config, provider, with_context_store(stage_function(settings), store), store, stop)
+        finally:
+            await store.close()
+        log.info("worker stopped after %d attempts", engine.stats.attempts)
+
+    asyncio.run(main())
 
 
 def run_projector(settings: Settings) -> None:
