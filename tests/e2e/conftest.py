@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,6 +40,9 @@ async def wait_ready(base_url: str, system: System | None = None, timeout: float
                 for role, child in system.children.items():
                     if child.proc.poll() is not None:
                         raise AssertionError(f"{role} exited early:\n{child.output()}")
+                workers = [c for c in system.children.values() if c.role == "worker"]
+                if not all("Worker ready" in c.output() for c in workers):
+                    return False  # a job submitted before the worker holds its partitions would wait for the join
             try:
                 async with http.get(f"{base_url}/readyz") as resp:
                     return resp.status == 200
