@@ -20,6 +20,7 @@ from aiokafka.structs import OffsetAndMetadata
 from agents.context import utc_now
 from agents.lanes import FairQueue
 from agents.offsets import OffsetTracker
+from agents.outage import Outage
 from agents.runner import DelayForwarder, Dispatcher, JobControl, StageRunner
 from streams.codec import DecodeError, decode_delay
 from streams.commands import DelayStage
@@ -125,8 +126,9 @@ class Engine:
     """Runs until `stop` is set: fetch, hand each message to its actor, commit what is done."""
 
     def __init__(self, consumer: AIOKafkaConsumer, topics: Topics, actors: Actors, config: EngineConfig,
-                 on_revoked: Callable[[], Awaitable[None]] | None = None) -> None:
+                 kafka: Outage, on_revoked: Callable[[], Awaitable[None]] | None = None) -> None:
         self.consumer = consumer
+        self.kafka = kafka
         self.topics = topics
         self.actors = actors
         self.config = config
@@ -142,6 +144,7 @@ class Engine:
         self.ready = False  # assigned partitions and not stalled
         self.stats = Stats()
         self._stalled = False
+        self._announced = False  # "Worker ready" was logged (once per process: tests and operators wait for it)
 
     def subscribe(self) -> None:
         self.consumer.subscribe(list(self.kinds), listener=_Listener(self))
@@ -313,8 +316,12 @@ class Engine:
         try:
             await self.consumer.commit(offsets)
             self.stats.commits += 1
+            self.kafka.succeeded()
         except KafkaError as exc:  # a rebalance or an outage: the next commit (or the next owner) covers it
-            log.info("commit of %d partition(s) failed: %s", len(offsets), exc)
+            if self.kafka.unreachable(exc):
+                self.kafka.failed(exc)
+            else:
+                log.info("commit of %d partition(s) failed: %s", len(offsets), exc)
             for o in chosen:
                 o.tracker.committed = None
 
@@ -368,7 +375,7 @@ class Engine:
         for tp in assigned:
             kind, lane, tier = self.kinds[tp.topic]
             self.parts[tp] = Owned(tp, kind, lane, tier)
-        first = not self.ready
+        first, self._announced = not self._announced, True
         self.ready = bool(self.parts)
         self.stats.last_delivery = time.monotonic()
         if first:

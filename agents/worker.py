@@ -93,7 +93,7 @@ async def serve(config: WorkerConfig, provider: ContentProvider, stage_fn: Stage
 
     consumer: AIOKafkaConsumer = worker_consumer(config.bootstrap, config.topics.group("workers"), config.topics,
                                                  config.engine)
-    engine = Engine(consumer, config.topics, actors, config.engine, on_revoked=settle_guard)
+    engine = Engine(consumer, config.topics, actors, config.engine, kafka, on_revoked=settle_guard)
     engine.subscribe()
     await kafka.call(consumer.start)
     scheduler = PacingScheduler(emit=emit, source=schedules, delivery=config.pacing_delivery,

@@ -21,20 +21,24 @@ KILLS = 6
 SEED = int(os.environ.get("PLANPERFECT_CHAOS_SEED", "20261123"))  # another seed: another kill schedule
 # "joined": each replacement holds its partitions before the next kill. "while-joining": kills also land on
 # workers still joining the group, so rebalances overlap. PLANPERFECT_CHAOS_KILL_WHILE_JOINING=1 runs only that mode.
+# Every stage of every job sleeps a little (extending its time limit), so the flow lasts through the kill
+# schedule and kills land on running attempts, settling ones and rebalances, not on an idle system.
+SLOW = "".join(f"[fault:{stage}:slow:0.6]" for stage in ("research", "outline", "draft", "qa", "export"))
 MODES = ["while-joining"] if os.environ.get("PLANPERFECT_CHAOS_KILL_WHILE_JOINING") == "1" else ["joined", "while-joining"]
 
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_sigkill_chaos_every_job_completes_exactly_once(infra, database, prefix, tmp_path, mode):
     rng = random.Random(SEED)
-    async with running_system(infra, database, prefix, tmp_path, PLANPERFECT_WORKER_IN_FLIGHT="8",
-                              PYTHONUNBUFFERED="1") as system:
+    async with running_system(infra, database, prefix, tmp_path, PLANPERFECT_WORKER_IN_FLIGHT="3",
+                              PLANPERFECT_FAULT_INJECTION="1", PYTHONUNBUFFERED="1") as system:
         system.start("worker", "worker-b")
         async with aiohttp.ClientSession() as http:
             ids = []
             for i in range(JOBS):
+                title = f"Chaos {i} {SLOW}"
                 ids.append(await submit(http, system.base_url,
-                                        {**job(f"Chaos {i}"), "payload": {"title": f"Chaos {i}", "word_count": 1500}}))
+                                        {**job(title), "payload": {"title": title, "word_count": 1500}}))
             for k in range(KILLS):
                 await asyncio.sleep(rng.uniform(0.5, 4.0))  # a random point in the flow, not a synchronisation
                 live = sorted(n for n, c in system.children.items() if c.role == "worker" and c.proc.poll() is None)
