@@ -13,7 +13,8 @@ import urllib.request
 from planperfect.settings import Settings
 
 # Modules that add their own subcommands through `register(subparsers)`; each sets `fn(settings, args)`.
-EXTENSIONS: tuple[str, ...] = ("planperfect.cli_delivery", "planperfect.cli_ops", "planperfect.cli_pacing")
+EXTENSIONS: tuple[str, ...] = ("planperfect.cli_delivery", "planperfect.cli_ops", "planperfect.cli_pacing",
+                              "planperfect.cli_bench")
 
 
 def _stack(settings: Settings):
