@@ -43,6 +43,7 @@ class LogWatch:
     started: dict[tuple[bytes, str], int] = field(default_factory=dict)
     calls: list[tuple[int, int]] = field(default_factory=list)  # (timestamp, +1 started / -1 ended) of provider stages
     failures: int = 0
+    stages_completed: int = 0  # StageCompleted of every stage: six make one article's work
 
     def take(self, topic_stage: str | None, records) -> None:
         for r in records:
@@ -62,8 +63,10 @@ class LogWatch:
                 stage = match.group(1).decode() if match else ""
                 if kind == b"StageStarted":
                     self.started.setdefault((key, stage), r.timestamp)
+                elif kind == b"StageCompleted":
+                    self.stages_completed += 1
                 else:
-                    self.failures += kind != b"StageCompleted"
+                    self.failures += 1
                 if stage in CALLING_STAGES and kind != b"JobDeadLettered":
                     self.calls.append((r.timestamp, 1 if kind == b"StageStarted" else -1))
 
@@ -82,6 +85,11 @@ class LogWatch:
             if key in wanted and asked is not None:
                 out[stage].append(float(at - asked))
         return out
+
+    def calls_completed(self, since_ms: int) -> tuple[int, int]:
+        """How many provider-stage attempts ended from `since_ms` on, and when the last one did."""
+        ends = [at for at, step in self.calls if step < 0 and at >= since_ms]
+        return len(ends), max(ends, default=since_ms)
 
     def calls_in_flight(self, since_ms: int, until_ms: int) -> tuple[int, float]:
         """Peak and time-weighted mean of provider-stage attempts running between two instants."""

@@ -26,6 +26,7 @@ from streams.payloads import PIPELINES, Brief, JobType
 from streams.topics import Topics
 
 WARM_UP_JOBS_PER_WORKER = 4
+CALLS_PER_JOB = 3  # research, outline and draft call the provider; qa, export and complete do not
 BENCH_WORDS = 300  # a short article: the provider's answers stay small, QA and export still do their work
 
 
@@ -112,12 +113,12 @@ async def burst(run: Run, jobs: int, timeout: float, result: Result, prefix: str
     batch = [article(i) for i in range(jobs)]
     keys = [k for k, _ in batch]
     progress = Progress(f"{prefix}burst", jobs)
-    cpu0 = run.cpu()
+    cpu0, stages0 = run.cpu(), run.log.stages_completed
     began_ms = time.time() * 1000
     await run.send(batch)
     finished = await run.wait(keys, timeout, progress)
     progress.close()
-    cpu = run.cpu() - cpu0
+    cpu, stages = run.cpu() - cpu0, run.log.stages_completed - stages0
     done = run.log.done(keys)
     ends = sorted(run.log.completed[k] for k in keys if k in run.log.completed)
     elapsed_s = ((ends[-1] if finished else time.time() * 1000) - began_ms) / 1000
@@ -131,13 +132,21 @@ async def burst(run: Run, jobs: int, timeout: float, result: Result, prefix: str
         result.add(f"{prefix}calls_in_flight_mean", "provider-stage attempts in flight, mean from burst to last call",
                    mean, "calls")
         result.add(f"{prefix}calls_in_flight_peak", "provider-stage attempts in flight, peak", peak, "calls")
+        calls, last = run.log.calls_completed(int(began_ms))
+        if calls and last > began_ms:
+            per_s = calls / ((last - began_ms) / 1000)
+            result.add(f"{prefix}calls_per_s", "provider calls completed/s (burst to last call)", per_s, "calls/s")
+            result.add(f"{prefix}call_jobs_per_s", f"  the same as jobs/s of work ({CALLS_PER_JOB} calls per job)",
+                       per_s / CALLS_PER_JOB, "jobs/s")
     if len(ends) >= 10 and len(ends) >= 3 * peak:
         # Several jobs per in-flight slot: completions after the first are a steady flow, not one wave.
         steady = (len(ends) - 1) / max((ends[-1] - ends[0]) / 1000, 1e-6)
         result.add(f"{prefix}steady_jobs_per_s", "burst: jobs/s from first to last completion (fill excluded)",
                    steady, "jobs/s")
-    result.add(f"{prefix}cpu_ms_per_job", "worker CPU per job (user + system)", 1000 * cpu / max(done, 1),
-               "ms/job")
+    # Per job of work done (six stage completions), so that a run cut short by its timeout still says it right.
+    work = stages / len(PIPELINES[JobType.ARTICLE])
+    result.add(f"{prefix}cpu_ms_per_job", "worker CPU per job (user + system, per 6 stages completed)",
+               1000 * cpu / max(work, 1), "ms/job")
     result.add(f"{prefix}worker_peak_rss_mb", "worker peak RSS (largest process)",
                max(peak_rss_mb(w.pid) for w in run.workers), "MB")
     return rate

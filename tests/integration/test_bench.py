@@ -12,16 +12,17 @@ from planperfect.bench.suite import Sizes, run_all
 from planperfect.settings import Settings
 
 TINY = Sizes(relay_jobs=200, seed_jobs=40, pipeline_jobs=12, paced_seconds=1.0, slow_latency_ms=50.0, slow_jobs=12,
-             slow_timeout=120.0, scale_jobs=8, scale_counts=(1, 2), projection_events=400, intake_requests=60,
-             timeout=120.0)
+             slow_timeout=120.0, backlog_jobs=12, backlog_seconds=120.0, scale_jobs=8, scale_counts=(1, 2),
+             projection_events=400, intake_requests=60, timeout=120.0)
 
 EXPECTED = {
     "relay": ["jobs_per_s", "messages_per_s"],
     "seed": ["jobs_per_s"],
     "pipeline": ["burst_jobs_per_s", "cpu_ms_per_job", "worker_peak_rss_mb", "paced_rate", "job_p50_ms",
                  "job_p99_ms", "hop_p99_ms"],
-    "slow1": ["burst_jobs_per_s", "calls_in_flight_mean", "calls_in_flight_peak"],
+    "slow1": ["burst_jobs_per_s", "calls_in_flight_mean", "calls_in_flight_peak", "calls_per_s", "call_jobs_per_s"],
     "slow2": ["burst_jobs_per_s"],
+    "backlog": ["worker_peak_rss_mb", "calls_per_s"],
     "scale": ["w1_jobs_per_s", "w2_jobs_per_s", "w2_speedup"],
     "projections": ["live_events_per_s", "rebuild_events_per_s"],
     "intake": ["requests_per_s", "p50_ms", "p99_ms"],
