@@ -45,7 +45,7 @@ def latency_cdf_plot(path: Path, series: dict[str, list[float]]) -> None:
     ax.set_xlabel("latency (ms, log scale)")
     ax.set_ylabel("fraction of jobs / hops")
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.legend(loc="upper left")
     ax.set_title("Latency at half the maximum rate (0 ms provider)")
     fig.tight_layout()
     fig.savefig(path)
