@@ -126,7 +126,6 @@ async def burst(run: Run, jobs: int, timeout: float, result: Result, prefix: str
     workers = len(run.workers)
     result.add(f"{prefix}burst_jobs_per_s", f"burst: jobs/s ({jobs:,} jobs, {workers} worker process(es))", rate,
                "jobs/s", "" if finished else f"timed out after {timeout:.0f}s: {done} of {jobs} done")
-    peak = 0
     if run.log.calls:
         peak, mean = run.log.calls_in_flight(int(began_ms), max(at for at, _ in run.log.calls))
         result.add(f"{prefix}calls_in_flight_mean", "provider-stage attempts in flight, mean from burst to last call",
@@ -138,11 +137,6 @@ async def burst(run: Run, jobs: int, timeout: float, result: Result, prefix: str
             result.add(f"{prefix}calls_per_s", "provider calls completed/s (burst to last call)", per_s, "calls/s")
             result.add(f"{prefix}call_jobs_per_s", f"  the same as jobs/s of work ({CALLS_PER_JOB} calls per job)",
                        per_s / CALLS_PER_JOB, "jobs/s")
-    if len(ends) >= 10 and len(ends) >= 3 * peak:
-        # Several jobs per in-flight slot: completions after the first are a steady flow, not one wave.
-        steady = (len(ends) - 1) / max((ends[-1] - ends[0]) / 1000, 1e-6)
-        result.add(f"{prefix}steady_jobs_per_s", "burst: jobs/s from first to last completion (fill excluded)",
-                   steady, "jobs/s")
     # Per job of work done (six stage completions), so that a run cut short by its timeout still says it right.
     work = stages / len(PIPELINES[JobType.ARTICLE])
     result.add(f"{prefix}cpu_ms_per_job", "worker CPU per job (user + system, per 6 stages completed)",

@@ -106,6 +106,10 @@ def _get(result: Result, key: str) -> float | None:
     return result.value(key) if result.has(key) else None
 
 
+def _work(result: Result) -> float:
+    return _get(result, "call_jobs_per_s") or result.value("burst_jobs_per_s")
+
+
 def _verdict(value: float | None, target: float, higher: bool = True) -> str:
     if value is None:
         return "not measured"
@@ -117,8 +121,9 @@ def figure_rows(r: dict[str, Result], sizes: Sizes) -> list[tuple[str, str, str,
     relay, seed, pipe = r["relay"].value("jobs_per_s"), r["seed"].value("jobs_per_s"), r["pipeline"]
     burst = pipe.value("burst_jobs_per_s")
     slow1, slow2 = r["slow1"], r["slow2"]
-    slow_rate = _get(slow1, "steady_jobs_per_s") or slow1.value("burst_jobs_per_s")
-    slow2_rate = _get(slow2, "steady_jobs_per_s") or slow2.value("burst_jobs_per_s")
+    # Jobs/s of work (provider calls/s over the three calls of a job): a steady figure, where a burst's own
+    # rate also pays once for the pipeline's fill (3 calls x the latency before the first job can finish).
+    slow_rate, slow2_rate = _work(slow1), _work(slow2)
     in_flight = _get(slow1, "calls_in_flight_mean")
     ms = f"{sizes.slow_latency_ms:,.0f} ms"
     rows = [
@@ -134,11 +139,9 @@ def figure_rows(r: dict[str, Result], sizes: Sizes) -> list[tuple[str, str, str,
          f"{fmt(pipe.value('job_p50_ms'))} / {fmt(pipe.value('job_p99_ms'))} ms", "p50 <= 60 ms",
          _verdict(pipe.value("job_p50_ms"), 60, higher=False)),
         (f"PlanPerfect, simulated {ms} per call, 1 worker, {sizes.slow_jobs:,} jobs",
-         f"{fmt(slow_rate)} jobs/s" + (f" ({fmt(slow1.value('burst_jobs_per_s'))} with the {ms} x 3 fill)"
-                                       if slow1.has("steady_jobs_per_s") else " (burst, with the pipeline's fill)"),
-         ">= 100 jobs/s", _verdict(slow_rate, 100)),
-        ("  provider calls completed/s (jobs/s of work, 3 calls a job)",
-         f"{fmt(_get(slow1, 'calls_per_s') or 0)} ({fmt(_get(slow1, 'call_jobs_per_s') or 0)} jobs/s)", "", ""),
+         f"{fmt(slow_rate)} jobs/s of work ({fmt(_get(slow1, 'calls_per_s') or 0)} calls/s); "
+         f"{fmt(slow1.value('burst_jobs_per_s'))} jobs/s completed, fill included", ">= 100 jobs/s",
+         _verdict(slow_rate, 100)),
         ("  provider calls in flight (mean / peak)",
          f"{fmt(in_flight or 0)} / {fmt(_get(slow1, 'calls_in_flight_peak') or 0)}", ">= 1,000",
          _verdict(in_flight, 1000)),
@@ -147,7 +150,7 @@ def figure_rows(r: dict[str, Result], sizes: Sizes) -> list[tuple[str, str, str,
         (f"  worker peak RSS under a {sizes.backlog_jobs:,}-job backlog ({sizes.backlog_seconds:.0f} s)",
          f"{fmt(r['backlog'].value('worker_peak_rss_mb'))} MB (calls {fmt(_get(r['backlog'], 'calls_per_s') or 0)}/s)",
          "bounded", ""),
-        (f"  2 workers, {ms} per call", f"{fmt(slow2_rate)} jobs/s ({slow2_rate / max(slow_rate, 1e-9):.2f}x one)",
+        (f"  2 workers, {ms} per call", f"{fmt(slow2_rate)} jobs/s of work ({slow2_rate / max(slow_rate, 1e-9):.2f}x one)",
          ">= 1.8x", _verdict(slow2_rate / max(slow_rate, 1e-9), 1.8)),
     ]
     scale = r["scale"]
@@ -172,7 +175,7 @@ def write_report(docs: Path, r: dict[str, Result], machine: Machine, sizes: Size
     plots.scale_plot(docs / "benchmarks-scale.png", {
         "simulated, 0 ms per call": (scale.samples["workers"], scale.samples["jobs_per_s"]),
         f"simulated, {sizes.slow_latency_ms:,.0f} ms per call": (
-            [1.0, 2.0], [_get(r[s], "steady_jobs_per_s") or r[s].value("burst_jobs_per_s") for s in ("slow1", "slow2")]),
+            [1.0, 2.0], [_work(r["slow1"]), _work(r["slow2"])]),
     })
     plots.latency_cdf_plot(docs / "benchmarks-latency.png", {
         "article pipeline (JobSubmitted -> JobCompleted)": r["pipeline"].samples.get("job_latency_ms", []),
