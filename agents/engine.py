@@ -141,6 +141,8 @@ class Engine:
         self._key_users: dict[bytes, tuple[asyncio.Lock, int]] = {}
         self._on_revoked = on_revoked  # e.g. the guard: settle writes, forget the cache
         self._revoking = False
+        self._full_lanes: set[Lane] = set()  # lanes paused because their waiting work reached the budget
+        self._control_full = False
         self.ready = False  # assigned partitions and not stalled
         self.stats = Stats()
         self._stalled = False
@@ -219,9 +221,11 @@ class Engine:
 
     def _flow_lane(self, lane: Lane) -> None:
         waiting = len(self.fair.queues[lane])
-        if waiting >= self.config.in_flight:
+        if waiting >= self.config.in_flight and lane not in self._full_lanes:
+            self._full_lanes.add(lane)
             self._pause_where(lambda o: o.kind is Kind.STAGE and o.lane == lane, Pause.LANE_FULL)
-        elif waiting < self.config.in_flight // 2:
+        elif waiting < self.config.in_flight // 2 and lane in self._full_lanes:
+            self._full_lanes.discard(lane)
             self._resume_where(lambda o: o.kind is Kind.STAGE and o.lane == lane, Pause.LANE_FULL)
 
     # ------------------------------------------------------------------ dispatcher and job control
@@ -230,13 +234,15 @@ class Engine:
         """Dispatches and control commands run at once, beside any attempt (a cancel must reach a running
         attempt); those of one job one after another, so a cancel and the job's dispatch never interleave."""
         self.control_running += 1
-        if self.control_running >= self.config.control_in_flight:
+        if self.control_running >= self.config.control_in_flight and not self._control_full:
+            self._control_full = True
             self._pause_where(lambda o: o.kind in (Kind.DISPATCH, Kind.CONTROL), Pause.CONTROL_FULL)
         self._spawn(owned, offset, self._one_at_a_time(key, act), self._control_finished)
 
     def _control_finished(self) -> None:
         self.control_running -= 1
-        if self.control_running < self.config.control_in_flight // 2:
+        if self.control_running < self.config.control_in_flight // 2 and self._control_full:
+            self._control_full = False
             self._resume_where(lambda o: o.kind in (Kind.DISPATCH, Kind.CONTROL), Pause.CONTROL_FULL)
 
     async def _one_at_a_time(self, key: bytes, act: Callable[[], Awaitable[None]]) -> None:
@@ -372,6 +378,8 @@ class Engine:
     # ------------------------------------------------------------------ rebalances and shutdown
 
     def assigned(self, assigned: set[TopicPartition]) -> None:
+        self._full_lanes.clear()
+        self._control_full = False
         for tp in assigned:
             kind, lane, tier = self.kinds[tp.topic]
             self.parts[tp] = Owned(tp, kind, lane, tier)

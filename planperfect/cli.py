@@ -47,7 +47,7 @@ def _migrate(settings: Settings) -> list[str]:
 def _ensure_topics(settings: Settings):
     from planperfect.topic_admin import ensure_topics
 
-    return asyncio.run(ensure_topics(settings.kafka(), settings.topic_prefix))
+    return asyncio.run(ensure_topics(settings.kafka(), settings.topic_prefix, settings.partitions))
 
 
 def cmd_up(settings: Settings, _args) -> int:
@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("topics", help="the topic catalogue").add_subparsers(dest="topics_cmd", required=True)
     topics.add_parser("ensure", help="create missing topics, report drifted ones").set_defaults(fn=cmd_topics_ensure)
     topics.add_parser("list", help="the catalogue's topics on the cluster").set_defaults(fn=cmd_topics_list)
-    sub.add_parser("worker", help="run the Faust stage agents").set_defaults(fn=cmd_worker)
+    sub.add_parser("worker", help="run the stage agents").set_defaults(fn=cmd_worker)
     sub.add_parser("projector", help="fold the event log into PostgreSQL").set_defaults(fn=cmd_projector)
     sub.add_parser("api", help="serve the HTTP API").set_defaults(fn=cmd_api)
     sub.add_parser("run", help="worker + projector + api in one command").set_defaults(fn=cmd_run)
