@@ -41,9 +41,10 @@ class PgGuard:
     one round trip, not N. Gets that miss the cache are loaded together the same way.
     """
 
-    def __init__(self, pool: asyncpg.Pool, outage: Outage) -> None:
+    def __init__(self, pool: asyncpg.Pool, outage: Outage, cache_limit: int = 50_000) -> None:
         self.pool = pool
         self.outage = outage
+        self.cache_limit = cache_limit  # memory stays bounded under any backlog; a job evicted is read again
         self.cache: dict[UUID, Progress | None] = {}
         self._writes: dict[UUID, Progress] = {}
         self._written: asyncio.Future | None = None
@@ -117,12 +118,22 @@ class PgGuard:
                 for job_id, p in batch.items():
                     if p.state in TERMINAL and self.cache.get(job_id) is p:
                         del self.cache[job_id]
+                self._trim()
                 done.set_result(None)
             except Exception as exc:  # a bug (bad data): every put of the batch sees it
                 log.exception("guard: writing %d row(s) failed", len(batch))
                 done.set_exception(exc)
             finally:
                 self._flushing.set()
+
+    def _trim(self) -> None:
+        """Evict the oldest cached jobs past the limit; never one with a write not yet committed (its row is
+        older than what the cache knows)."""
+        excess = len(self.cache) - self.cache_limit
+        if excess <= 0:
+            return
+        for job_id in [j for j in self.cache if j not in self._writes][:excess]:
+            del self.cache[job_id]
 
     async def _upsert(self, batch: dict[UUID, Progress]) -> None:
         ids = list(batch)

@@ -62,3 +62,15 @@ async def test_concurrent_puts_share_flushes_and_survive_a_forgotten_cache(pool)
         assert await guard.get(uuid.uuid4()) is None
     finally:
         await guard.stop()
+
+
+async def test_the_cache_stays_within_its_limit_and_an_evicted_job_is_read_again(pool):
+    guard = PgGuard(pool, Outage("PostgreSQL", database_unreachable), cache_limit=50)
+    guard.start()
+    try:
+        jobs = [uuid.uuid4() for _ in range(300)]
+        await asyncio.gather(*(guard.put(j, progress(2, JobState.QUEUED)) for j in jobs))
+        assert len(guard.cache) <= 50
+        assert (await guard.get(jobs[0])).state is JobState.QUEUED  # evicted first, read back from the table
+    finally:
+        await guard.stop()
