@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from agents.context import utc_now
+from agents.health import check_stall
 from agents.lanes import FairQueue
 from agents.offsets import OffsetTracker
 from agents.outage import Outage
@@ -145,7 +146,7 @@ class Engine:
         self._control_full = False
         self.ready = False  # assigned partitions and not stalled
         self.stats = Stats()
-        self._stalled = False
+        self.stalled = False
         self._announced = False  # "Worker ready" was logged (once per process: tests and operators wait for it)
 
     def subscribe(self) -> None:
@@ -177,7 +178,7 @@ class Engine:
                 await self.commit()
                 last_commit = now
             if now - last_check >= 5.0:
-                self._check_stall()
+                check_stall(self)
                 last_check = now
         await self.shutdown()
 
@@ -353,27 +354,6 @@ class Engine:
         for owned in self.parts.values():
             if pred(owned) and why in owned.paused:
                 self._resume(owned, why)
-
-    # ------------------------------------------------------------------ health
-
-    def _check_stall(self) -> None:
-        """A stall: owned partitions have messages this worker has not received, none is paused on purpose,
-        and nothing was delivered for `stall_seconds`. Logged once per change, counted in `stats.stalls`."""
-        waiting = 0
-        for owned in self.parts.values():
-            high, position = self.consumer.highwater(owned.tp), owned.tracker.next_offset
-            if not owned.paused and high is not None and position is not None:
-                waiting += max(0, high - position)
-        quiet = time.monotonic() - self.stats.last_delivery
-        stalled = waiting > 0 and quiet >= self.config.stall_seconds
-        if stalled and not self._stalled:
-            self.stats.stalls += 1
-            log.error("stalled: %d message(s) wait on owned partitions and nothing was delivered for %.0f s", waiting,
-                      quiet)
-        elif self._stalled and not stalled:
-            log.warning("no longer stalled")
-        self._stalled = stalled
-        self.ready = bool(self.parts) and not stalled
 
     # ------------------------------------------------------------------ rebalances and shutdown
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from agents import health
 from agents.engine import Actors, Engine, EngineConfig, worker_consumer
 from agents.guard import PgGuard
 from agents.outage import Outage, database_unreachable, kafka_unreachable
@@ -95,6 +96,7 @@ async def serve(config: WorkerConfig, provider: ContentProvider, stage_fn: Stage
                                                  config.engine)
     engine = Engine(consumer, config.topics, actors, config.engine, kafka, on_revoked=settle_guard)
     engine.subscribe()
+    health.install(engine)
     await kafka.call(consumer.start)
     scheduler = PacingScheduler(emit=emit, source=schedules, delivery=config.pacing_delivery,
                                 catch_up=config.pacing_catch_up)
