@@ -66,14 +66,61 @@ async def _started(make, outage: Outage):
     return await outage.call(attempt)
 
 
+class Stopped(Exception):
+    """Told to stop while still waiting for a dependency at start."""
+
+
+async def _unless_stopped(aw, stop: asyncio.Event):
+    """`aw`'s result, unless `stop` is set first: a dependency that never comes must not hold up SIGTERM."""
+    task = asyncio.ensure_future(aw)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    raise Stopped()
+
+
+class _QuietWhileDown(logging.Filter):
+    """While an outage of Kafka is known (and logged once), the client's own line per retry adds nothing."""
+
+    def __init__(self, kafka: Outage) -> None:
+        super().__init__()
+        self.kafka = kafka
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.kafka.is_down and record.name.startswith("aiokafka"))
+
+
 async def serve(config: WorkerConfig, provider: ContentProvider, stage_fn: StageFn, schedules: ScheduleSource,
-                stop: asyncio.Event) -> Engine:
-    """Run the worker until `stop` is set; Kafka or PostgreSQL going away only pauses it."""
+                stop: asyncio.Event) -> Engine | None:
+    """Run the worker until `stop` is set; Kafka or PostgreSQL going away only pauses it. None when stopped
+    before both answered."""
     kafka = Outage(f"Kafka at {config.bootstrap}", kafka_unreachable)
     database = Outage("PostgreSQL", database_unreachable)
-    pool = await database.call(lambda: asyncpg.create_pool(config.dsn, min_size=1, max_size=4))
-    producer = await _started(lambda: AIOKafkaProducer(
-        bootstrap_servers=config.bootstrap, acks="all", enable_idempotence=True, linger_ms=config.linger_ms), kafka)
+    quiet = _QuietWhileDown(kafka)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(quiet)
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            pool = await _unless_stopped(
+                database.call(lambda: asyncpg.create_pool(config.dsn, min_size=1, max_size=4)), stop)
+            stack.push_async_callback(pool.close)
+            producer = await _unless_stopped(_started(lambda: AIOKafkaProducer(
+                bootstrap_servers=config.bootstrap, acks="all", enable_idempotence=True,
+                linger_ms=config.linger_ms), kafka), stop)
+            stack.push_async_callback(producer.stop)
+        except Stopped:
+            log.info("worker stopped while waiting for its dependencies")
+            return None
+        return await _run(config, provider, stage_fn, schedules, stop, kafka, database, pool, producer)
+
+
+async def _run(config: WorkerConfig, provider: ContentProvider, stage_fn: StageFn, schedules: ScheduleSource,
+               stop: asyncio.Event, kafka: Outage, database: Outage, pool: asyncpg.Pool,
+               producer: AIOKafkaProducer) -> Engine | None:
     guard = PgGuard(pool, database)
     guard.start()
     emit = Emitter(topics=config.topics, send=kafka_sender(producer, kafka))
@@ -97,17 +144,20 @@ async def serve(config: WorkerConfig, provider: ContentProvider, stage_fn: Stage
     engine = Engine(consumer, config.topics, actors, config.engine, kafka, on_revoked=settle_guard)
     engine.subscribe()
     health.install(engine)
-    await kafka.call(consumer.start)
-    scheduler = PacingScheduler(emit=emit, source=schedules, delivery=config.pacing_delivery,
-                                catch_up=config.pacing_catch_up)
-    pacing = asyncio.create_task(run_pacing(scheduler, config.pacing_interval, stop), name="pacing-scheduler")
     try:
-        await engine.run(stop)
+        try:
+            await _unless_stopped(kafka.call(consumer.start), stop)
+        except Stopped:
+            return None
+        scheduler = PacingScheduler(emit=emit, source=schedules, delivery=config.pacing_delivery,
+                                    catch_up=config.pacing_catch_up)
+        pacing = asyncio.create_task(run_pacing(scheduler, config.pacing_interval, stop), name="pacing-scheduler")
+        try:
+            await engine.run(stop)
+        finally:
+            pacing.cancel()
+            await asyncio.gather(pacing, return_exceptions=True)
     finally:
-        pacing.cancel()
-        await asyncio.gather(pacing, return_exceptions=True)
         await guard.stop()
         await consumer.stop()
-        await producer.stop()
-        await pool.close()
     return engine

@@ -78,7 +78,8 @@ def run_worker(settings: Settings) -> None:
             engine = await serve(config, provider, with_context_store(stage_function(settings), store), store, stop)
         finally:
             await store.close()
-        log.info("worker stopped after %d attempts", engine.stats.attempts)
+        if engine is not None:
+            log.info("worker stopped after %d attempts", engine.stats.attempts)
 
     asyncio.run(main())
 
