@@ -363,6 +363,11 @@ class Engine:
         for tp in assigned:
             kind, lane, tier = self.kinds[tp.topic]
             self.parts[tp] = Owned(tp, kind, lane, tier)
+        numbers = {topic: {tp.partition for tp in assigned if tp.topic == topic} for topic in self.kinds}
+        if len({frozenset(n) for n in numbers.values()}) > 1:
+            # Range assignment co-locates a job's topics only when every topic has the same partition count.
+            log.error("this worker was given different partition numbers on different topics (partition counts "
+                      "differ; see `planperfect topics ensure`): a job's cancel may not reach its running attempt")
         first, self._announced = not self._announced, True
         self.ready = bool(self.parts)
         self.stats.last_delivery = time.monotonic()
