@@ -1,1 +1,1 @@
-"""The actors: per stage a pure handler, plus the thin Faust agent loops that move messages."""
+"""The actors: per stage a pure handler, the shells around the pure transitions, and the engine that moves messages."""

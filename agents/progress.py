@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol, Tuple
 from uuid import UUID
@@ -57,9 +57,12 @@ class Progress:
         return replace(self, cancel_requested=True)
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        return {k: (str(v) if isinstance(v, (UUID, StrEnum)) else list(v) if isinstance(v, tuple) else v)
-                for k, v in d.items()}
+        # Field by field: dataclasses.asdict deep-copies, and this runs for every guard write.
+        return {"next_sequence": self.next_sequence, "state": self.state.value,
+                "correlation_id": str(self.correlation_id), "stage": self.stage.value if self.stage else None,
+                "command_id": str(self.command_id) if self.command_id else None, "attempt": self.attempt,
+                "cancel_requested": self.cancel_requested, "started_sequence": self.started_sequence,
+                "request_at": list(self.request_at) if self.request_at else None}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Progress":
@@ -93,9 +96,9 @@ def carry_location(new: Progress, current: Progress | None) -> Progress:
 
 
 class Guard(Protocol):
-    """Where progress lives: a changelog-backed Faust table in the worker, a dict in unit tests."""
+    """Where progress lives: a PostgreSQL table in the worker (agents/guard.py), a dict in unit tests."""
 
-    def get(self, job_id: UUID) -> Progress | None: ...
+    async def get(self, job_id: UUID) -> Progress | None: ...
 
     async def put(self, job_id: UUID, progress: Progress) -> None:
         """Record durably before returning (when it `supersedes` what is there), so a crash never forgets it."""
@@ -107,7 +110,7 @@ class MemoryGuard:
     def __init__(self) -> None:
         self.data: dict[UUID, Progress] = {}
 
-    def get(self, job_id: UUID) -> Progress | None:
+    async def get(self, job_id: UUID) -> Progress | None:
         return self.data.get(job_id)
 
     async def put(self, job_id: UUID, progress: Progress) -> None:

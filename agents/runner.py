@@ -1,4 +1,4 @@
-"""The shells around the pure transitions: stage attempts, the dispatcher, delays and job control."""
+"""The shells around the pure transitions: stage attempts, the dispatcher, delays and job control (no Kafka here)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from agents.delays import tier_for
 from agents.errors import PermanentError, StageError, TransientError
 from agents.progress import Guard, JobState, Location, Progress
 from agents.providers.base import ContentProvider
-from streams.codec import DecodeError, decode_command, decode_control, decode_delay, decode_event, encode, key_for
+from streams.codec import DecodeError, decode_command, decode_control, decode_event, encode, key_for
 from streams.commands import CancelJob, DelayStage, RedriveJob, RequestStage
 from streams.deadletters import DeadLettered
 from streams.events import JobSubmitted, StageStarted
@@ -82,12 +82,17 @@ class StageRunner:
             await asyncio.wait_for(self.idle.wait(), timeout)
             return 0
         except asyncio.TimeoutError:
-            given_up = list(self.running.items())
-            for job_id, task in given_up:
-                self.fenced.add(job_id)
-                task.cancel()
-            log.warning("rebalance: gave up %d attempt(s) still running after %.0fs", len(given_up), timeout)
-            return len(given_up)
+            return self.give_up()
+
+    def give_up(self) -> int:
+        """Cancel every running handler as fenced: its attempt writes nothing more."""
+        given_up = list(self.running.items())
+        for job_id, task in given_up:
+            self.fenced.add(job_id)
+            task.cancel()
+        if given_up:
+            log.warning("rebalance: gave up %d attempt(s) still running", len(given_up))
+        return len(given_up)
 
     async def on_request(self, raw: bytes, topic: str, partition: int, offset: int) -> None:
         try:
@@ -98,7 +103,7 @@ class StageRunner:
         if req.command_id in self.active:
             log.info("job %s: dropping a duplicate %s request while it runs here", req.job_id, req.stage)
             return
-        p = self.guard.get(req.job_id)
+        p = await self.guard.get(req.job_id)
         rerun = (p is not None and p.state in (JobState.RUNNING, JobState.SETTLING)
                  and p.command_id == req.command_id)
         if p is not None and not rerun and (p.state == JobState.CANCELLED or req.next_sequence < p.next_sequence):
@@ -154,7 +159,7 @@ class StageRunner:
                 log.warning("job %s stage %s attempt %d given up at a rebalance; its new owner runs it",
                             req.job_id, req.stage, begun.attempt)
                 return
-            if not self._cancel_requested(req.job_id):
+            if not await self._cancel_requested(req.job_id):
                 raise  # the worker itself is stopping: the request is redelivered on restart
             await self._settling(req, begun, seq_box[0])
             await self._cancelled(req, begun, seq_box[0])
@@ -173,7 +178,7 @@ class StageRunner:
         duration = int((time.monotonic() - t0) * 1000)
         done, after = transitions.completed(req, begun, seq, output, duration, utc_now())
         await self.emit.event(done)
-        if self._cancel_requested(req.job_id) and isinstance(after, RequestStage):
+        if await self._cancel_requested(req.job_id) and isinstance(after, RequestStage):
             await self._cancelled(req, begun, seq + 1)
             return
         if isinstance(after, RequestStage):
@@ -187,7 +192,7 @@ class StageRunner:
     async def _settling(self, req: RequestStage, begun: StageStarted, seq: int) -> None:
         """Record, before writing it, where this attempt's outcome goes (see `_resettle`)."""
         progress = Progress.running(req, begun.attempt).at(seq, JobState.SETTLING)
-        current = self.guard.get(req.job_id)
+        current = await self.guard.get(req.job_id)
         if current is not None and current.cancel_requested:
             progress = progress.with_cancel()
         await self.guard.put(req.job_id, replace(progress, started_sequence=begun.sequence))
@@ -227,8 +232,8 @@ class StageRunner:
             if not task.done():
                 task.cancel()
 
-    def _cancel_requested(self, job_id: UUID) -> bool:
-        p = self.guard.get(job_id)
+    async def _cancel_requested(self, job_id: UUID) -> bool:
+        p = await self.guard.get(job_id)
         return p is not None and p.cancel_requested
 
     async def _failed(self, req: RequestStage, begun: StageStarted, seq: int, err: StageError, t0: float) -> None:
@@ -241,7 +246,7 @@ class StageRunner:
         if isinstance(after, DeadLettered):
             await self.emit.dead_letter(after.model_copy(update={"source_topic": self.emit.topics.stage(req.stage, req.lane)}))
             await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq, JobState.DEAD))
-        elif self._cancel_requested(req.job_id):
+        elif await self._cancel_requested(req.job_id):
             await self._cancelled(req, begun, seq)
         else:
             at = await self.emit.route(after)
@@ -271,7 +276,7 @@ class Dispatcher:
             return  # the projector dead-letters undecodable log entries; one owner per topic
         if not isinstance(event, JobSubmitted):
             return
-        p = self.guard.get(event.job_id)
+        p = await self.guard.get(event.job_id)
         if p is not None and p.state != JobState.NEW:
             return  # already started (a repeated submission with the same Idempotency-Key)
         if p is not None and p.cancel_requested:
@@ -290,22 +295,17 @@ class Dispatcher:
 
 @dataclass
 class DelayForwarder:
-    """Holds a delayed request until it is due, then delivers it (or moves it to a shorter tier)."""
+    """Delivers a delayed request once it is due (or moves it to a shorter tier); the engine holds it until then."""
 
     emit: Emitter
-    guard: Guard | None = None  # told where the request went next, so a lost message can be found
+    guard: Guard | None = None  # told where the request went next
 
-    async def on_delay(self, raw: bytes, topic: str, partition: int, offset: int, tier: int,
-                       enqueued_at: datetime) -> None:
-        try:
-            held = decode_delay(raw)
-        except DecodeError as exc:
-            await self.emit.undecodable(exc, topic, partition, offset)
-            return
-        release = min(held.due_at, enqueued_at + timedelta(seconds=tier))
-        wait = (release - utc_now()).total_seconds()
-        if wait > 0:
-            await asyncio.sleep(wait)  # this message's own release time; later ones in the tier are due later
+    @staticmethod
+    def release_at(held: DelayStage, tier: int, enqueued_at: datetime) -> datetime:
+        """When the tier lets the message go: when it is due, or after the tier's length, whichever is first."""
+        return min(held.due_at, enqueued_at + timedelta(seconds=tier))
+
+    async def forward(self, held: DelayStage) -> None:
         if (held.due_at - utc_now()).total_seconds() > 0.005:
             at, state = await self.emit.route(held), JobState.DELAYED
         else:
@@ -334,7 +334,7 @@ class JobControl:
             await self._redrive(cmd)
 
     async def _cancel(self, cmd: CancelJob) -> None:
-        p = self.guard.get(cmd.job_id)
+        p = await self.guard.get(cmd.job_id)
         if p is None:  # submitted but not dispatched yet: the dispatcher will cancel it
             await self.guard.put(cmd.job_id, Progress.new(cmd.job_id, cancel_requested=True))
         elif p.state in (JobState.QUEUED, JobState.DELAYED):
@@ -350,7 +350,7 @@ class JobControl:
         log.info("job %s: cancel requested while %s", cmd.job_id, p.state if p else "unknown")
 
     async def _redrive(self, cmd: RedriveJob) -> None:
-        p = self.guard.get(cmd.job_id)
+        p = await self.guard.get(cmd.job_id)
         if p is not None and not (p.state == JobState.DEAD and p.next_sequence == cmd.next_sequence):
             log.info("job %s: redrive ignored (job is %s at %d)", cmd.job_id, p.state, p.next_sequence)
             return

@@ -19,6 +19,7 @@ from planperfect.settings import Settings
 # and `needs` (KAFKA, POSTGRES) when the command cannot work without them: they are probed, bounded, first.
 EXTENSIONS: tuple[str, ...] = (
     "planperfect.cli_jobs", "planperfect.cli_delivery", "planperfect.cli_ops", "planperfect.cli_pacing",
+    "planperfect.cli_bench",
 )
 HTTP_TIMEOUT = 10.0
 
@@ -54,7 +55,7 @@ def _migrate(settings: Settings) -> list[str]:
 def _ensure_topics(settings: Settings):
     from planperfect.topic_admin import ensure_topics
 
-    return asyncio.run(ensure_topics(settings.kafka(), settings.topic_prefix))
+    return asyncio.run(ensure_topics(settings.kafka(), settings.topic_prefix, settings.partitions))
 
 
 def cmd_up(settings: Settings, _args) -> int:

@@ -1,4 +1,4 @@
-"""The long-running processes: Faust worker, projector, HTTP API, and `run` which supervises all three."""
+"""The long-running processes: stage worker, projector, HTTP API, and `run` which supervises all three."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def configure_logging(level: str = "INFO", libraries: str = "WARNING") -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    for noisy in ("aiokafka", "faust", "mode", "aiohttp.access"):
+    for noisy in ("aiokafka", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(getattr(logging, libraries.upper(), logging.WARNING))
     # While PostgreSQL is down, asyncpg's pool logs a warning with a traceback at every attempt to restore its
     # connection floor; the projector and the API say once themselves that the database is unavailable.
@@ -46,6 +46,10 @@ def make_provider(settings: Settings):
     from agents.providers import config as provider_config
     from agents.providers.offline import OfflineProvider
 
+    if settings.provider == provider_config.SIMULATED:
+        from agents.providers.simulated import Latency, SimulatedProvider
+
+        return SimulatedProvider(Latency(settings.simulated_latency_ms, settings.simulated_latency_p99_ms))
     try:
         config = provider_config.resolve(settings, os.environ)
     except provider_config.ConfigProblem as problem:
@@ -79,31 +83,36 @@ def stage_function(settings: Settings):
 
 
 def run_worker(settings: Settings) -> None:
-    """The Faust worker: every stage agent and the dispatcher."""
-    import faust
-
-    from agents.faust_agents import register
+    """The stage worker: every stage lane, delay tier, the dispatcher, job control and the pacing timer."""
+    from agents.engine import EngineConfig
     from agents.pacing.ports import with_context_store
-    from agents.pacing.scheduler import Delivery, register_pacing
+    from agents.pacing.scheduler import Delivery
+    from agents.worker import WorkerConfig, serve
     from projections.pacing_queries import PacingStore
-    from streams.app import create_app
 
-    topics = Topics(settings.topic_prefix)
-    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
-    app = create_app(
-        app_id=topics.group("workers"),
-        bootstrap=settings.kafka(),
-        datadir=settings.data_dir / "faust",
+    config = WorkerConfig(
+        bootstrap=settings.kafka(), dsn=settings.database(), topics=Topics(settings.topic_prefix, settings.partitions),
+        engine=EngineConfig(in_flight=settings.worker_in_flight),
+        pacing_interval=settings.pacing_tick_seconds, pacing_catch_up=timedelta(seconds=settings.pacing_catch_up_seconds),
+        pacing_delivery=Delivery(settings.stage_max_attempts, settings.stage_retry_delay_seconds,
+                                 settings.stage_visibility_seconds),
     )
-    store = PacingStore(settings.database())  # the pacing stages' context, and the scheduler's schedules
-    register(app, topics, make_provider(settings), with_context_store(stage_function(settings), store),
-             settings.worker_concurrency)
-    register_pacing(app, topics, store, interval=settings.pacing_tick_seconds,
-                    catch_up=timedelta(seconds=settings.pacing_catch_up_seconds),
-                    delivery=Delivery(settings.stage_max_attempts, settings.stage_retry_delay_seconds,
-                                      settings.stage_visibility_seconds))
-    worker = faust.Worker(app, loglevel=settings.worker_log_level.upper(), quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
+    provider = make_provider(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        store = PacingStore(settings.database())  # the pacing stages' context, and the scheduler's schedules
+        try:
+            engine = await serve(config, provider, with_context_store(stage_function(settings), store), store, stop)
+        finally:
+            await store.close()
+        if engine is not None:
+            log.info("worker stopped after %d attempts", engine.stats.attempts)
+
+    asyncio.run(main())
 
 
 # A reconnection attempt costs one refused connect: try often, so that the read model resumes soon after.
@@ -231,8 +240,6 @@ def run_all(settings: Settings) -> int:
     unreachable are not counted: an outage of any length is waited out (see RestartPolicy). A child that
     exits EXIT_CONFIG is not restarted: the others are stopped and its code and message are passed on.
     """
-    from agents.watchdog import EXIT_WEDGED
-
     policy = RestartPolicy(limit=settings.restart_limit, window=settings.restart_window_seconds)
     log_dir = settings.data_dir / "logs"
     env = child_env(settings)
@@ -263,7 +270,7 @@ def run_all(settings: Settings) -> int:
                     continue
                 down = unreachable_now(settings)
                 exits[role].append(Exit(now, outage=down is not None, code=child.returncode))
-                decision = policy.decide(exits[role], now, immediate=role == "worker" and child.returncode == EXIT_WEDGED)
+                decision = policy.decide(exits[role], now)
                 how = describe_exit(child.returncode) + (f" while {down.service} is unreachable" if down else "")
                 if decision.misconfigured:
                     print(f"{role} {describe_exit(child.returncode)}, a configuration error no restart mends; "

@@ -58,7 +58,7 @@ class RestartPolicy:
     window: float = 60.0
     backoff: Backoff = field(default_factory=Backoff)
 
-    def decide(self, exits: Sequence[Exit], now: float, *, immediate: bool = False) -> RestartDecision:
+    def decide(self, exits: Sequence[Exit], now: float) -> RestartDecision:
         """`exits` holds every exit of this child so far, oldest first, the one just seen last."""
         crashes = sum(1 for e in exits if not e.outage and now - e.at < self.window)
         if exits[-1].code == EXIT_CONFIG:
@@ -66,13 +66,13 @@ class RestartPolicy:
         if not exits[-1].outage:
             if crashes >= self.limit:
                 return RestartDecision(True, 0.0, crashes)
-            return RestartDecision(False, 0.0 if immediate else self.backoff.delay(crashes), crashes)
+            return RestartDecision(False, self.backoff.delay(crashes), crashes)
         outage_streak = 0
         for e in reversed(exits):
             if not e.outage:
                 break
             outage_streak += 1
-        return RestartDecision(False, 0.0 if immediate else self.backoff.delay(outage_streak), crashes)
+        return RestartDecision(False, self.backoff.delay(outage_streak), crashes)
 
 
 @dataclass

@@ -31,8 +31,8 @@ class Settings(BaseSettings):
     # Processes.
     api_host: str = Field("127.0.0.1", description="HTTP bind address.")
     api_port: int = Field(8080, description="HTTP port.")
-    provider: str = Field("offline", description="Content provider: offline (default), anthropic, openai, groq or "
-                          "openai-compatible (Ollama, vLLM, LM Studio... at PLANPERFECT_PROVIDER_BASE_URL).")
+    provider: str = Field("offline", description="Content provider: offline (default), simulated (load tests), anthropic, openai, groq "
+                          "or openai-compatible (Ollama, vLLM, LM Studio... at PLANPERFECT_PROVIDER_BASE_URL).")
     provider_base_url: str | None = Field(None, description="The vendor's API base URL; else ANTHROPIC_BASE_URL or "
                                           "OPENAI_BASE_URL, else the vendor's own.")
     provider_api_key: SecretStr | None = Field(None, description="API key; else ANTHROPIC_API_KEY, OPENAI_API_KEY or "
@@ -50,8 +50,11 @@ class Settings(BaseSettings):
                                       "though they resolve to private addresses (intranets).")
     source_max_bytes: int = Field(2_000_000, ge=1024, description="Largest source page read for research.")
     source_timeout_seconds: float = Field(15.0, gt=0, le=300, description="Longest fetch of one source page.")
-    worker_concurrency: int = Field(4, description="Jobs a stage agent works on at once per worker.")
-    worker_log_level: str = Field("WARNING", description="Worker log level (Faust's own lines included); INFO shows rebalances and table recovery.")
+    simulated_latency_ms: float = Field(0.0, ge=0, description="Simulated provider: median latency of a call (0: no wait).")
+    simulated_latency_p99_ms: float = Field(0.0, ge=0, description="Simulated provider: 99th percentile of a call's latency (not above the median: every call takes the median).")
+    worker_in_flight: int = Field(512, ge=1, le=100_000, description="Stage attempts a worker process runs at once, all stages and lanes together.")
+    worker_log_level: str = Field("WARNING", description="Level of aiokafka's own lines in the worker log.")
+    partitions: int = Field(12, ge=1, le=10_000, description="Partitions of every topic created by `topics ensure`: the most worker processes that share the work.")
     projector_batch_size: int = Field(500, description="Most events the projector applies in one transaction.")
     projector_batch_wait_ms: int = Field(50, description="Longest wait for a batch to fill.")
     kafka_send_timeout_seconds: float = Field(10.0, gt=0, le=300, description="Longest an HTTP write waits for Kafka to acknowledge before answering 503.")

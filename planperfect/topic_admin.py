@@ -1,4 +1,5 @@
-"""Creates the catalogue's topics on a cluster and reports, without changing, those that differ."""
+"""Creates the catalogue's topics on a cluster, grows an empty topic to the deployment's partition count, and
+reports, without changing, every other difference."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from streams.topics import Topics, TopicSpec
+from streams.topics import DEFAULT_PARTITIONS, Topics, TopicSpec
 
 TOPIC_ALREADY_EXISTS = 36
 UNKNOWN_TOPIC = 3
@@ -17,6 +19,7 @@ UNKNOWN_TOPIC = 3
 
 class TopicState(StrEnum):
     CREATED = "created"
+    GROWN = "grown"  # an empty topic given the catalogue's partition count
     OK = "ok"
     DRIFT = "drift"
 
@@ -70,9 +73,20 @@ def _differences(spec: TopicSpec, partitions: int, config: dict[str, str]) -> tu
     return tuple(diffs)
 
 
-async def ensure_topics(bootstrap: str, prefix: str) -> list[TopicReport]:
-    """Create missing catalogue topics; report drifted ones; never alter an existing topic."""
-    topics = Topics(prefix).all()
+def refusal(spec: TopicSpec, partitions: int, messages: int) -> str:
+    """Why `ensure` leaves a topic's partition count alone."""
+    if messages:
+        return (f"partitions: catalogue {spec.partitions}, cluster {partitions}; not changed: the topic holds "
+                f"{messages} message(s), and a new count would send their keys to other partitions (a job's "
+                f"messages would no longer be in order on one partition, nor owned by one worker)")
+    return (f"partitions: catalogue {spec.partitions}, cluster {partitions}; not changed: Kafka cannot take "
+            f"partitions away (delete the empty topic and run ensure again)")
+
+
+async def ensure_topics(bootstrap: str, prefix: str, partitions: int = DEFAULT_PARTITIONS) -> list[TopicReport]:
+    """Create missing catalogue topics; give an empty topic with fewer partitions the deployment's count;
+    report every other difference and never alter a topic that holds messages."""
+    topics = Topics(prefix, partitions).all()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
@@ -94,11 +108,23 @@ async def ensure_topics(bootstrap: str, prefix: str) -> list[TopicReport]:
                     raise RuntimeError(f"creating topic {name} failed: error {code} {rest}")
             if raced:
                 existing |= await describe(admin, raced, expect_all=True)
+        recounted = [name for name, spec in topics if name in existing and existing[name][0] != spec.partitions]
+        messages = await _message_counts(bootstrap, {name: existing[name][0] for name in recounted})
+        grow = {name: NewPartitions(spec.partitions) for name, spec in topics
+                if name in recounted and not messages[name] and spec.partitions > existing[name][0]}
+        if grow:
+            await admin.create_partitions(grow, timeout_ms=15000)
+            await _until_counted(admin, {name: p.total_count for name, p in grow.items()})
         reports = []
         for name, spec in topics:
-            if name in existing:
+            if name in grow:
+                diffs = _differences(spec, spec.partitions, existing[name][1])
+                reports.append(TopicReport(name, TopicState.DRIFT if diffs else TopicState.GROWN, spec.partitions, diffs))
+            elif name in existing:
                 parts, config = existing[name]
                 diffs = _differences(spec, parts, config)
+                if name in recounted:
+                    diffs = (refusal(spec, parts, messages[name]), *diffs[1:])
                 state = TopicState.DRIFT if diffs else TopicState.OK
                 reports.append(TopicReport(name, state, parts, diffs))
             else:
@@ -108,9 +134,34 @@ async def ensure_topics(bootstrap: str, prefix: str) -> list[TopicReport]:
         await admin.close()
 
 
-async def list_topics(bootstrap: str, prefix: str) -> list[TopicReport]:
+async def _until_counted(admin: AIOKafkaAdminClient, want: dict[str, int]) -> None:
+    """Wait (bounded) until the cluster's metadata shows the new counts, so the next look agrees."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while loop.time() < deadline:
+        found = await describe(admin, list(want))
+        if all(found.get(name, (0,))[0] == count for name, count in want.items()):
+            return
+        await asyncio.sleep(0.1)  # metadata propagates to the broker's cache: ask again
+
+
+async def _message_counts(bootstrap: str, partitions: dict[str, int]) -> dict[str, int]:
+    """Messages ever written to each topic (end offsets; a topic emptied by retention still had keys placed)."""
+    if not partitions:
+        return {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(name, p) for name, count in partitions.items() for p in range(count)]
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    return {name: sum(n for tp, n in ends.items() if tp.topic == name) for name in partitions}
+
+
+async def list_topics(bootstrap: str, prefix: str, partitions: int = DEFAULT_PARTITIONS) -> list[TopicReport]:
     """The catalogue's topics as the cluster has them (missing ones are absent)."""
-    topics = Topics(prefix).all()
+    topics = Topics(prefix, partitions).all()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:

@@ -1,1 +1,1 @@
-"""The log: topic catalogue, envelope, events, commands, upcasters, codec and the Faust app factory."""
+"""The log: topic catalogue, envelope, events, commands, upcasters and codec."""

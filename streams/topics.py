@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from streams.payloads import Stage
@@ -55,18 +55,20 @@ class TopicSpec:
         return {"cleanup.policy": self.cleanup_policy.value, "retention.ms": str(self.retention_ms)}
 
 
-# Every keyed topic has the same partition count, so one job's messages on all of them land on the
-# same partition number and Faust assigns them, with the guard table, to the same worker.
-PARTITIONS = 4
+# Every topic of a deployment has the same partition count, so one job's messages on all of them land on
+# the same partition number, and the workers' range assignment gives them to the same worker: a cancel
+# reaches the worker running the job's attempt, and one worker owns each job's guard. The count is a
+# setting per deployment (PLANPERFECT_PARTITIONS); it bounds how many worker processes share the work.
+DEFAULT_PARTITIONS = 12
 
-JOB_EVENTS = TopicSpec("job-events", PARTITIONS, "Source of truth: every job's events, keyed by job id.")
-DEAD_LETTERS = TopicSpec("dead-letters", PARTITIONS, "Messages that could not be processed, with the reason.")
-JOB_CONTROL = TopicSpec("job-control", PARTITIONS, "Cancellation requests, keyed by job id.", retention_ms=7 * DAY_MS)
-PACING_EVENTS = TopicSpec("pacing-events", PARTITIONS, "Pacing context: users' schedules, knowledge and meetings, keyed by user id.")
+JOB_EVENTS = TopicSpec("job-events", DEFAULT_PARTITIONS, "Source of truth: every job's events, keyed by job id.")
+DEAD_LETTERS = TopicSpec("dead-letters", DEFAULT_PARTITIONS, "Messages that could not be processed, with the reason.")
+JOB_CONTROL = TopicSpec("job-control", DEFAULT_PARTITIONS, "Cancellation requests, keyed by job id.", retention_ms=7 * DAY_MS)
+PACING_EVENTS = TopicSpec("pacing-events", DEFAULT_PARTITIONS, "Pacing context: users' schedules, knowledge and meetings, keyed by user id.")
 STAGE_REQUESTS: dict[tuple[Stage, Lane], TopicSpec] = {
     (stage, lane): TopicSpec(
         f"stage.{stage.value}.{lane.value}",
-        PARTITIONS,
+        DEFAULT_PARTITIONS,
         f"Requests to run the {stage.value} stage, {lane.value} priority, keyed by job id.",
         retention_ms=7 * DAY_MS,
     )
@@ -74,7 +76,7 @@ STAGE_REQUESTS: dict[tuple[Stage, Lane], TopicSpec] = {
     for lane in Lane
 }
 DELAYS: dict[int, TopicSpec] = {
-    tier: TopicSpec(f"delay.{tier}s", PARTITIONS, f"Messages held up to {tier}s before delivery.", retention_ms=14 * DAY_MS)
+    tier: TopicSpec(f"delay.{tier}s", DEFAULT_PARTITIONS, f"Messages held up to {tier}s before delivery.", retention_ms=14 * DAY_MS)
     for tier in DELAY_TIERS
 }
 
@@ -83,10 +85,11 @@ CATALOGUE: tuple[TopicSpec, ...] = (JOB_EVENTS, DEAD_LETTERS, JOB_CONTROL, *STAG
 
 
 class Topics:
-    """The catalogue resolved under one deployment prefix."""
+    """The catalogue resolved under one deployment prefix (and its partition count)."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, partitions: int = DEFAULT_PARTITIONS) -> None:
         self.prefix = prefix
+        self.partitions = partitions
         self.job_events = JOB_EVENTS.name(prefix)
         self.dead_letters = DEAD_LETTERS.name(prefix)
         self.job_control = JOB_CONTROL.name(prefix)
@@ -99,7 +102,7 @@ class Topics:
         return DELAYS[tier].name(self.prefix)
 
     def all(self) -> list[tuple[str, TopicSpec]]:
-        return [(spec.name(self.prefix), spec) for spec in CATALOGUE]
+        return [(spec.name(self.prefix), replace(spec, partitions=self.partitions)) for spec in CATALOGUE]
 
     def group(self, role: str) -> str:
         """Consumer group id of a role (`projector`, `workers`) in this deployment."""

@@ -19,6 +19,12 @@ from planperfect.topic_admin import ensure_topics
 from tests.support import free_port, free_port_pair
 
 
+# The suite's one broker holds every test's topics: four partitions a topic keeps it light (the default, 12,
+# is for deployments; tests/integration/test_topics.py covers it). Child processes inherit the setting.
+TEST_PARTITIONS = 4
+os.environ["PLANPERFECT_PARTITIONS"] = str(TEST_PARTITIONS)
+
+
 @dataclass(frozen=True)
 class Infra:
     bootstrap: str
@@ -82,7 +88,7 @@ async def drop_database(infra: Infra, dsn: str) -> None:
 async def create_prefix(infra: Infra) -> str:
     """A topic prefix of its own, with the whole catalogue created under it."""
     p = f"t{uuid.uuid4().hex[:10]}."
-    await ensure_topics(infra.bootstrap, p)
+    await ensure_topics(infra.bootstrap, p, TEST_PARTITIONS)
     return p
 
 
@@ -102,7 +108,7 @@ async def empty_database(infra: Infra) -> str:
 
 
 async def delete_prefix(infra: Infra, prefix: str) -> None:
-    """Remove a test's topics (and Faust's internal ones) so the one broker of the run stays small."""
+    """Remove a test's topics so the one broker of the run stays small."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.bootstrap)

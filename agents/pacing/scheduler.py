@@ -1,30 +1,28 @@
-"""The pacing scheduler: a timer on every worker that submits each user's analysis when a slot of theirs falls due.
+"""The pacing scheduler: a timer task on every worker that submits each user's analysis when a slot of theirs falls due.
 
 Correctness does not rest on which worker's timer fires, nor how often: every trigger of a user's
-day names the same job (streams.pacing_jobs), the dispatcher starts a job once (its changelog-backed
-guard survives restarts and rebalances), and pacing_context_analysis has UNIQUE (user_id, local_date).
+day names the same job (streams.pacing_jobs), the dispatcher starts a job once (its guard, in
+PostgreSQL, survives restarts and rebalances), and pacing_context_analysis has UNIQUE (user_id, local_date).
 What this module adds is politeness: it skips days that already have an analysis, or that this
 process has just submitted, so the log is not flooded with duplicates the dispatcher would drop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Callable
 
-import faust
-
 from agents.context import utc_now
-from agents.faust_agents import faust_sender
 from agents.pacing.ports import ScheduleSource
 from agents.pacing.slots import DueSlot, due_slots
 from agents.runner import Emitter
 from streams.events import JobSubmitted
 from streams.pacing_jobs import pacing_submitted
 from streams.pacing_payloads import PacingBrief, PacingSchedule
-from streams.topics import Topics
 
 log = logging.getLogger("planperfect.pacing")
 
@@ -91,17 +89,14 @@ def brief_for(schedule: PacingSchedule, slot: DueSlot) -> PacingBrief:
                        content_types=schedule.content_types, window_days=schedule.window_days)
 
 
-def register_pacing(app: faust.App, topics: Topics, source: ScheduleSource, *, interval: float,
-                    delivery: Delivery, catch_up: timedelta) -> PacingScheduler:
-    """The scheduler's timer on `app`: on every worker, not only the leader (see the module's docstring)."""
-    scheduler = PacingScheduler(emit=Emitter(topics=topics, send=faust_sender(app)), source=source,
-                                delivery=delivery, catch_up=catch_up)
-
-    @app.timer(interval, name="pacing-scheduler")
-    async def pacing_tick() -> None:
+async def run_pacing(scheduler: PacingScheduler, interval: float, stop: asyncio.Event) -> None:
+    """The scheduler's timer: on every worker, not only one (see the module's docstring)."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+        if stop.is_set():
+            return
         try:
             await scheduler.tick()
         except Exception:  # the database or the broker is away: the next tick tries again
             log.exception("pacing: scheduler tick failed")
-
-    return scheduler

@@ -41,6 +41,7 @@ VENDORS: Mapping[str, Vendor] = {
     "openai-compatible": Vendor("openai-compatible", "openai", None, None, None, None, None, key_required=False),
 }
 OFFLINE = "offline"
+SIMULATED = "simulated"  # load tests: waits like a model call, writes nothing real (agents/providers/simulated.py)
 LOCAL_KEY = "not-needed"  # the openai SDK insists on some key; local servers ignore it
 
 
@@ -62,12 +63,12 @@ class ConfigProblem(Exception):
 
 def resolve(settings: Settings, env: Mapping[str, str]) -> ProviderConfig | None:
     """The provider configuration (None: offline), or ConfigProblem. Pure: the environment is passed in."""
-    if settings.provider == OFFLINE:
+    if settings.provider in (OFFLINE, SIMULATED):
         return None
     vendor = VENDORS.get(settings.provider)
     if vendor is None:
         raise ConfigProblem(f"PLANPERFECT_PROVIDER={settings.provider!r} is not one of "
-                            f"{', '.join([OFFLINE, *VENDORS])}")
+                            f"{', '.join([OFFLINE, SIMULATED, *VENDORS])}")
     key = settings.provider_api_key.get_secret_value() if settings.provider_api_key else None
     key = key or (env.get(vendor.key_env) if vendor.key_env else None)
     if not key and vendor.key_required:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,7 +10,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from agents.watchdog import EXIT_WEDGED
 from tests.conftest import create_database, create_prefix, delete_prefix, drop_database
 from tests.support import Child, eventually, free_port, start_child
 
@@ -24,32 +22,11 @@ class System:
     database: str
     prefix: str
     children: dict[str, Child] = field(default_factory=dict)
-    started: asyncio.Event = field(default_factory=asyncio.Event)  # a child was started (the supervisor looks)
 
     def start(self, role: str, name: str | None = None) -> Child:
         child = start_child(role, self.env, self.log_dir)
         self.children[name or role] = child
-        self.started.set()
         return child
-
-    async def supervise(self) -> None:
-        """What `planperfect run` does for a worker that exits with EXIT_WEDGED: start a fresh one."""
-        watched: dict[str, asyncio.Task] = {}
-        finished: set[str] = set()
-        while True:
-            for name, child in list(self.children.items()):
-                if child.role == "worker" and name not in watched and name not in finished:
-                    watched[name] = asyncio.create_task(asyncio.to_thread(child.proc.wait))
-            self.started.clear()
-            woken = asyncio.create_task(self.started.wait())
-            done, _ = await asyncio.wait({woken, *watched.values()}, return_when=asyncio.FIRST_COMPLETED)
-            woken.cancel()
-            for name, task in list(watched.items()):
-                if task in done:
-                    del watched[name]
-                    finished.add(name)
-                    if task.result() == EXIT_WEDGED:
-                        self.start("worker", f"{name}-r")
 
     def logs(self) -> str:
         return "\n".join(f"--- {role}\n{c.output()}" for role, c in self.children.items())
@@ -63,6 +40,9 @@ async def wait_ready(base_url: str, system: System | None = None, timeout: float
                 for role, child in system.children.items():
                     if child.proc.poll() is not None:
                         raise AssertionError(f"{role} exited early:\n{child.output()}")
+                workers = [c for c in system.children.values() if c.role == "worker"]
+                if not all("Worker ready" in c.output() for c in workers):
+                    return False  # a job submitted before the worker holds its partitions would wait for the join
             try:
                 async with http.get(f"{base_url}/readyz") as resp:
                     return resp.status == 200
@@ -87,12 +67,10 @@ async def running_system(infra, database: str, prefix: str, work: Path, **extra_
     sys_ = System(f"http://127.0.0.1:{port}", env, work / "logs", database, prefix)
     for role in ("worker", "projector", "api"):
         sys_.start(role)
-    supervisor = asyncio.create_task(sys_.supervise())
     try:
         await wait_ready(sys_.base_url, sys_)
         yield sys_
     finally:
-        supervisor.cancel()
         for child in sys_.children.values():
             child.stop()
 
@@ -111,7 +89,7 @@ async def faulty_system(infra):
     work = Path(tempfile.mkdtemp(prefix="planperfect-e2e-"))
     try:
         async with running_system(infra, database, prefix, work, PLANPERFECT_FAULT_INJECTION="1",
-                                  PLANPERFECT_WORKER_CONCURRENCY="4") as sys_:
+                                  PLANPERFECT_WORKER_IN_FLIGHT="16") as sys_:
             yield sys_
     finally:
         await drop_database(infra, database)

@@ -61,7 +61,7 @@ async def test_worker_killed_mid_stage_loses_nothing_and_completes_once(infra, d
 
 
 async def test_high_priority_overtakes_a_low_backlog_and_low_still_progresses(infra, database, prefix, tmp_path):
-    async with running_system(infra, database, prefix, tmp_path, PLANPERFECT_WORKER_CONCURRENCY="1") as system:
+    async with running_system(infra, database, prefix, tmp_path, PLANPERFECT_WORKER_IN_FLIGHT="2") as system:
         base = system.base_url
         async with aiohttp.ClientSession() as http:
             low = [await submit(http, base, {**job(f"Backlog item {i}"), "priority": 0,

@@ -40,11 +40,6 @@ def test_after_an_outage_a_crash_backs_off_by_crashes_only():
     assert p.decide([*exits, Exit(12.0)], now=12.0).give_up
 
 
-def test_an_immediate_restart_skips_the_delay_but_still_counts():
-    p = RestartPolicy(limit=2, window=60)
-    assert p.decide([Exit(5.0)], now=5.0, immediate=True).delay == 0
-    assert p.decide([Exit(5.0), Exit(6.0)], now=6.0, immediate=True).give_up
-
 
 def test_a_configuration_error_gives_up_at_the_first_exit_even_during_an_outage():
     p = RestartPolicy(limit=5, window=60)

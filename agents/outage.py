@@ -1,0 +1,72 @@
+"""Riding out a dependency's outage: retry with capped backoff, and one log line when it goes and one when it is back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable, TypeVar
+
+import asyncpg
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+
+log = logging.getLogger("planperfect.outage")
+
+T = TypeVar("T")
+
+
+def kafka_unreachable(exc: BaseException) -> bool:
+    """The broker cannot be reached or answered "try again" (not a request it refuses for good)."""
+    return isinstance(exc, (KafkaConnectionError, KafkaTimeoutError, OSError)) or (
+        isinstance(exc, KafkaError) and exc.retriable)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    return isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
+                            asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.TooManyConnectionsError,
+                            asyncpg.InterfaceError))
+
+
+@dataclass
+class Outage:
+    """One dependency's state as this process sees it; logs changes only, never each retry."""
+
+    what: str  # "Kafka at host:port", "PostgreSQL"
+    unreachable: Callable[[BaseException], bool]
+    initial: float = 0.1
+    cap: float = 5.0
+    down_since: float | None = None
+    outages: int = 0  # times it went away (a counter for the metrics)
+
+    def failed(self, exc: BaseException) -> None:
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            self.outages += 1
+            log.warning("%s unreachable (%s: %s); retrying with backoff up to %.0f s", self.what,
+                        type(exc).__name__, str(exc)[:200], self.cap)
+
+    def succeeded(self) -> None:
+        if self.down_since is not None:
+            log.warning("%s back after %.0f s", self.what, time.monotonic() - self.down_since)
+            self.down_since = None
+
+    @property
+    def is_down(self) -> bool:
+        return self.down_since is not None
+
+    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """`fn()` until it succeeds; an error that is not this dependency being away is raised at once."""
+        delay = self.initial
+        while True:
+            try:
+                result = await fn()
+            except Exception as exc:
+                if not self.unreachable(exc):
+                    raise
+                self.failed(exc)
+                await asyncio.sleep(delay)  # backoff before the next try, not synchronisation
+                delay = min(self.cap, delay * 2)
+                continue
+            self.succeeded()
+            return result
