@@ -14,6 +14,7 @@ from agents import transitions
 from agents.context import StageContext, StageInput, utc_now
 from agents.delays import tier_for
 from agents.errors import PermanentError, StageError, TransientError
+from agents.joblocks import JobLocks
 from agents.progress import Guard, JobState, Location, Progress
 from agents.providers.base import ContentProvider
 from streams.codec import DecodeError, decode_command, decode_control, decode_event, encode, key_for
@@ -71,6 +72,7 @@ class StageRunner:
     active: set[UUID] = field(default_factory=set)  # requests (command ids) this worker is processing
     fenced: set[UUID] = field(default_factory=set)  # jobs whose attempt was given up at a rebalance
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    locks: JobLocks = field(default_factory=JobLocks)  # shared with the dispatcher and job control
 
     async def drain(self, timeout: float) -> int:
         """Before this worker's partitions go to another: let the attempts running here finish, so that the new
@@ -103,44 +105,47 @@ class StageRunner:
         if req.command_id in self.active:
             log.info("job %s: dropping a duplicate %s request while it runs here", req.job_id, req.stage)
             return
+        self.active.add(req.command_id)
+        self.idle.clear()
+        try:
+            async with self.locks(req.job_id):
+                admitted = await self._admit(req)
+            if admitted is not None:
+                req, begun, seq, fresh = admitted
+                await self._execute(req, begun, seq, record_extensions=fresh)
+        finally:
+            self.active.discard(req.command_id)
+            if not self.active:
+                self.idle.set()
+
+    async def _admit(self, req: RequestStage) -> tuple[RequestStage, StageStarted, int, bool] | None:
+        """Under the job's lock: drop a stale request, or record and announce the attempt; returns what to run
+        (the request, its StageStarted, where the outcome goes, whether the attempt is a new one) or None."""
         p = await self.guard.get(req.job_id)
         rerun = (p is not None and p.state in (JobState.RUNNING, JobState.SETTLING)
                  and p.command_id == req.command_id)
         if p is not None and not rerun and (p.state == JobState.CANCELLED or req.next_sequence < p.next_sequence):
             log.info("job %s: dropping stale %s request (seq %d, job at %d, %s)",
                      req.job_id, req.stage, req.next_sequence, p.next_sequence, p.state)
-            return
-        self.active.add(req.command_id)
-        self.idle.clear()
-        try:
-            if rerun and p.state == JobState.SETTLING:
-                await self._resettle(req, p)
-            else:
-                await self._run(req, p if rerun else None)
-        finally:
-            self.active.discard(req.command_id)
-            if not self.active:
-                self.idle.set()
-
-    async def _run(self, req: RequestStage, crashed: Progress | None) -> None:
-        """A new attempt; after a crash mid-attempt it counts as one more, after the events already written."""
-        attempt, seq = (crashed.attempt + 1, crashed.next_sequence) if crashed else (req.attempt, req.next_sequence)
+            return None
+        if rerun and p.state == JobState.SETTLING:
+            # The attempt died while writing its outcome: run it again and write the outcome at the same place,
+            # so whatever part of it reached the log is the same fact, not a second one.
+            begun = transitions.started(req.model_copy(update={"next_sequence": p.started_sequence}), utc_now(),
+                                        p.attempt)
+            if p.cancel_requested:
+                await self._cancelled(req, begun, p.next_sequence)
+                return None
+            return req, begun, p.next_sequence, False
+        # A new attempt; after a crash mid-attempt it counts as one more, after the events already written.
+        attempt, seq = (p.attempt + 1, p.next_sequence) if rerun else (req.attempt, req.next_sequence)
         req = req.model_copy(update={"next_sequence": seq})
         progress = Progress.running(req, attempt)
         await self.guard.put(req.job_id, progress)
         begun = transitions.started(req, utc_now(), attempt)
         await self.emit.event(begun)
         await self.guard.put(req.job_id, progress.at(seq + 1))
-        await self._execute(req, begun, seq + 1, record_extensions=True)
-
-    async def _resettle(self, req: RequestStage, p: Progress) -> None:
-        """The attempt died while writing its outcome: run it again and write the outcome at the same place,
-        so whatever part of it reached the log is the same fact, not a second one."""
-        begun = transitions.started(req.model_copy(update={"next_sequence": p.started_sequence}), utc_now(), p.attempt)
-        if p.cancel_requested:
-            await self._cancelled(req, begun, p.next_sequence)
-            return
-        await self._execute(req, begun, p.next_sequence, record_extensions=False)
+        return req, begun, seq + 1, True
 
     async def _execute(self, req: RequestStage, begun: StageStarted, seq: int, *, record_extensions: bool) -> None:
         ctx = StageContext(provider=self.provider)
@@ -161,33 +166,39 @@ class StageRunner:
                 return
             if not await self._cancel_requested(req.job_id):
                 raise  # the worker itself is stopping: the request is redelivered on restart
-            await self._settling(req, begun, seq_box[0])
-            await self._cancelled(req, begun, seq_box[0])
+            async with self.locks(req.job_id):
+                await self._settling(req, begun, seq_box[0])
+                await self._cancelled(req, begun, seq_box[0])
             return
         except StageError as exc:
-            await self._settling(req, begun, seq_box[0])
-            await self._failed(req, begun, seq_box[0], exc, t0)
+            async with self.locks(req.job_id):
+                await self._settling(req, begun, seq_box[0])
+                await self._failed(req, begun, seq_box[0], exc, t0)
             return
         except Exception as exc:  # a bug or an unclassified library error: retried, then dead-lettered
             log.exception("job %s stage %s attempt %d raised", req.job_id, req.stage, begun.attempt)
-            await self._settling(req, begun, seq_box[0])
-            await self._failed(req, begun, seq_box[0], TransientError(f"{type(exc).__name__}: {exc}", code="unexpected"), t0)
+            async with self.locks(req.job_id):
+                await self._settling(req, begun, seq_box[0])
+                await self._failed(req, begun, seq_box[0],
+                                   TransientError(f"{type(exc).__name__}: {exc}", code="unexpected"), t0)
             return
-        seq = seq_box[0]
-        await self._settling(req, begun, seq)
         duration = int((time.monotonic() - t0) * 1000)
+        async with self.locks(req.job_id):  # a cancel lands before the outcome or after it, never in between
+            await self._complete(req, begun, seq_box[0], output, duration)
+        log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, begun.attempt, duration)
+
+    async def _complete(self, req: RequestStage, begun: StageStarted, seq: int, output: object, duration: int) -> None:
+        await self._settling(req, begun, seq)
         done, after = transitions.completed(req, begun, seq, output, duration, utc_now())
         await self.emit.event(done)
         if await self._cancel_requested(req.job_id) and isinstance(after, RequestStage):
             await self._cancelled(req, begun, seq + 1)
-            return
-        if isinstance(after, RequestStage):
+        elif isinstance(after, RequestStage):
             at = await self.emit.route(after)
             await self.guard.put(req.job_id, Progress.waiting(after, JobState.QUEUED, at))
         else:
             await self.emit.event(after)
             await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq + 2, JobState.DONE))
-        log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, begun.attempt, duration)
 
     async def _settling(self, req: RequestStage, begun: StageStarted, seq: int) -> None:
         """Record, before writing it, where this attempt's outcome goes (see `_resettle`)."""
@@ -224,9 +235,10 @@ class StageRunner:
                     wall_deadline += timedelta(seconds=extra)
                     if not record_extensions:
                         continue  # re-settling: the outcome's place in the sequence is fixed already
-                    await self.emit.event(transitions.extended(begun, seq_box[0], extra, wall_deadline, utc_now()))
-                    seq_box[0] += 1
-                    await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq_box[0]))
+                    async with self.locks(req.job_id):
+                        await self.emit.event(transitions.extended(begun, seq_box[0], extra, wall_deadline, utc_now()))
+                        seq_box[0] += 1
+                        await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq_box[0]))
         finally:
             self.running.pop(req.job_id, None)
             if not task.done():
@@ -268,6 +280,7 @@ class Dispatcher:
 
     emit: Emitter
     guard: Guard
+    locks: JobLocks = field(default_factory=JobLocks)  # the stage runner's: one job's steps take turns
 
     async def on_event(self, raw: bytes) -> None:
         try:
@@ -276,6 +289,10 @@ class Dispatcher:
             return  # the projector dead-letters undecodable log entries; one owner per topic
         if not isinstance(event, JobSubmitted):
             return
+        async with self.locks(event.job_id):
+            await self._dispatch(event)
+
+    async def _dispatch(self, event: JobSubmitted) -> None:
         p = await self.guard.get(event.job_id)
         if p is not None and p.state != JobState.NEW:
             return  # already started (a repeated submission with the same Idempotency-Key)
@@ -328,10 +345,11 @@ class JobControl:
         except DecodeError as exc:
             await self.emit.undecodable(exc, topic, partition, offset)
             return
-        if isinstance(cmd, CancelJob):
-            await self._cancel(cmd)
-        else:
-            await self._redrive(cmd)
+        async with self.runner.locks(cmd.job_id):
+            if isinstance(cmd, CancelJob):
+                await self._cancel(cmd)
+            else:
+                await self._redrive(cmd)
 
     async def _cancel(self, cmd: CancelJob) -> None:
         p = await self.guard.get(cmd.job_id)

@@ -125,7 +125,7 @@ async def _run(config: WorkerConfig, provider: ContentProvider, stage_fn: StageF
     guard.start()
     emit = Emitter(topics=config.topics, send=kafka_sender(producer, kafka))
     runner = StageRunner(emit=emit, guard=guard, provider=provider, stage_fn=stage_fn)
-    actors = Actors(runner=runner, dispatcher=Dispatcher(emit=emit, guard=guard),
+    actors = Actors(runner=runner, dispatcher=Dispatcher(emit=emit, guard=guard, locks=runner.locks),
                     forwarder=DelayForwarder(emit=emit, guard=guard),
                     control=JobControl(emit=emit, guard=guard, runner=runner))
 
