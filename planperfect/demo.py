@@ -189,11 +189,16 @@ async def _watch(http: aiohttp.ClientSession, base: str, ids: list[str], console
                 for job_id, job in jobs.items():
                     if said.get(job_id) != job["status"]:
                         said[job_id] = job["status"]
-                        console.print(f"{job['title'][:40]:40}  {job['job_type']:8}  {job['status']}", markup=False)
+                        console.print(progress_line(job), markup=False)
             if len(jobs) == len(ids) and all(j["status"] in TERMINAL for j in jobs.values()):
                 break
             await asyncio.sleep(0.15)
     return [jobs[i] for i in ids if i in jobs]
+
+
+def progress_line(job: dict) -> str:
+    """One job's progress without a terminal: the full title (a file or pipe has the width), padded to align."""
+    return f"{job['title']:40}  {job['job_type']:8}  {job['status']}"
 
 
 def _progress_table(ids: list[str], jobs: dict[str, dict]) -> Table:

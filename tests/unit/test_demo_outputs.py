@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from planperfect.demo import SAMPLES, demo_console, output_stem, write_result
+from planperfect.demo import SAMPLES, demo_console, output_stem, progress_line, write_result
 
 
 def test_outputs_are_named_by_the_samples_slug_and_stable_across_runs():
@@ -33,3 +33,9 @@ def test_without_a_terminal_the_console_is_plain_and_wide(monkeypatch):
     monkeypatch.setattr("sys.stdout", io.StringIO())
     console = demo_console()
     assert not console.is_terminal and console.no_color and console.width >= 160
+
+
+def test_piped_progress_lines_keep_the_whole_title():
+    title = "Onboarding Remote Engineers in Their First Ninety Days"
+    line = progress_line({"title": title, "job_type": "article", "status": "completed"})
+    assert title in line and line.endswith("completed")
