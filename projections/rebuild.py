@@ -204,12 +204,13 @@ async def _forget_groups(bootstrap: str, tag: str, echo: Echo) -> None:
 @asynccontextmanager
 async def shadow_runner(
     bootstrap: str, dsn: str, topics: Topics, schema: str, model: ReadModel, *, batch_size: int, echo: Echo,
+    name: str,
 ) -> AsyncIterator[ProjectionRunner]:
     """A ProjectionRunner writing into `schema` (its rows and its positions) under consumer groups of its own; it
     reads the log and never writes to it (the dead letters it meets are the ones live published)."""
     runner = ProjectionRunner(bootstrap=bootstrap, dsn=in_schema(dsn, schema), topics=ShadowTopics(topics, schema),
                               projections=list(model.projections), batch_size=batch_size, batch_wait_ms=100,
-                              publish_dead_letters=False)
+                              publish_dead_letters=False, name=name)
     try:
         await runner.start()
         yield runner
@@ -248,7 +249,8 @@ async def rebuild(
         await _create_shadow(conn, schema, ddl, model)
         if not dry_run:
             await _check_swappable(conn, schema, model)
-        async with shadow_runner(bootstrap, dsn, topics, schema, model, batch_size=batch_size, echo=echo) as runner, \
+        async with shadow_runner(bootstrap, dsn, topics, schema, model, batch_size=batch_size, echo=echo,
+                                 name="rebuild copy") as runner, \
                 LogHead(bootstrap, runner.sources) as head:
             echo(f"rebuild: replaying {', '.join(runner.sources)} from offset 0 into schema {schema} "
                  f"for {', '.join(model.names)}")
@@ -303,7 +305,8 @@ async def verify(
     conn = await asyncpg.connect(dsn)
     try:
         await _create_shadow(conn, schema, ddl, model)
-        async with shadow_runner(bootstrap, dsn, topics, schema, model, batch_size=batch_size, echo=echo) as runner, \
+        async with shadow_runner(bootstrap, dsn, topics, schema, model, batch_size=batch_size, echo=echo,
+                                 name="verify copy") as runner, \
                 LogHead(bootstrap, runner.sources) as head:
             def keep_up() -> Awaitable[int]:
                 return catch_up(runner, conn, schema, model.names, head, echo=echo, timeout=timeout, label="verify")

@@ -96,6 +96,7 @@ class ProjectionRunner:
     batch_wait_ms: int = 50
     group: str | None = None  # default: the deployment's projector group
     publish_dead_letters: bool = True
+    name: str = "projector"  # how its log lines start: a rebuild's copy must not read as the live projector
     stats: BatchStats = field(default_factory=BatchStats)
 
     def __post_init__(self) -> None:
@@ -136,7 +137,7 @@ class ProjectionRunner:
         )
         self._consumer.subscribe(self.sources, listener=_SeekToStored(self))
         await self._consumer.start()
-        log.info("projector started on %s", ", ".join(self.sources))
+        log.info("%s started on %s", self.name, ", ".join(self.sources))
 
     async def stop(self) -> None:
         """Close what `start` opened; safe after a failed start or step, and more than once.
@@ -153,7 +154,7 @@ class ProjectionRunner:
             try:
                 await asyncio.wait_for(close(), CLOSE_TIMEOUT_S)
             except Exception as exc:  # a timeout too
-                log.warning("projector: closing the %s failed: %s: %s", what, type(exc).__name__, exc)
+                log.warning("%s: closing the %s failed: %s: %s", self.name, what, type(exc).__name__, exc)
                 if pool is not None and what == "database pool":
                     pool.terminate()
 
@@ -216,7 +217,7 @@ class ProjectionRunner:
             # No await between the seeks, so no fetch can slip in from a stale position; an offset
             # before the log's start (0 after retention) resets to the earliest kept.
             self._consumer.seek(tp, lowest or 0)
-        log.info("projector assigned %d partitions", len(assigned))
+        log.info("%s assigned %d partitions", self.name, len(assigned))
 
     async def _assigned(self, assigned: set[TopicPartition]) -> None:
         """The rebalance listener's call: load the positions, or keep why not for the next step to raise."""
@@ -302,7 +303,7 @@ class ProjectionRunner:
     async def _dead_letter(self, failures: list[Failure]) -> None:
         """Publish a dead letter for each failure (the position then moves past it), or keep it for the audit."""
         for f in failures:
-            log.error("projector: %s event at %s[%d]@%d dead-lettered: %s", f.reason, f.topic, f.partition, f.offset,
+            log.error("%s: %s event at %s[%d]@%d dead-lettered: %s", self.name, f.reason, f.topic, f.partition, f.offset,
                       f.error)
         self.stats.dead_lettered += len(failures)
         if not self.publish_dead_letters:

@@ -73,7 +73,8 @@ async def project(infra, dsn: str, prefix: str, batch: int = 500) -> ProjectionR
     return runner
 
 
-async def test_events_postgresql_cannot_store_are_dead_lettered_and_the_projector_goes_on(infra, prefix, database):
+async def test_events_postgresql_cannot_store_are_dead_lettered_and_the_projector_goes_on(infra, prefix, database,
+                                                                                          caplog):
     topics = Topics(prefix)
     events = await job_events(6)
     first = [e for e in events if e.job_id.int <= 3]
@@ -139,7 +140,12 @@ async def test_events_postgresql_cannot_store_are_dead_lettered_and_the_projecto
     assert code == 0, out + err
     assert re.search(r"^3 events were dead-lettered by the projection", out, re.M), out
     assert re.search(rf"^    {re.escape(topics.pacing_events)}\[\d\]@\d+ unappliable: ", out, re.M), out
+    # The copy's lines must not read as if the live projector had failed.
+    assert re.search(r"^verify copy: unappliable event at ", err, re.M) and "projector:" not in err, err
+    caplog.clear()
     result = await rebuild(infra.bootstrap, database, topics, DDL, echo=lambda _: None)
+    said = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
+    assert len(said) == 3 and all(line.startswith("rebuild copy: ") for line in said), said
     assert result.swapped and result.comparison.same
     assert await dump(database) == before
 
