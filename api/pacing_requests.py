@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Literal
+from datetime import date, timedelta
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from api.storable import StorableRequest
 
@@ -66,11 +66,28 @@ class KnowledgeCreate(_Request):
     format: Literal["markdown", "text"] = "markdown"
 
 
+EARLIEST_MEETING = date(1970, 1, 1)
+MEETING_LEAD = timedelta(days=366)  # a meeting may be logged ahead, but not years ahead
+
+
+def _plausible_day(day: date) -> date:
+    """A meeting's day within 1970-01-01 .. a year from today: year 1 or 9999 is a typo, not a meeting, and
+    would sort every analysis window around it."""
+    latest = date.today() + MEETING_LEAD
+    if not EARLIEST_MEETING <= day <= latest:
+        raise ValueError(f"must be between {EARLIEST_MEETING.isoformat()} and {latest.isoformat()} (a year from today)")
+    return day
+
+
+MeetingDay = Annotated[date, AfterValidator(_plausible_day)]
+
+
 class MeetingCreate(_Request):
     """POST /v1/users/{user_id}/meetings: notes or a transcript of one meeting."""
 
     title: Title
-    held_on: date = Field(description="The day the meeting was held, YYYY-MM-DD.")
+    held_on: MeetingDay = Field(description="The day the meeting was held, YYYY-MM-DD, from 1970-01-01 to a year "
+                                            "from today.")
     participants: list[Participant] = Field(min_length=1, max_length=100)
     kind: Literal["notes", "transcript"] = "notes"
     notes: ContextText

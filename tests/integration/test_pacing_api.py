@@ -71,6 +71,8 @@ CASES = [
     ("meeting for a bad user id", "POST", "/v1/users/%2Fx/meetings", MEETING, 400, "user_id"),
     ("meeting on no date", "POST", "/v1/users/maya/meetings", with_(MEETING, held_on="yesterday"), 422, "held_on"),
     ("meeting on the 30th of February", "POST", "/v1/users/maya/meetings", with_(MEETING, held_on="2026-02-30"), 422, "held_on"),
+    ("meeting in year 1", "POST", "/v1/users/maya/meetings", with_(MEETING, held_on="0001-01-01"), 422, "held_on"),
+    ("meeting in year 9999", "POST", "/v1/users/maya/meetings", with_(MEETING, held_on="9999-12-31"), 422, "held_on"),
     ("meeting without participants", "POST", "/v1/users/maya/meetings", with_(MEETING, participants=[]), 422, "participants"),
     ("blank participant", "POST", "/v1/users/maya/meetings", with_(MEETING, participants=[" "]), 422, "participants.0"),
     ("meeting of unknown kind", "POST", "/v1/users/maya/meetings", with_(MEETING, kind="chat"), 422, "kind"),
