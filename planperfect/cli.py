@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
@@ -11,6 +12,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 
 from planperfect.reachability import EXIT_UNAVAILABLE, KAFKA, POSTGRES, check, classify
 from planperfect.settings import Settings
@@ -32,9 +34,33 @@ def _stack(settings: Settings):
 
 def prepare(settings: Settings, *, quiet: bool = False) -> None:
     """Bring the local stack up when nothing is configured, then apply migrations and ensure topics."""
-    say = (lambda *_: None) if quiet else print
     if settings.uses_local_stack:
         _stack(settings).up()
+    _ready(settings, quiet=quiet)
+
+
+@contextlib.contextmanager
+def prepared(settings: Settings, *, quiet: bool = False, echo: Callable[[str], None] | None = None) -> Iterator[None]:
+    """`prepare`, and on the way out (an exit, a give-up, Ctrl-C, a failed migration) stop the local services that
+    THIS invocation started, leaving those that were already running: `run` and `demo` must not leave a broker
+    with a 1 GB heap behind, nor stop a stack that `planperfect up` keeps for other commands."""
+    from planperfect.stack import LocalStack
+
+    echo = echo or (lambda line: print(line, flush=True))
+    stack = LocalStack(settings, echo=echo) if settings.uses_local_stack else None
+    started = stack.up().started if stack is not None else []
+    try:
+        _ready(settings, quiet=quiet)
+        yield
+    finally:
+        if stack is not None and started:
+            stack.down(only=started)
+        elif stack is not None:
+            echo("stack: left running (it was running before this command)")
+
+
+def _ready(settings: Settings, *, quiet: bool) -> None:
+    say = (lambda *_: None) if quiet else print
     check(settings, (KAFKA, POSTGRES))
     applied = _migrate(settings)
     say(f"migrations: {', '.join(applied) if applied else 'up to date'}")
@@ -149,8 +175,8 @@ def cmd_api(settings: Settings, args) -> int:
 def cmd_run(settings: Settings, _args) -> int:
     from planperfect.processes import run_all
 
-    prepare(settings)
-    return run_all(settings)
+    with prepared(settings):
+        return run_all(settings)
 
 
 def api_url(settings: Settings, path: str) -> str:

@@ -64,13 +64,15 @@ def _rule(console: Console, title: str) -> None:
 
 
 def run_demo(settings: Settings, *, jobs: int, monitor: bool = False) -> int:
-    from planperfect.cli import prepare
-    from planperfect.stack import LocalStack
+    from planperfect.cli import prepared
 
     console = demo_console()
     _rule(console, "[bold]PlanPerfect demo")
-    was_running = settings.uses_local_stack and LocalStack(settings, echo=lambda _l: None).status().running
-    prepare(settings)
+    with prepared(settings, echo=lambda line: console.print(f"[dim]{line}[/]", markup=True)):
+        return _demo(settings, console, jobs=jobs, monitor=monitor)
+
+
+def _demo(settings: Settings, console: Console, *, jobs: int, monitor: bool) -> int:
     log_dir = settings.data_dir / "logs"
     children = [spawn(role, child_env(settings), log_dir) for role in ROLES]
     console.print(f"started worker, projector and api (logs in {log_dir})")
@@ -91,10 +93,6 @@ def run_demo(settings: Settings, *, jobs: int, monitor: bool = False) -> int:
         return 1
     finally:
         stop_children(children)
-        if settings.uses_local_stack and not was_running:
-            LocalStack(settings, echo=lambda line: console.print(f"[dim]{line}[/]")).down()
-        elif settings.uses_local_stack:
-            console.print("[dim]the local stack stays up (it was running before the demo)[/]")
 
 
 def monitor_url(settings: Settings) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,11 +121,14 @@ class LocalStack:
                 self._echo(f"{service.name}: started in {seconds:.1f}s on {service.address} "
                            f"(pid {service.pid()})")
 
-    def down(self) -> None:
-        """Stop both services cleanly (SIGKILL past a deadline). Safe when nothing runs."""
+    def down(self, only: Collection[str] | None = None) -> None:
+        """Stop both services, or those named in `only` (`StackInfo.started`: what one `up()` started), cleanly
+        (SIGKILL past a deadline). Safe when nothing runs."""
         _refuse_event_loop_thread("down")
         with self._lock():
             for service in reversed(self._services):
+                if only is not None and service.name not in only:
+                    continue
                 began = time.monotonic()
                 pid = service.stop(self._echo)
                 if pid is None:
