@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
 
 from api import health, jobs, operations, pacing
 from api.docs import add_docs
@@ -14,6 +13,7 @@ from api.errors import error_middleware
 from api.monitor.guard import cross_site_guard
 from api.monitor.mount import add_monitor
 from api.notifications import JobNotifications
+from api.producer import KafkaProducerLink
 from api.state import CONFIG, NOTIFICATIONS, POOL, PRODUCER, READS
 
 
@@ -46,17 +46,13 @@ async def _postgres(app: web.Application):
 
 
 async def _kafka(app: web.Application):
-    producer = AIOKafkaProducer(
-        bootstrap_servers=app[CONFIG].bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=10000
-    )
-    try:
-        await producer.start()
-    except BaseException:  # no broker: close what start() opened, or it is reported unclosed at exit
-        await producer.stop()
-        raise
-    app[PRODUCER] = producer
+    # Not a condition of starting: the API starts and answers (503 kafka_unavailable, /readyz 503) while Kafka is
+    # away, and the producer connects in the background once a broker answers.
+    link = KafkaProducerLink(app[CONFIG].bootstrap)
+    await link.start()
+    app[PRODUCER] = link
     yield
-    await producer.stop()
+    await link.stop()
 
 
 async def _read_your_writes(app: web.Application):

@@ -15,12 +15,13 @@ import asyncio
 from typing import Awaitable, Callable, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from api.errors import ApiError, unavailable
 from api.notifications import JobNotifications
+from api.producer import KafkaProducerLink
 from projections.queries import projection_positions
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ class ReadYourWrites:
     """Waits for the projector on behalf of reads; one small group-less consumer for end offsets, started on
     first use (so the API starts, and answers, while Kafka is away)."""
 
-    def __init__(self, bootstrap: str, wait_seconds: float, *, pool: asyncpg.Pool, producer: AIOKafkaProducer,
+    def __init__(self, bootstrap: str, wait_seconds: float, *, pool: asyncpg.Pool, producer: KafkaProducerLink,
                  notifications: JobNotifications | None = None, kafka_seconds: float = 10.0) -> None:
         self.bootstrap = bootstrap
         self.wait_seconds = wait_seconds  # for the projector
@@ -64,7 +65,7 @@ class ReadYourWrites:
 
     async def write_positions(self, topic: str, key: bytes | None) -> dict[int, int]:
         """End offset now of the partition a message keyed `key` goes to on `topic` (every partition if None)."""
-        partitions = sorted(await self.producer.partitions_for(topic))
+        partitions = sorted(await self.producer.get().partitions_for(topic))
         if key is not None:
             partitions = [DefaultPartitioner()(key, partitions, partitions)]
         ends = await (await self._offsets()).end_offsets([TopicPartition(topic, p) for p in partitions])

@@ -53,7 +53,10 @@ async def _postgres(app: web.Application) -> str | None:
 async def _kafka(app: web.Application) -> str | None:
     # A fresh request on the wire: the producer's own cluster view is a cache, and force_metadata_update
     # reports a failure as False rather than raising, which is how a dead broker once looked ready.
-    metadata = await app[PRODUCER].client.fetch_all_metadata()
+    link = app[PRODUCER]
+    if not link.ready:
+        return f"not connected yet: {link.problem}"
+    metadata = await link.get().client.fetch_all_metadata()
     topic = app[CONFIG].topics.job_events
     if not metadata.brokers():
         return "no broker in the cluster metadata"

@@ -14,13 +14,14 @@ from api.state import CONFIG, PRODUCER
 async def publish(app: web.Application, topic: str, value: bytes, key: bytes) -> None:
     """Send and wait for Kafka's acknowledgement, at most `kafka_send_timeout_seconds`.
 
-    On a timeout the record may still be written later (the producer keeps it queued): a client that
-    retries must send the same Idempotency-Key, so that the retry names the same job.
+    503 `kafka_unavailable` at once while the producer has not yet reached a broker. On a timeout the record
+    may still be written later (the producer keeps it queued): a client that retries must send the same
+    Idempotency-Key, so that the retry names the same job.
     """
     limit = app[CONFIG].kafka_send_timeout_seconds
     try:
         async with asyncio.timeout(limit):
-            await app[PRODUCER].send_and_wait(topic, value, key=key)
+            await app[PRODUCER].get().send_and_wait(topic, value, key=key)
     except TimeoutError:
         raise unavailable("kafka_unavailable", f"Kafka did not acknowledge the write within {limit:g} s; "
                           "retry later with the same Idempotency-Key") from None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncpg
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
 
 from api.config import ApiConfig
 from api.consistency import ReadYourWrites
 from api.notifications import JobNotifications
+from api.producer import KafkaProducerLink
 
 CONFIG = web.AppKey("config", ApiConfig)
 POOL = web.AppKey("pool", asyncpg.Pool)
-PRODUCER = web.AppKey("producer", AIOKafkaProducer)
+PRODUCER = web.AppKey("producer", KafkaProducerLink)
 NOTIFICATIONS = web.AppKey("notifications", JobNotifications)
 READS = web.AppKey("reads", ReadYourWrites)

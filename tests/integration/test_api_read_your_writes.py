@@ -23,7 +23,7 @@ async def test_the_partition_waited_for_is_the_one_the_producer_wrote_to(infra, 
     topics = Topics(prefix)
     app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics))
     async with TestClient(TestServer(app)):
-        producer, reads = app[PRODUCER], app[READS]
+        producer, reads = app[PRODUCER].get(), app[READS]
         for topic, key in [(topics.job_events, key_for(uuid4())) for _ in range(40)] + \
                           [(topics.pacing_events, pacing_key(f"user-{i}")) for i in range(40)]:
             written = await producer.send_and_wait(topic, b"{}", key=key)
