@@ -6,11 +6,12 @@ import socket
 import time
 from collections.abc import Iterator
 
+import aiohttp
 import pytest
 
 from planperfect.reachability import EXIT_UNAVAILABLE
 from planperfect.resilience import EXIT_CONFIG
-from tests.support import cli, env_of, free_port
+from tests.support import cli, env_of, eventually, free_port, start_child
 
 # A command that hangs instead of answering fails the test through this timeout, not through a timing assert.
 HANG = 60
@@ -49,12 +50,28 @@ async def test_nothing_listening(args):
     assert "connection refused" in line
 
 
-async def test_the_api_without_a_broker_names_it_and_leaves_nothing_open():
+async def test_the_api_without_a_broker_serves_503_and_leaves_nothing_open_at_exit(tmp_path):
+    """It starts (see tests/e2e/test_api_without_kafka.py for the recovery), and stops cleanly on SIGTERM although its
+    producer never reached a broker: no unclosed connection reported, no traceback."""
     kafka = free_port()
-    code, _, err = await cli("api", env=_env(kafka, free_port()), timeout=HANG)
-    assert code == EXIT_UNAVAILABLE, err
-    assert f"planperfect api: cannot reach Kafka at 127.0.0.1:{kafka}" in err, err
-    assert "Unclosed" not in err and "Traceback" not in err, err
+    env = _env(kafka, free_port())
+    api = start_child("api", env, tmp_path)
+    try:
+        async def unready() -> dict | None:
+            try:
+                async with aiohttp.ClientSession() as http, \
+                        http.get(f"http://127.0.0.1:{env['PLANPERFECT_API_PORT']}/readyz") as resp:
+                    return await resp.json() if resp.status == 503 else None
+            except aiohttp.ClientError:
+                return None
+
+        answer = await eventually(unready, timeout=HANG, what="/readyz answering 503")
+        assert "kafka" in answer["problems"], answer
+    finally:
+        api.stop()
+    assert api.proc.returncode == 0, api.output()
+    assert "Kafka unavailable" in api.output() and "Unclosed" not in api.output(), api.output()
+    assert "Traceback" not in api.output(), api.output()
 
 
 async def test_an_api_port_another_process_holds_is_one_line_and_a_configuration_error(infra, database, prefix):
