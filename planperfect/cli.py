@@ -310,6 +310,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:
+        if not isinstance(exc.code, str):
+            raise
+        # A one-line failure raised deep in a client (the API unreachable, a stream refused): named after the
+        # command, as every other failure of the CLI is.
+        print(f"{command_name(args)}: {exc.code}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # piped into `head` and the like: stop quietly, as other tools do
         sys.stderr.close()
         return 0

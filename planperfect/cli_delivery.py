@@ -73,22 +73,32 @@ def cmd_lag(settings: Settings, args) -> int:
     if args.json:
         print(json.dumps({"queues": rows}, indent=2))
         return 0
-    print(f"{'topic':44} {'group':28} {'queued':>7} {'oldest s':>9} {'newest s':>9} {'total':>8}")
-    for r in rows:
-        if r["queue_length"] or r["total_messages"] and args.all:
-            age = lambda v: f"{v:9.1f}" if v is not None else f"{'-':>9}"  # noqa: E731
-            print(f"{r['topic']:44} {r['group']:28} {r['queue_length']:7d} {age(r['oldest_msg_age_sec'])} "
-                  f"{age(r['newest_msg_age_sec'])} {r['total_messages']:8d}")
-    print(f"total queued: {sum(r['queue_length'] for r in rows)}")
+    for line in lag_lines(rows, show_all=args.all):
+        print(line)
     return 0
 
 
+def lag_lines(rows: list[dict], *, show_all: bool) -> list[str]:
+    """The queues with something queued (every queue with `show_all`), then the total; with none to show, one line
+    that says so and how many queues were asked, rather than a bare header."""
+    shown = [r for r in rows if r["queue_length"] or show_all]
+    if not shown:
+        groups = len({r["group"] for r in rows})
+        return [f"nothing queued: all {len(rows)} queues of {groups} consumer groups are empty (--all lists each)",
+                "total queued: 0"]
+    age = lambda v: f"{v:9.1f}" if v is not None else f"{'-':>9}"  # noqa: E731
+    return [f"{'topic':44} {'group':28} {'queued':>7} {'oldest s':>9} {'newest s':>9} {'total':>8}",
+            *(f"{r['topic']:44} {r['group']:28} {r['queue_length']:7d} {age(r['oldest_msg_age_sec'])} "
+              f"{age(r['newest_msg_age_sec'])} {r['total_messages']:8d}" for r in shown),
+            f"total queued: {sum(r['queue_length'] for r in rows)}"]
+
+
 def cmd_dlq_list(settings: Settings, args) -> int:
-    from planperfect.cli import _http, api_error
+    from planperfect.cli import _http, api_error, command_name
 
     status, body = _http(settings, "GET", f"/v1/dlq?{_query(args)}")
     if status >= 400:
-        print(f"dlq list: {api_error(status, body)}", file=sys.stderr)
+        print(f"{command_name(args)}: {api_error(status, body)}", file=sys.stderr)
         return 1
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     for line in dead_letter_lines(body["dead_letters"], width):
@@ -126,18 +136,18 @@ def _why(letter: dict) -> str:
 
 
 def cmd_dlq_show(settings: Settings, args) -> int:
-    from planperfect.cli import _http, api_error
+    from planperfect.cli import _http, api_error, command_name
 
     status, body = _http(settings, "GET", f"/v1/dlq/{args.dead_letter_id}")
     if status >= 400:
-        print(f"dlq show: {api_error(status, body)}", file=sys.stderr)
+        print(f"{command_name(args)}: {api_error(status, body)}", file=sys.stderr)
         return 1
     print(json.dumps(body, indent=2))
     return 0
 
 
 def cmd_dlq_redrive(settings: Settings, args) -> int:
-    from planperfect.cli import _http, api_error
+    from planperfect.cli import _http, api_error, command_name
 
     if bool(args.dead_letter_id) == bool(args.all):
         print("give one DEAD_LETTER_ID, or --all with optional --stage/--job filters", file=sys.stderr)
@@ -147,7 +157,7 @@ def cmd_dlq_redrive(settings: Settings, args) -> int:
         args.status = "dead"
         status, body = _http(settings, "GET", f"/v1/dlq?{_query(args)}")
         if status >= 400:
-            print(f"dlq redrive: {api_error(status, body)}", file=sys.stderr)
+            print(f"{command_name(args)}: {api_error(status, body)}", file=sys.stderr)
             return 1
         ids = [d["dead_letter_id"] for d in body["dead_letters"] if d["job_id"]]
     failures = 0
@@ -161,11 +171,11 @@ def cmd_dlq_redrive(settings: Settings, args) -> int:
 
 
 def cmd_cancel(settings: Settings, args) -> int:
-    from planperfect.cli import _http, api_error
+    from planperfect.cli import _http, api_error, command_name
 
     status, body = _http(settings, "POST", f"/v1/jobs/{args.job_id}/cancel", {})
     if status >= 400:
-        print(f"cancel: {api_error(status, body)}", file=sys.stderr)
+        print(f"{command_name(args)}: {api_error(status, body)}", file=sys.stderr)
         return 1
     print(json.dumps(body, indent=2))
     return 0

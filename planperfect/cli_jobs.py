@@ -65,12 +65,12 @@ def intake_body(args: argparse.Namespace) -> dict:
 
 
 def cmd_submit(settings: Settings, args) -> int:
-    from planperfect.cli import _http, api_error
+    from planperfect.cli import _http, api_error, command_name
 
     headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
     status, answer = _http(settings, "POST", "/v1/jobs", intake_body(args), headers)
     if status >= 400:
-        print(f"submit: {api_error(status, answer)}", file=sys.stderr)
+        print(f"{command_name(args)}: {api_error(status, answer)}", file=sys.stderr)
         return 1
     print(json.dumps(answer, indent=2), flush=True)
     if not args.wait:
@@ -160,19 +160,24 @@ def follow(settings: Settings, job_id: str, out: Out = print) -> str:
 
 
 def cmd_status(settings: Settings, args) -> int:
-    from planperfect.cli import _http, api_error
+    from planperfect.cli import _http, api_error, command_name
 
     status, answer = _http(settings, "GET", f"/v1/jobs/{args.job_id}")
     if status >= 400:
-        print(f"status: {api_error(status, answer)}", file=sys.stderr)
+        print(f"{command_name(args)}: {api_error(status, answer)}", file=sys.stderr)
         return 1
-    for line in status_lines(answer):
+    events = None
+    if answer["status"] == "cancelled":  # who cancelled it and why is in its JobCancelled event only
+        got, body = _http(settings, "GET", f"/v1/jobs/{args.job_id}/events")
+        events = body["events"] if got == 200 else None
+    for line in status_lines(answer, events):
         print(line)
     return 0
 
 
-def status_lines(job: dict) -> list[str]:
-    """A job as lines: the job, each stage with the error of its failed attempts, and why it ended badly."""
+def status_lines(job: dict, events: list[dict] | None = None) -> list[str]:
+    """A job as lines: the job, each stage with the error of its failed attempts, and why it ended badly (for a
+    cancelled job, the reason its JobCancelled event carries: the read model keeps no error for it)."""
     lines = [f"{job['job_id']}  {job['job_type']}  {job['status']}  stage={job['current_stage']}  {job['title']}"]
     for st in job["stages"]:
         took = f"{st['duration_ms']} ms" if st["duration_ms"] is not None else ""
@@ -180,6 +185,10 @@ def status_lines(job: dict) -> list[str]:
         if st.get("last_error"):
             label = "last error (retried)" if st["status"] == "completed" else "error"
             lines.append(f"       {label}: {st['last_error']}")
-    if job["status"] not in ("completed", "queued", "running", "retrying") and job.get("last_error"):
+    if job["status"] == "cancelled":
+        if cancel := next((ev for ev in reversed(events or []) if ev.get("type") == "JobCancelled"), None):
+            at = f" (at {cancel['stage']})" if cancel.get("stage") else ""
+            lines.append(f"  why cancelled: {cancel.get('reason')}{at}")
+    elif job["status"] not in ("completed", "queued", "running", "retrying") and job.get("last_error"):
         lines.append(f"  why {job['status']}: {job['last_error']}")
     return lines

@@ -33,7 +33,7 @@ def _http(settings: Settings, method: str, path: str, body: dict | None = None):
 def _refused(command: str, status: int, answer) -> int:
     from planperfect.cli import api_error
 
-    print(f"pacing {command}: {api_error(status, answer)}", file=sys.stderr)
+    print(f"planperfect pacing {command}: {api_error(status, answer)}", file=sys.stderr)
     return 1
 
 

@@ -91,7 +91,9 @@ async def test_api_not_listening(args):
     env = _env(free_port(), free_port())
     code, _, err = await cli(*args, env=env, timeout=HANG)
     assert code != 0
-    _one_clear_line(err, "cannot reach the API", f"127.0.0.1:{env['PLANPERFECT_API_PORT']}")
+    command = "planperfect " + " ".join(args[:2] if args[0] in ("dlq", "pacing") else args[:1])
+    line = _one_clear_line(err, "cannot reach the API", f"127.0.0.1:{env['PLANPERFECT_API_PORT']}")
+    assert line.startswith(f"{command}: cannot reach the API"), line
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planperfect.cli_delivery import dead_letter_lines
+from planperfect.cli_delivery import dead_letter_lines, lag_lines
 from planperfect.cli_jobs import describe_event, sse_events, status_lines
 
 REASON = ("permanent error at attempt 3: upstream provider answered 400 invalid_request_error: "
@@ -59,6 +59,13 @@ def test_status_of_a_completed_job_has_no_why_line():
     assert not any("why" in line for line in status_lines(_job(status="completed")))
 
 
+def test_status_of_a_cancelled_job_says_who_cancelled_it_and_why_from_its_event():
+    events = [{"type": "JobSubmitted", "sequence": 1},
+              {"type": "JobCancelled", "sequence": 2, "stage": "outline", "reason": "cancelled by request"}]
+    lines = status_lines(_job(status="cancelled", last_error=None), events)
+    assert lines[-1] == "  why cancelled: cancelled by request (at outline)", lines
+
+
 def test_events_as_lines():
     assert describe_event({"type": "StageFailed", "stage": "draft", "attempt": 2, "retryable": True,
                            "error_code": "timeout", "error": "no answer"}) == \
@@ -73,3 +80,22 @@ def test_server_sent_events_are_parsed_and_keep_alives_skipped():
            b"id: 2\n", b'data: {"type": "StageStarted",\n', b'data: "stage": "research"}\n', b"\n"]
     assert list(sse_events(iter(raw))) == [("1", {"type": "JobSubmitted"}),
                                            ("2", {"type": "StageStarted", "stage": "research"})]
+
+
+def _queue(topic: str, group: str, queued: int) -> dict:
+    return {"topic": topic, "group": group, "queue_length": queued, "oldest_msg_age_sec": 1.5 if queued else None,
+            "newest_msg_age_sec": 0.5 if queued else None, "total_messages": 7}
+
+
+def test_lag_with_nothing_queued_says_so_rather_than_a_bare_header():
+    rows = [_queue("p.stage.research", "p.research", 0), _queue("p.stage.outline", "p.outline", 0)]
+    assert lag_lines(rows, show_all=False) == [
+        "nothing queued: all 2 queues of 2 consumer groups are empty (--all lists each)", "total queued: 0"]
+    assert [line.split()[1] for line in lag_lines(rows, show_all=True)[1:-1]] == ["p.research", "p.outline"]
+
+
+def test_lag_lists_the_queues_with_something_queued():
+    lines = lag_lines([_queue("p.stage.research", "p.research", 3), _queue("p.stage.outline", "p.outline", 0)],
+                      show_all=False)
+    assert len(lines) == 3 and lines[1].split()[:3] == ["p.stage.research", "p.research", "3"]
+    assert lines[-1] == "total queued: 3"
