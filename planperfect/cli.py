@@ -130,7 +130,7 @@ def cmd_topics_ensure(settings: Settings, _args) -> int:
 def cmd_topics_list(settings: Settings, _args) -> int:
     from planperfect.topic_admin import list_topics
 
-    for r in asyncio.run(list_topics(settings.kafka(), settings.topic_prefix)):
+    for r in asyncio.run(list_topics(settings.kafka(), settings.topic_prefix, settings.partitions)):
         print(f"{r.name:40} partitions={r.partitions} {r.state.value}")
     return 0
 

@@ -60,9 +60,8 @@ def _query(args) -> str:
 
 def cmd_lag(settings: Settings, args) -> int:
     from streams.depth import depth_targets, queue_depths
-    from streams.topics import Topics
 
-    targets = depth_targets(Topics(settings.topic_prefix))
+    targets = depth_targets(settings.topics())
     depths = asyncio.run(queue_depths(settings.kafka(), [(t, g) for t, g, _ in targets]))
     rows = []
     for (topic, group, labels), d in zip(targets, depths):

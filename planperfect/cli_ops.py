@@ -137,7 +137,7 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> None:
         ReadModel.of(only=args.projection)  # an unknown name is refused before anything else
         ddl = await _applied_migrations(settings.database())
-        await rebuild(settings.kafka(), settings.database(), Topics(settings.topic_prefix), ddl,
+        await rebuild(settings.kafka(), settings.database(), settings.topics(), ddl,
                       only=args.projection, dry_run=args.dry_run, keep_old=args.keep_old,
                       batch_size=args.batch_size, echo=_say)
 
@@ -156,7 +156,7 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> Comparison:
         ReadModel.of(only=args.projection)
         ddl = await _applied_migrations(settings.database())
-        return await verify(settings.kafka(), settings.database(), Topics(settings.topic_prefix), ddl,
+        return await verify(settings.kafka(), settings.database(), settings.topics(), ddl,
                             only=args.projection, batch_size=args.batch_size, samples=args.samples, echo=_say)
 
     try:
@@ -208,11 +208,11 @@ def _bootstrap_of(tool_args: list[str]) -> str:
 # ---------------------------------------------------------------- topics describe
 
 
-async def describe_catalogue(bootstrap: str, prefix: str) -> tuple[list[str], bool]:
+async def describe_catalogue(bootstrap: str, topics: Topics) -> tuple[list[str], bool]:
     """Lines describing each catalogue topic (settings, per-partition leader and offsets); and whether all exist."""
     from planperfect.topic_admin import describe
 
-    catalogue = Topics(prefix).all()
+    catalogue = topics.all()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
@@ -245,7 +245,7 @@ async def describe_catalogue(bootstrap: str, prefix: str) -> tuple[list[str], bo
 
 
 def cmd_topics_describe(settings: Settings, _args: argparse.Namespace) -> int:
-    lines, complete = asyncio.run(describe_catalogue(settings.kafka(), settings.topic_prefix))
+    lines, complete = asyncio.run(describe_catalogue(settings.kafka(), settings.topics()))
     for line in lines:
         _say(line)
     return 0 if complete else 1
@@ -335,7 +335,7 @@ async def tail(
 
 
 def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
-    topics = Topics(settings.topic_prefix)
+    topics = settings.topics()
     try:
         return asyncio.run(tail(settings.kafka(), topics, resolve_topic(topics, args.topic),
                                 from_beginning=args.from_beginning, job=args.job, limit=args.max,

@@ -17,7 +17,6 @@ from pathlib import Path
 from planperfect.reachability import KAFKA, POSTGRES, Unreachable, check, classify
 from planperfect.resilience import EXIT_CONFIG, Backoff, Exit, OutageLog, RepeatedLines, RestartPolicy
 from planperfect.settings import Settings
-from streams.topics import Topics
 
 log = logging.getLogger("planperfect")
 
@@ -91,7 +90,7 @@ def run_worker(settings: Settings) -> None:
     from projections.pacing_queries import PacingStore
 
     config = WorkerConfig(
-        bootstrap=settings.kafka(), dsn=settings.database(), topics=Topics(settings.topic_prefix, settings.partitions),
+        bootstrap=settings.kafka(), dsn=settings.database(), topics=settings.topics(),
         engine=EngineConfig(in_flight=settings.worker_in_flight),
         pacing_interval=settings.pacing_tick_seconds, pacing_catch_up=timedelta(seconds=settings.pacing_catch_up_seconds),
         pacing_delivery=Delivery(settings.stage_max_attempts, settings.stage_retry_delay_seconds,
@@ -133,7 +132,7 @@ def run_projector(settings: Settings, policy: Backoff = PROJECTOR_BACKOFF) -> No
         failures = projected = 0
         while not stop.is_set():
             runner = ProjectionRunner(
-                bootstrap=settings.kafka(), dsn=settings.database(), topics=Topics(settings.topic_prefix),
+                bootstrap=settings.kafka(), dsn=settings.database(), topics=settings.topics(),
                 batch_size=settings.projector_batch_size, batch_wait_ms=settings.projector_batch_wait_ms,
             )
             try:
@@ -173,7 +172,7 @@ def api_config(settings: Settings):
     from api.config import ApiConfig
 
     return ApiConfig(
-        bootstrap=settings.kafka(), dsn=settings.database(), topics=Topics(settings.topic_prefix),
+        bootstrap=settings.kafka(), dsn=settings.database(), topics=settings.topics(),
         max_body_bytes=settings.max_body_bytes, default_max_attempts=settings.stage_max_attempts,
         default_retry_delay_seconds=settings.stage_retry_delay_seconds,
         default_visibility_seconds=settings.stage_visibility_seconds,

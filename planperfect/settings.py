@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from streams.topics import Topics
 
 
 class Settings(BaseSettings):
@@ -70,6 +74,12 @@ class Settings(BaseSettings):
     output_dir: Path = Field(Path("out"), description="Where `planperfect demo` writes exported articles.")
     pacing_tick_seconds: float = Field(15.0, gt=0, le=3600, description="How often each worker's pacing scheduler looks for due slots.")
     pacing_catch_up_seconds: int = Field(6 * 3600, ge=60, le=7 * 86400, description="How far back the scheduler submits slots missed while no worker ran.")
+
+    def topics(self) -> "Topics":
+        """The topic catalogue of this deployment: its prefix and its partition count."""
+        from streams.topics import Topics
+
+        return Topics(self.topic_prefix, self.partitions)
 
     @property
     def uses_local_stack(self) -> bool:

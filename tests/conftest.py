@@ -16,13 +16,10 @@ import pytest
 from planperfect.migrate import migrate
 from planperfect.settings import Settings
 from planperfect.topic_admin import ensure_topics
-from tests.support import free_port, free_port_pair
+from tests.support import TEST_PARTITIONS, free_port, free_port_pair
 
 
-# The suite's one broker holds every test's topics: four partitions a topic keeps it light (the default, 12,
-# is for deployments; tests/integration/test_topics.py covers it). Child processes inherit the setting.
-TEST_PARTITIONS = 4
-os.environ["PLANPERFECT_PARTITIONS"] = str(TEST_PARTITIONS)
+os.environ["PLANPERFECT_PARTITIONS"] = str(TEST_PARTITIONS)  # child processes create and read topics alike
 
 
 @dataclass(frozen=True)

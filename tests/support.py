@@ -15,6 +15,10 @@ from typing import Awaitable, Callable, TypeVar
 
 T = TypeVar("T")
 
+# The suite's one broker holds every test's topics: four partitions a topic keeps it light (the default, 12,
+# is for deployments; tests/integration/test_topics.py covers it). tests/conftest.py sets it for child processes.
+TEST_PARTITIONS = 4
+
 
 async def eventually(
     probe: Callable[[], Awaitable[T]], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"

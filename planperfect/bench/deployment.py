@@ -19,7 +19,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from planperfect.processes import child_env, spawn, stop_children
 from planperfect.settings import Settings
-from streams.topics import Topics
 
 
 @dataclass
@@ -85,7 +84,7 @@ async def deployment(base: Settings, label: str, *, catalogue: bool = True, **ov
         "topic_prefix": f"bench.{tag}.", "data_dir": data_dir, **overrides,
     })
     dep = Deployment(settings)
-    names = [name for name, _ in Topics(settings.topic_prefix).all()] if catalogue else []
+    names = [name for name, _ in settings.topics().all()] if catalogue else []
     try:
         if catalogue:
             await asyncio.to_thread(prepare, settings, quiet=True)

@@ -23,7 +23,6 @@ from streams.codec import encode, key_for
 from streams.envelope import event_id_for
 from streams.events import JobSubmitted
 from streams.payloads import PIPELINES, Brief, JobType
-from streams.topics import Topics
 
 WARM_UP_JOBS_PER_WORKER = 4
 CALLS_PER_JOB = 3  # research, outline and draft call the provider; qa, export and complete do not
@@ -48,7 +47,7 @@ class Run:
 
     def __init__(self, dep: Deployment, workers: int, latency_ms: float, p99_ms: float) -> None:
         self.dep = dep
-        self.topics = Topics(dep.settings.topic_prefix)
+        self.topics = dep.settings.topics()
         env = {"PLANPERFECT_PROVIDER": "simulated", "PLANPERFECT_SIMULATED_LATENCY_MS": str(latency_ms),
                "PLANPERFECT_SIMULATED_LATENCY_P99_MS": str(p99_ms)}
         self.workers = [dep.start("worker", **env, PLANPERFECT_DATA_DIR=str(dep.settings.data_dir / f"worker{i}"))

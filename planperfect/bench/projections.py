@@ -78,7 +78,7 @@ async def run_projections(base: Settings, *, events: int, batch_size: int = 1000
     result = Result("projections: live projector and rebuild")
     async with deployment(base, "projections") as dep:
         bootstrap, dsn = dep.settings.kafka(), dep.settings.database()
-        topics = Topics(dep.settings.topic_prefix)
+        topics = dep.settings.topics()
         began = time.perf_counter()
         log = await synthesise(events)
         echo(f"projections: synthesised {len(log):,} events in {time.perf_counter() - began:.1f}s")

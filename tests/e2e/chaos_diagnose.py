@@ -7,6 +7,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.codec import decode_event
 from streams.topics import Topics
+from tests.support import TEST_PARTITIONS
 
 
 async def _read_all(bootstrap: str, topics: list[tuple[str, int]]):
@@ -35,14 +36,14 @@ async def _read_all(bootstrap: str, topics: list[tuple[str, int]]):
 
 async def logged_events(bootstrap: str, prefix: str) -> list:
     """Every event on the job-events topic, decoded, repeats included (what the workers wrote, not what was projected)."""
-    topics = Topics(prefix)
+    topics = Topics(prefix, TEST_PARTITIONS)
     messages, _ = await _read_all(bootstrap, [(n, spec.partitions) for n, spec in topics.all() if n == topics.job_events])
     return [decode_event(m.value) for _, m in messages]
 
 
 async def where_are(bootstrap: str, prefix: str, job_ids: list[str]) -> str:
     """Each message of the stuck jobs with its partition's committed offset, then every partition the workers lag on."""
-    topics = Topics(prefix)
+    topics = Topics(prefix, TEST_PARTITIONS)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

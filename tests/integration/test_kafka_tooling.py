@@ -11,8 +11,8 @@ import sys
 import uuid
 
 from projections.runner import ProjectionRunner
-from streams.topics import JOB_EVENTS, Topics
-from tests.support import cli, env_of
+from streams.topics import Topics
+from tests.support import TEST_PARTITIONS, cli, env_of
 from tests.joblog import job_events, produce
 
 LINE = re.compile(r"^\s*(?P<partition>\d+):(?P<offset>\d+)\s+(?P<type>\S+)(?:\s+job=(?P<job>\S+) seq=(?P<seq>\S+))?")
@@ -43,7 +43,7 @@ async def test_the_passthrough_runs_kafkas_own_tools_against_the_configured_clus
     code, out, err = await cli("kafka", "topics", "--bootstrap-server", infra.bootstrap, "--describe",
                                "--topic", topics.job_events, env=env)  # given explicitly: kept, not doubled
     assert code == 0, err
-    assert f"PartitionCount: {JOB_EVENTS.partitions}" in out
+    assert f"PartitionCount: {TEST_PARTITIONS}" in out
 
     await produce(infra.bootstrap, topics.job_events, await job_events(2))
     await project(infra, database, prefix)
@@ -60,11 +60,11 @@ async def test_topics_describe_shows_partitions_settings_and_offsets(infra, pref
     await produce(infra.bootstrap, topics.job_events, events)
     code, out, err = await cli("topics", "describe", env=env_of(infra, database, prefix))
     assert code == 0, out + err
-    for name, spec in topics.all():
-        assert re.search(rf"^{re.escape(name)}  partitions={spec.partitions} .*  ok$", out, re.M), (name, out)
+    for name, _spec in topics.all():
+        assert re.search(rf"^{re.escape(name)}  partitions={TEST_PARTITIONS} .*  ok$", out, re.M), (name, out)
     block = out.split(topics.job_events, 1)[1].split(topics.dead_letters, 1)[0]
     counts = [int(n) for n in re.findall(r"^  partition \d+  leader=\d+ .* offsets 0\.\.\d+ \((\d+) messages\)$", block, re.M)]
-    assert len(counts) == JOB_EVENTS.partitions and sum(counts) == len(events)
+    assert len(counts) == TEST_PARTITIONS and sum(counts) == len(events)
 
 
 async def test_tail_prints_each_event_decoded_on_one_line(infra, prefix, database):
