@@ -43,7 +43,7 @@ def test_a_missing_key_names_the_variable(provider: str, setting: str) -> None:
 
 
 def test_an_unknown_provider_lists_the_known_ones() -> None:
-    assert "offline, anthropic, openai, groq, openai-compatible" in problem({}, provider="gemini")
+    assert "offline, simulated, anthropic, openai, groq, openai-compatible" in problem({}, provider="gemini")
 
 
 def test_a_local_server_needs_its_url_and_a_model_but_no_key() -> None:
