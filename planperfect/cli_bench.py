@@ -10,44 +10,42 @@ from planperfect.settings import Settings
 
 
 def register(sub) -> None:
-    bench = sub.add_parser("bench", help="throughput and latency benchmarks").add_subparsers(dest="bench_cmd",
-                                                                                           required=True)
-    r = bench.add_parser("relay", help="the raw aiokafka 6-hop relay: the limit")
-    r.add_argument("--jobs", type=int, default=5000)
-    r.add_argument("--payload-bytes", type=int, default=1024)
-    r.add_argument("--partitions", type=int, default=12)
-    r.set_defaults(fn=cmd_relay)
-    s = bench.add_parser("seed", help="the seed's design: a PostgreSQL queue per stage, one message at a time")
-    s.add_argument("--jobs", type=int, default=1000)
-    s.set_defaults(fn=cmd_seed)
-    p = bench.add_parser("pipeline", help="worker and projector processes, simulated provider: burst, then paced")
+    from planperfect.cli import _command
+
+    bench = _command(sub, "bench", "throughput and latency benchmarks",
+                     description="Benchmarks that print figures, never assert: each makes a database and topic "
+                                 "prefix of its own on the configured cluster and removes them afterwards."
+                     ).add_subparsers(dest="bench_cmd", required=True, metavar="COMMAND")
+    r = _command(bench, "relay", "the raw aiokafka 6-hop relay: the limit", cmd_relay)
+    r.add_argument("--jobs", type=int, default=5000, help="jobs relayed through the six hops (default %(default)s)")
+    r.add_argument("--payload-bytes", type=int, default=1024, help="size of each message's payload")
+    r.add_argument("--partitions", type=int, default=12, help="partitions of the relay's topics")
+    s = _command(bench, "seed", "the seed's design: a PostgreSQL queue per stage, one message at a time", cmd_seed)
+    s.add_argument("--jobs", type=int, default=1000, help="jobs through the queues (default %(default)s)")
+    p = _command(bench, "pipeline", "worker and projector processes, simulated provider: burst, then paced",
+                 cmd_pipeline)
     p.add_argument("--jobs", type=int, default=1000, help="jobs in the burst")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--latency-ms", type=float, default=0.0, help="simulated median latency per provider call")
     p.add_argument("--latency-p99-ms", type=float, default=0.0, help="its 99th percentile (default: no spread)")
     p.add_argument("--paced-seconds", type=float, default=10.0, help="length of the paced run (0: none)")
     p.add_argument("--timeout", type=float, default=300.0, help="longest wait for a burst, in seconds")
-    p.set_defaults(fn=cmd_pipeline)
-    j = bench.add_parser("projections", help="live projector and rebuild, events/s")
+    j = _command(bench, "projections", "live projector and rebuild, events/s", cmd_projections)
     j.add_argument("--events", type=int, default=100_000, help="at least this many events in the log")
     j.add_argument("--batch-size", type=int, default=1000, help="rebuild events per transaction")
-    j.set_defaults(fn=cmd_projections)
-    i = bench.add_parser("intake", help="POST /v1/jobs requests/s on a real API process")
-    i.add_argument("--requests", type=int, default=5000)
-    i.add_argument("--concurrency", type=int, default=64)
-    i.set_defaults(fn=cmd_intake)
-    c = bench.add_parser("scale", help="pipeline burst with 1, 2 and 4 worker processes")
-    c.add_argument("--jobs", type=int, default=600)
-    c.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
-    c.add_argument("--latency-ms", type=float, default=0.0)
-    c.add_argument("--timeout", type=float, default=300.0)
-    c.set_defaults(fn=cmd_scale)
-    a = bench.add_parser("all", help="every benchmark side by side; writes docs/benchmarks.md and its plots")
+    i = _command(bench, "intake", "POST /v1/jobs requests/s on a real API process", cmd_intake)
+    i.add_argument("--requests", type=int, default=5000, help="requests sent (default %(default)s)")
+    i.add_argument("--concurrency", type=int, default=64, help="requests in flight at once")
+    c = _command(bench, "scale", "pipeline burst with 1, 2 and 4 worker processes", cmd_scale)
+    c.add_argument("--jobs", type=int, default=600, help="jobs in each burst")
+    c.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="worker process counts to run")
+    c.add_argument("--latency-ms", type=float, default=0.0, help="simulated median latency per provider call")
+    c.add_argument("--timeout", type=float, default=300.0, help="longest wait for a burst, in seconds")
+    a = _command(bench, "all", "every benchmark side by side; writes docs/benchmarks.md and its plots", cmd_all)
     a.add_argument("--docs", type=Path, default=Path("docs"), help="where benchmarks.md and the PNGs go")
     a.add_argument("--size-factor", type=float, default=1.0,
                    help="multiply every benchmark's job, event and request count (default sizes take a few minutes "
                         "on 2 cores)")
-    a.set_defaults(fn=cmd_all)
 
 
 def _quiet() -> None:
