@@ -25,6 +25,13 @@ from streams.topics import Topics
 
 log = logging.getLogger("planperfect.agents")
 
+
+def _context(req: RequestStage, begun: StageStarted | None = None) -> dict[str, object]:
+    """The fields a structured log line carries (`extra=`): the attempt and event are the started one's once begun."""
+    if begun is None:
+        return {"job_id": req.job_id, "stage": req.stage, "attempt": req.attempt}
+    return {"job_id": req.job_id, "stage": req.stage, "attempt": begun.attempt, "event_id": begun.event_id}
+
 # (topic, key, value) -> returns once the broker has acknowledged the message, with (partition, offset)
 # when the transport knows them.
 Send = Callable[[str, bytes, bytes], Awaitable[tuple[int, int] | None]]
@@ -103,7 +110,8 @@ class StageRunner:
             await self.emit.undecodable(exc, topic, partition, offset)
             return
         if req.command_id in self.active:
-            log.info("job %s: dropping a duplicate %s request while it runs here", req.job_id, req.stage)
+            log.info("job %s: dropping a duplicate %s request while it runs here", req.job_id, req.stage,
+                     extra=_context(req))
             return
         self.active.add(req.command_id)
         self.idle.clear()
@@ -126,7 +134,7 @@ class StageRunner:
                  and p.command_id == req.command_id)
         if p is not None and not rerun and (p.state == JobState.CANCELLED or req.next_sequence < p.next_sequence):
             log.info("job %s: dropping stale %s request (seq %d, job at %d, %s)",
-                     req.job_id, req.stage, req.next_sequence, p.next_sequence, p.state)
+                     req.job_id, req.stage, req.next_sequence, p.next_sequence, p.state, extra=_context(req))
             return None
         if rerun and p.state == JobState.SETTLING:
             # The attempt died while writing its outcome: run it again and write the outcome at the same place,
@@ -162,7 +170,7 @@ class StageRunner:
             if req.job_id in self.fenced:  # its partition went to another worker during the attempt
                 self.fenced.discard(req.job_id)
                 log.warning("job %s stage %s attempt %d given up at a rebalance; its new owner runs it",
-                            req.job_id, req.stage, begun.attempt)
+                            req.job_id, req.stage, begun.attempt, extra=_context(req, begun))
                 return
             if not await self._cancel_requested(req.job_id):
                 raise  # the worker itself is stopping: the request is redelivered on restart
@@ -176,7 +184,8 @@ class StageRunner:
                 await self._failed(req, begun, seq_box[0], exc, t0)
             return
         except Exception as exc:  # a bug or an unclassified library error: retried, then dead-lettered
-            log.exception("job %s stage %s attempt %d raised", req.job_id, req.stage, begun.attempt)
+            log.exception("job %s stage %s attempt %d raised", req.job_id, req.stage, begun.attempt,
+                          extra=_context(req, begun))
             async with self.locks(req.job_id):
                 await self._settling(req, begun, seq_box[0])
                 await self._failed(req, begun, seq_box[0],
@@ -185,7 +194,8 @@ class StageRunner:
         duration = int((time.monotonic() - t0) * 1000)
         async with self.locks(req.job_id):  # a cancel lands before the outcome or after it, never in between
             await self._complete(req, begun, seq_box[0], output, duration)
-        log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, begun.attempt, duration)
+        log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, begun.attempt, duration,
+                 extra=_context(req, begun))
 
     async def _complete(self, req: RequestStage, begun: StageStarted, seq: int, output: object, duration: int) -> None:
         await self._settling(req, begun, seq)
@@ -250,7 +260,8 @@ class StageRunner:
 
     async def _failed(self, req: RequestStage, begun: StageStarted, seq: int, err: StageError, t0: float) -> None:
         duration = int((time.monotonic() - t0) * 1000)
-        log.warning("job %s stage %s attempt %d failed: %s", req.job_id, req.stage, begun.attempt, err)
+        log.warning("job %s stage %s attempt %d failed: %s", req.job_id, req.stage, begun.attempt, err,
+                    extra=_context(req, begun))
         events, after = transitions.failed(req, begun, seq, err, duration, utc_now())
         for event in events:
             await self.emit.event(event)
@@ -271,7 +282,7 @@ class StageRunner:
                                       begun.event_id if begun else None, utc_now())
         await self.emit.event(event)
         await self.guard.put(req.job_id, Progress.running(req, req.attempt).at(seq + 1, JobState.CANCELLED))
-        log.info("job %s cancelled at stage %s", req.job_id, req.stage)
+        log.info("job %s cancelled at stage %s", req.job_id, req.stage, extra=_context(req))
 
 
 @dataclass

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+from planperfect.logformat import JsonLines
 from planperfect.reachability import KAFKA, POSTGRES, Unreachable, check, classify
 from planperfect.resilience import EXIT_CONFIG, Backoff, Exit, OutageLog, RepeatedLines, RestartPolicy
 from planperfect.settings import Settings
@@ -27,6 +28,9 @@ def configure_logging(level: str = "INFO", libraries: str = "WARNING") -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    if not sys.stderr.isatty():  # a file or a collector reads it: one JSON object a line, with job, stage, attempt
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLines())
     for noisy in ("aiokafka", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(getattr(logging, libraries.upper(), logging.WARNING))
     # While PostgreSQL is down, asyncpg's pool logs a warning with a traceback at every attempt to restore its

@@ -114,6 +114,22 @@ async def test_article_and_schema_jobs_complete_end_to_end(system):
             page2 = await resp.json()
         assert {page["jobs"][0]["job_id"], page2["jobs"][0]["job_id"]} == {accepted["job_id"], schema_job}
         assert page2["next_cursor"] is None
+    _logs_are_json_lines_with_context(system, accepted["job_id"])
+
+
+def _logs_are_json_lines_with_context(system, job_id: str) -> None:
+    """Logs written to a file are one JSON object a line; a stage's completion names its job, stage and attempt."""
+    for role, child in system.children.items():
+        for line in child.log.read_text(errors="replace").splitlines():
+            try:
+                json.loads(line)
+            except ValueError:
+                raise AssertionError(f"{role} wrote a line that is not JSON: {line!r}") from None
+    lines = [json.loads(line) for line in system.children["worker"].log.read_text().splitlines()]
+    completed = [r for r in lines if r["message"].startswith(f"job {job_id} stage research attempt 1 completed")]
+    assert len(completed) == 1, lines
+    assert (completed[0]["job_id"], completed[0]["stage"], completed[0]["attempt"]) == (job_id, "research", 1)
+    assert completed[0]["event_id"] and completed[0]["level"] == "INFO"
 
 
 async def test_live_stream_delivers_every_event_until_completion(system):

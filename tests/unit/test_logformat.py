@@ -1,0 +1,43 @@
+"""JSON log lines: one object a line, the context fields given through `extra=`, message words intact."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from uuid import UUID
+
+from planperfect.logformat import JsonLines
+
+JOB = UUID("00000000-0000-0000-0000-00000000000a")
+
+
+def record(msg: str, *args: object, exc_info=None, **extra: object) -> logging.LogRecord:
+    rec = logging.LogRecord("planperfect.agents", logging.INFO, __file__, 1, msg, args, exc_info)
+    for key, value in extra.items():
+        setattr(rec, key, value)
+    return rec
+
+
+def test_a_line_carries_the_job_stage_attempt_and_event():
+    line = JsonLines().format(record("job %s stage %s attempt %d completed in %d ms", JOB, "draft", 2, 31,
+                                     job_id=JOB, stage="draft", attempt=2, event_id=JOB))
+    parsed = json.loads(line)
+    assert parsed["message"] == f"job {JOB} stage draft attempt 2 completed in 31 ms"
+    assert (parsed["job_id"], parsed["stage"], parsed["attempt"], parsed["event_id"]) == (str(JOB), "draft", 2, str(JOB))
+    assert parsed["level"] == "INFO" and parsed["logger"] == "planperfect.agents" and parsed["ts"].endswith("+00:00")
+
+
+def test_fields_not_given_are_left_out():
+    assert set(json.loads(JsonLines().format(record("Worker ready")))) == {"ts", "level", "logger", "message"}
+
+
+def test_a_traceback_stays_on_one_line_and_message_words_stay_greppable():
+    try:
+        raise ValueError("bad\nvalue")
+    except ValueError:
+        exc = sys.exc_info()
+    line = JsonLines().format(record('Kafka back after 3 s: "ünïcode" stalled:', exc_info=exc))
+    assert "\n" not in line
+    assert 'back after 3 s' in line and "ünïcode" in line and "stalled:" in line
+    assert "ValueError: bad\nvalue" in json.loads(line)["exc"]
