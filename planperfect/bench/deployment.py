@@ -94,14 +94,16 @@ async def deployment(base: Settings, label: str, *, catalogue: bool = True, **ov
         yield dep
     finally:
         dep.stop()
-        await remove_topics(settings.kafka(), settings.topic_prefix, names)
-        conn = await asyncpg.connect(admin_dsn)
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        finally:
-            await conn.close()
-        if not os.environ.get("PLANPERFECT_BENCH_KEEP_LOGS"):
-            shutil.rmtree(data_dir, ignore_errors=True)
+            await remove_topics(settings.kafka(), settings.topic_prefix, names)
+        finally:  # the database goes even when the broker is unreachable
+            conn = await asyncpg.connect(admin_dsn)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            finally:
+                await conn.close()
+            if not os.environ.get("PLANPERFECT_BENCH_KEEP_LOGS"):
+                shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def wait_for_topics(bootstrap: str, names: list[str], timeout: float = 60.0) -> None:

@@ -21,7 +21,7 @@ def scale_plot(path: Path, series: dict[str, tuple[list[float], list[float]]]) -
     for label, (workers, rates) in series.items():
         ax.plot(workers, rates, marker="o", label=label)
     ax.set_xlabel("worker processes")
-    ax.set_ylabel("jobs/s (burst)")
+    ax.set_ylabel("jobs/s")
     ax.set_xticks(sorted({w for ws, _ in series.values() for w in ws}))
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)

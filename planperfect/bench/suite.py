@@ -173,8 +173,8 @@ def write_report(docs: Path, r: dict[str, Result], machine: Machine, sizes: Size
     docs.mkdir(parents=True, exist_ok=True)
     scale = r["scale"]
     plots.scale_plot(docs / "benchmarks-scale.png", {
-        "simulated, 0 ms per call": (scale.samples["workers"], scale.samples["jobs_per_s"]),
-        f"simulated, {sizes.slow_latency_ms:,.0f} ms per call": (
+        "simulated, 0 ms per call (burst)": (scale.samples["workers"], scale.samples["jobs_per_s"]),
+        f"simulated, {sizes.slow_latency_ms:,.0f} ms per call (jobs/s of work)": (
             [1.0, 2.0], [_work(r["slow1"]), _work(r["slow2"])]),
     })
     plots.latency_cdf_plot(docs / "benchmarks-latency.png", {
