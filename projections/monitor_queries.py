@@ -101,6 +101,14 @@ async def projection_offsets(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+async def projection_runs(conn: asyncpg.Connection, limit: int = 10) -> list[dict[str, Any]]:
+    """The latest rebuild and verify runs, newest first, as the runs themselves record them."""
+    rows = await conn.fetch(
+        """SELECT run_id, kind, projections, started_at, updated_at, events_applied, lag, state, message
+             FROM projection_runs ORDER BY started_at DESC LIMIT $1""", limit)
+    return [dict(r) for r in rows]
+
+
 async def context_chunk(conn: asyncpg.Connection, chunk_id: UUID) -> dict[str, Any] | None:
     """One chunk of a user's knowledge or meetings, as a generation cites it."""
     return _row(await conn.fetchrow(

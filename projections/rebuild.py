@@ -19,6 +19,7 @@ from projections.base import Projection
 from projections.checksums import LIVE, POSITIONS_TABLE, Comparison, compare, gap, q, read_positions
 from projections.replay import Echo, LogHead, RebuildError, ReplayAudit, audit, catch_up
 from projections.runner import ProjectionRunner, default_projections
+from projections.runs import RunKind, RunRecord, RunState
 from streams.topics import Topics
 
 Ddl = Sequence[tuple[str, str]]  # (migration name, SQL) in order
@@ -239,8 +240,23 @@ async def rebuild(
 ) -> RebuildResult:
     """Replay the log from offset 0 into a shadow schema, check it against the log and compare it with live, and
     (unless `dry_run`) swap it in. A copy that does not account for every offset of the log is never swapped in:
-    RebuildError, live untouched. Differences from live are reported: they are what a rebuild is for."""
+    RebuildError, live untouched. Differences from live are reported: they are what a rebuild is for.
+    The run's progress and outcome are recorded in the live projection_runs for the monitor."""
     model = ReadModel.of(projections, only)
+    async with RunRecord(dsn, RunKind.REBUILD, model.names, echo) as run:
+        result = await _rebuild(bootstrap, dsn, topics, ddl, model, dry_run=dry_run, keep_old=keep_old,
+                                batch_size=batch_size, timeout=timeout, samples=samples, echo=run.echo)
+        run.events = result.events
+        outcome = "swapped in" if result.swapped else "dry run, live untouched"
+        await run.finish(RunState.SWAPPED if result.swapped else verdict(result.comparison),
+                         f"{result.events:,} events in {result.seconds:.1f}s; {outcome}; {summary(result.comparison)}")
+        return result
+
+
+async def _rebuild(
+    bootstrap: str, dsn: str, topics: Topics, ddl: Ddl, model: ReadModel, *, dry_run: bool, keep_old: bool,
+    batch_size: int, timeout: float, samples: int, echo: Echo,
+) -> RebuildResult:
     stamp = _stamp()
     schema, retired = f"rebuild_{stamp}", f"retired_{stamp}"
     conn = await asyncpg.connect(dsn)
@@ -299,8 +315,30 @@ async def verify(
 ) -> Comparison:
     """Compare the live read model with one rebuilt from the log, at the same log position when live keeps up.
     The events the projection dead-lettered are named in the report; a copy that does not account for every
-    offset of the log cannot be compared (RebuildError)."""
+    offset of the log cannot be compared (RebuildError). The run is recorded in the live projection_runs."""
     model = ReadModel.of(projections, only)
+    async with RunRecord(dsn, RunKind.VERIFY, model.names, echo) as run:
+        result = await _verify(bootstrap, dsn, topics, ddl, model, batch_size=batch_size, timeout=timeout,
+                               settle=settle, samples=samples, echo=run.echo, record=run)
+        await run.finish(verdict(result), summary(result))
+        return result
+
+
+def verdict(comparison: Comparison) -> RunState:
+    return RunState.EQUAL if comparison.same else RunState.DIFFERENT
+
+
+def summary(comparison: Comparison) -> str:
+    differ = [c.table for c in comparison.tables if not c.same]
+    said = f"{len(comparison.tables) - len(differ)} of {len(comparison.tables)} tables the same"
+    said += f"; different: {', '.join(differ)}" if differ else ""
+    return said if comparison.aligned else f"{said} (the copies stood at different log positions)"
+
+
+async def _verify(
+    bootstrap: str, dsn: str, topics: Topics, ddl: Ddl, model: ReadModel, *, batch_size: int, timeout: float,
+    settle: float, samples: int, echo: Echo, record: RunRecord,
+) -> Comparison:
     schema = f"verify_{_stamp()}"
     conn = await asyncpg.connect(dsn)
     try:
@@ -311,7 +349,7 @@ async def verify(
             def keep_up() -> Awaitable[int]:
                 return catch_up(runner, conn, schema, model.names, head, echo=echo, timeout=timeout, label="verify")
 
-            await keep_up()
+            record.events = await keep_up()
             result = await _compare_level(conn, schema, model, runner.sources, keep_up, settle, samples)
             found = await audit(runner, conn, schema, model.names, head)
             if found.problems:

@@ -168,6 +168,7 @@ async def projections_page(request: web.Request) -> web.Response:
     cfg = request.config_dict[CONFIG]
     async with request.config_dict[POOL].acquire() as conn:
         offsets = await mq.projection_offsets(conn)
+        runs = await mq.projection_runs(conn)
     ends, kafka_error = {}, None
     topics = sorted({o["topic"] for o in offsets})
     try:
@@ -187,7 +188,8 @@ async def projections_page(request: web.Request) -> web.Response:
         row["end"] = None if end is None or row["end"] is None else row["end"] + end
         row["lag"] = None if row["end"] is None else max(0, row["end"] - row["position"])
         row["updated_at"] = max(filter(None, (row["updated_at"], o["updated_at"])))
-    return render(request, "projections.html", title="Projections", rows=list(rows.values()), kafka_error=kafka_error)
+    return render(request, "projections.html", title="Projections", rows=list(rows.values()), runs=runs,
+                  kafka_error=kafka_error)
 
 
 @routes.get("/submit")
