@@ -80,8 +80,15 @@ class RunRecord:
             await self._save(RunState.RUNNING)
 
     async def _save(self, state: RunState) -> None:
-        assert self._conn is not None
-        await self._conn.execute(_UPDATE, self.run_id, self.events, self.lag, state.value, self.message[:2000])
+        """The record is for watching: a write it cannot make is said once and given up, never the run's failure."""
+        if self._conn is None:
+            return
+        try:
+            await self._conn.execute(_UPDATE, self.run_id, self.events, self.lag, state.value, self.message[:2000])
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            self.outer(f"{self.kind}: progress no longer recorded for the monitor ({type(exc).__name__}: {exc})")
+            self._conn.terminate()
+            self._conn = None
 
     async def finish(self, state: RunState, message: str | None = None) -> None:
         if message is not None:
@@ -90,13 +97,13 @@ class RunRecord:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
-        if self._conn is not None:
-            await self._save(state)
+        await self._save(state)
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
         try:
             if exc is not None and self._writer is not None:
-                await self.finish(RunState.REFUSED if _refused(exc) else RunState.FAILED, f"{type(exc).__name__}: {exc}")
+                state = RunState.REFUSED if _refused(exc) else RunState.FAILED
+                await self.finish(state, f"{type(exc).__name__}: {exc}")
         finally:
             if self._writer is not None:
                 self._writer.cancel()

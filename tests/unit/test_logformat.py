@@ -24,7 +24,8 @@ def test_a_line_carries_the_job_stage_attempt_and_event():
                                      job_id=JOB, stage="draft", attempt=2, event_id=JOB))
     parsed = json.loads(line)
     assert parsed["message"] == f"job {JOB} stage draft attempt 2 completed in 31 ms"
-    assert (parsed["job_id"], parsed["stage"], parsed["attempt"], parsed["event_id"]) == (str(JOB), "draft", 2, str(JOB))
+    context = (parsed["job_id"], parsed["stage"], parsed["attempt"], parsed["event_id"])
+    assert context == (str(JOB), "draft", 2, str(JOB))
     assert parsed["level"] == "INFO" and parsed["logger"] == "planperfect.agents" and parsed["ts"].endswith("+00:00")
 
 
