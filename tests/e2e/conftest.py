@@ -41,7 +41,8 @@ async def wait_ready(base_url: str, system: System | None = None, timeout: float
                     if child.proc.poll() is not None:
                         raise AssertionError(f"{role} exited early:\n{child.output()}")
                 workers = [c for c in system.children.values() if c.role == "worker"]
-                if not all("Worker ready" in c.output() for c in workers):
+                # the whole log: output() is its tail, which a worker that ran many jobs has long written past
+                if not all("Worker ready" in c.log.read_text(errors="replace") for c in workers):
                     return False  # a job submitted before the worker holds its partitions would wait for the join
             try:
                 async with http.get(f"{base_url}/readyz") as resp:
