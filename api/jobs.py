@@ -75,15 +75,17 @@ async def submit(request: web.Request) -> web.Response:
 
 
 async def job_or_404(request: web.Request, job_id: UUID) -> dict:
-    """The job as projected; an id whose JobSubmitted is on the log but not yet projected is waited for."""
-    pool = request.app[POOL]
+    """The job as projected; an id whose JobSubmitted is on the log but not yet projected is waited for
+    (the JSON routes and the monitor's pages alike)."""
+    state = request.config_dict
+    pool = state[POOL]
 
     async def lookup() -> dict | None:
         async with pool.acquire() as conn:
             return await queries.get_job(conn, job_id)
 
-    job = await request.app[READS].read(lookup, projection=JobsProjection.name, topic=request.app[CONFIG].topics.job_events,
-                                        key=key_for(job_id), job_id=str(job_id))
+    job = await state[READS].read(lookup, projection=JobsProjection.name, topic=state[CONFIG].topics.job_events,
+                                  key=key_for(job_id), job_id=str(job_id))
     if job is None:
         raise ApiError(404, "job_not_found", f"no job {job_id}", field="job_id")
     return job

@@ -55,13 +55,19 @@ async def list_dlq(request: web.Request) -> web.Response:
     return web.json_response({"dead_letters": letters})
 
 
-@routes.get("/v1/dlq/{dead_letter_id}")
-async def show_dlq(request: web.Request) -> web.Response:
-    letter_id = path_uuid(request, "dead_letter_id")
-    async with request.app[POOL].acquire() as conn:
+async def dead_letter_or_404(request: web.Request, letter_id: UUID) -> dict:
+    """One dead letter with its original message, or 404 naming the id (the JSON routes and the monitor's pages)."""
+    async with request.config_dict[POOL].acquire() as conn:
         letter = await queries.get_dead_letter(conn, letter_id)
     if letter is None:
         raise ApiError(404, "dead_letter_not_found", f"no dead letter {letter_id}", field="dead_letter_id")
+    return letter
+
+
+@routes.get("/v1/dlq/{dead_letter_id}")
+async def show_dlq(request: web.Request) -> web.Response:
+    letter_id = path_uuid(request, "dead_letter_id")
+    letter = await dead_letter_or_404(request, letter_id)
     return web.json_response(letter)
 
 
@@ -69,10 +75,7 @@ async def show_dlq(request: web.Request) -> web.Response:
 async def redrive(request: web.Request) -> web.Response:
     """Back to the failed stage with fresh attempts; the dead letter is kept and marked redriven."""
     letter_id = path_uuid(request, "dead_letter_id")
-    async with request.app[POOL].acquire() as conn:
-        letter = await queries.get_dead_letter(conn, letter_id)
-    if letter is None:
-        raise ApiError(404, "dead_letter_not_found", f"no dead letter {letter_id}", field="dead_letter_id")
+    letter = await dead_letter_or_404(request, letter_id)
     if letter["status"] == "redriven":
         raise ApiError(409, "already_redriven", f"dead letter {letter_id} was redriven at {letter['redriven_at']}")
     if letter["reason"] == Reason.UNAPPLIABLE:

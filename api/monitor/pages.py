@@ -12,16 +12,16 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 
 from api.errors import ApiError
+from api.jobs import job_or_404
+from api.operations import dead_letter_or_404
 from api.monitor import timeline
 from api.monitor.render import fragment, page, render
 from api.monitor.state import CLOSING, OVERVIEW
 from api.params import cursor_param, limit_param, path_uuid, stage_param, uuid_param
-from api.state import CONFIG, POOL, READS
+from api.state import CONFIG, POOL
 from projections import monitor_queries as mq
 from projections import queries
 from projections.job_status import JobStatus
-from projections.jobs import JobsProjection
-from streams.codec import key_for
 from streams.depth import queue_depths
 from streams.payloads import PIPELINES, JobType, Stage
 
@@ -95,24 +95,8 @@ async def jobs_page(request: web.Request) -> web.Response:
                   statuses=list(JobStatus), types=list(JobType), stages=list(Stage), filters=filters)
 
 
-async def _job(request: web.Request, job_id: UUID) -> dict:
-    """The job as projected; one just submitted is waited for as the JSON API waits (read-your-writes)."""
-    pool = request.config_dict[POOL]
-
-    async def lookup() -> dict | None:
-        async with pool.acquire() as conn:
-            return await queries.get_job(conn, job_id)
-
-    job = await request.config_dict[READS].read(lookup, projection=JobsProjection.name,
-                                                topic=request.config_dict[CONFIG].topics.job_events,
-                                                key=key_for(job_id), job_id=str(job_id))
-    if job is None:
-        raise ApiError(404, "job_not_found", f"no job {job_id}", field="job_id")
-    return job
-
-
 async def _job_view(request: web.Request, job_id: UUID) -> dict:
-    job = await _job(request, job_id)
+    job = await job_or_404(request, job_id)
     async with request.config_dict[POOL].acquire() as conn:
         events = await queries.job_events(conn, job_id)
         outputs = {s: await queries.job_payload(conn, job_id, s) for s in ("export", "markup", "qa")}
@@ -154,11 +138,7 @@ async def dead_letters_page(request: web.Request) -> web.Response:
 @routes.get("/dead-letters/{dead_letter_id}")
 @page
 async def dead_letter_page(request: web.Request) -> web.Response:
-    letter_id = path_uuid(request, "dead_letter_id")
-    async with request.config_dict[POOL].acquire() as conn:
-        letter = await queries.get_dead_letter(conn, letter_id)
-    if letter is None:
-        raise ApiError(404, "dead_letter_not_found", f"no dead letter {letter_id}", field="dead_letter_id")
+    letter = await dead_letter_or_404(request, path_uuid(request, "dead_letter_id"))
     return render(request, "dead_letter.html", title="Dead letter", letter=letter)
 
 
