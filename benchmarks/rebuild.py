@@ -19,45 +19,21 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from planperfect.bench.projections import produce_fast, synthesise  # noqa: E402  (one log builder, shared with `bench`)
 from planperfect.migrate import load_migrations, migrate  # noqa: E402
 from planperfect.settings import Settings  # noqa: E402
 from planperfect.topic_admin import ensure_topics  # noqa: E402
 from projections.rebuild import rebuild, verify  # noqa: E402
 from projections.replay import LogHead, catch_up  # noqa: E402
 from projections.runner import ProjectionRunner  # noqa: E402
-from streams.codec import encode, key_for  # noqa: E402
-from streams.envelope import event_id_for  # noqa: E402
-from streams.pacing_events import ScheduleCreated, pacing_key  # noqa: E402
+from streams.pacing_events import ScheduleCreated  # noqa: E402
 from streams.topics import Topics  # noqa: E402
-from tests.joblog import T0, job_events  # noqa: E402
+from tests.joblog import T0  # noqa: E402
 from tests.pacing_support import context_events  # noqa: E402
-
-TEMPLATE_JOBS = 200
-
-
-async def synthesise(count: int) -> list:
-    """`count`+ events: real jobs from the offline pipeline (tests/joblog.py), copied under fresh job ids."""
-    template = await job_events(TEMPLATE_JOBS, fail_every=7)
-    out: list = []
-    copy = 0
-    while len(out) < count:
-        copy += 1
-        renamed: dict[uuid.UUID, uuid.UUID] = {}
-        for e in template:
-            job = uuid.UUID(int=copy * 1_000_000 + e.job_id.int)
-            event_id = event_id_for(job, e.sequence)
-            renamed[e.event_id] = event_id
-            out.append(e.model_copy(update={
-                "job_id": job, "event_id": event_id, "correlation_id": job,
-                "causation_id": renamed.get(e.causation_id, e.causation_id),
-            }))
-    return out
-
 
 def pacing(users: int) -> list:
     """Per user: a schedule, three knowledge documents and two meetings (chunked by the projection)."""
@@ -71,18 +47,6 @@ def pacing(users: int) -> list:
                                    window_days=14, active=True))
         out += context_events(user, T0.date(), T0, docs=3, meetings=2)
     return out
-
-
-async def produce_fast(bootstrap: str, topic: str, events: list) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
-                                max_batch_size=1 << 20, max_request_size=4 << 20)
-    await producer.start()
-    try:
-        pending = [await producer.send(topic, encode(e), key=pacing_key(e.user_id) if hasattr(e, "user_id")
-                                       else key_for(e.job_id)) for e in events]
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
 
 
 async def fold_live(bootstrap: str, dsn: str, topics: Topics) -> int:

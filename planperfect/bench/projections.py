@@ -24,6 +24,7 @@ from projections.replay import LogHead, catch_up
 from projections.runner import ProjectionRunner
 from streams.codec import encode, key_for
 from streams.envelope import event_id_for
+from streams.pacing_events import pacing_key
 from streams.topics import Topics
 
 TEMPLATE_JOBS = 200
@@ -54,7 +55,9 @@ async def produce_fast(bootstrap: str, topic: str, events: list) -> None:
                                 max_batch_size=1 << 20, max_request_size=4 << 20)
     await producer.start()
     try:
-        pending = [await producer.send(topic, encode(e), key=key_for(e.job_id)) for e in events]
+        # Job events are keyed by job, pacing events by user: each lands where the live producers put it.
+        pending = [await producer.send(topic, encode(e), key=pacing_key(e.user_id) if hasattr(e, "user_id")
+                                       else key_for(e.job_id)) for e in events]
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
