@@ -21,7 +21,7 @@ from planperfect.settings import Settings
 # and `needs` (KAFKA, POSTGRES) when the command cannot work without them: they are probed, bounded, first.
 EXTENSIONS: tuple[str, ...] = (
     "planperfect.cli_jobs", "planperfect.cli_delivery", "planperfect.cli_ops", "planperfect.cli_pacing",
-    "planperfect.cli_bench",
+    "planperfect.cli_bench", "planperfect.cli_soak",
 )
 HTTP_TIMEOUT = 10.0
 
