@@ -138,8 +138,8 @@ CONTRACT: dict[tuple[str, str], Operation] = {
     ("GET", "/healthz"): Operation("Liveness", "health", needs_dependencies=False,
                                    responses={200: Reply("The process is up", r.Alive)}),
     ("GET", "/readyz"): Operation(
-        "Readiness: Kafka and PostgreSQL reachable", "health",
-        responses={200: Reply("Both answer", r.Ready),
+        "Readiness: Kafka and PostgreSQL reachable, the model provider usable", "health",
+        responses={200: Reply("All answer", r.Ready),
                    503: Reply("Not ready, with the reason per dependency", r.NotReady,
                               headers={"Retry-After": "Seconds to wait before asking again."})}),
     ("GET", "/openapi.json"): Operation(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import ConfigDict, EmailStr, Field, model_validator
 
 from api.storable import StorableRequest
@@ -71,3 +73,22 @@ class IntakeRequest(StorableRequest):
 
     def first_stage(self) -> Stage:
         return self.initial_stage or PIPELINES[self.job_type][0]
+
+
+def refused_choice(brief: Brief, allowed: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
+    """Why a job may not pick its provider and model, as (field, reason), or None. A job picks both or neither,
+    and only a pair the deployment allows (PLANPERFECT_PROVIDER_ALLOW): the worker holds a client, a key and
+    a limit for each of those, and for nothing else."""
+    if brief.provider is None and brief.model is None:
+        return None
+    pairs = ", ".join(f"{provider}:{model}" for provider, model in allowed)
+    listed = f"allowed: {pairs}" if pairs else "this deployment allows none (PLANPERFECT_PROVIDER_ALLOW is empty)"
+    if brief.provider is None:
+        return "payload.provider", f"a job that picks a model names its provider too; {listed}"
+    if brief.model is None:
+        return "payload.model", f"a job that picks a provider names its model too; {listed}"
+    if all(provider != brief.provider for provider, _ in allowed):
+        return "payload.provider", f"'{brief.provider}' is not a provider jobs may pick; {listed}"
+    if (brief.provider, brief.model) not in allowed:
+        return "payload.model", f"'{brief.model}' is not a model jobs may pick with {brief.provider}; {listed}"
+    return None

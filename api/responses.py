@@ -45,7 +45,8 @@ class Ready(_Body):
 
 class NotReady(_Body):
     status: Literal["unavailable"]
-    problems: dict[str, str] = Field(description="Per dependency (`kafka`, `postgres`): why it is not usable.")
+    problems: dict[str, str] = Field(description="Per dependency (`kafka`, `postgres`, `provider`): why it is not "
+                                     "usable; the provider's names the setting that fixes it.")
 
 
 # ---------------------------------------------------------------- jobs

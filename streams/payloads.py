@@ -66,6 +66,11 @@ class Brief(Frozen):
     description: str | None = Field(None, max_length=500)
     sources: list[Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")]] = Field(
         default_factory=list, max_length=10, description="Pages the research stage reads and cites (http/https).")
+    # Who writes it: both or neither; the pair must be one the deployment allows (PLANPERFECT_PROVIDER_ALLOW).
+    provider: str | None = Field(None, max_length=40, description="With `model`: the model provider that writes "
+                                 "this job instead of the configured one, e.g. openai; one of the allowed pairs.")
+    model: str | None = Field(None, max_length=200, description="With `provider`: the model every stage of this "
+                              "job asks, e.g. gpt-4o-mini; the pair must be allowed (PLANPERFECT_PROVIDER_ALLOW).")
 
 
 # What a job's brief may be: both models forbid extra fields, so a brief validates as exactly one of them.

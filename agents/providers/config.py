@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import anthropic
@@ -90,11 +91,34 @@ def resolve(settings: Settings, env: Mapping[str, str]) -> ProviderConfig | None
     )
 
 
-def check(settings: Settings, env: Mapping[str, str]) -> str | None:
-    """The one-line problem with the provider settings, or None when a worker can start with them (offline
-    always can). Pure: `probe` then asks the endpoint itself."""
+def resolve_choice(settings: Settings, env: Mapping[str, str], provider: str, model: str) -> ProviderConfig | None:
+    """The configuration of a (provider, model) pair a job picked: that one model for every stage, and the vendor's
+    own key and URL variables (PLANPERFECT_PROVIDER_API_KEY and _BASE_URL belong to the configured provider and
+    go only with it). None: offline."""
+    own = provider == settings.provider
+    per_stage = {name: None for name in Settings.model_fields if name.startswith("model_")}
+    chosen = settings.model_copy(update={
+        "provider": provider, "model": model, **per_stage,
+        **({} if own else {"provider_base_url": None, "provider_api_key": None})})
     try:
-        resolve(settings, env)
+        return resolve(chosen, env)
+    except ConfigProblem as problem:
+        raise ConfigProblem(f"PLANPERFECT_PROVIDER_ALLOW allows {provider}:{model}, but {problem}") from None
+
+
+def resolve_all(settings: Settings, env: Mapping[str, str]) -> list[ProviderConfig]:
+    """Every model configuration a worker may call: the configured provider's, then each allowed pair's (offline
+    ones have none), or the first ConfigProblem."""
+    configs = [resolve(settings, env)]
+    configs += [resolve_choice(settings, env, provider, model) for provider, model in settings.provider_choices()]
+    return [config for config in configs if config is not None]
+
+
+def check(settings: Settings, env: Mapping[str, str]) -> str | None:
+    """The one-line problem with the provider settings (the allowed pairs' included), or None when a worker can
+    start with them (offline always can). Pure: `probe_all` then asks the endpoints themselves."""
+    try:
+        resolve_all(settings, env)
     except ConfigProblem as problem:
         return str(problem)
     return None
@@ -157,6 +181,12 @@ async def probe(config: ProviderConfig) -> str | None:
                     f"PLANPERFECT_MODEL_{stage.upper()} (or PLANPERFECT_MODEL) to one of "
                     f"{', '.join(sorted(offered)[:8]) or 'its models'}")
     return None
+
+
+async def probe_all(configs: Sequence[ProviderConfig]) -> str | None:
+    """`probe` each configuration at once: the first problem, or None when every endpoint offers its models."""
+    problems = await asyncio.gather(*(probe(config) for config in configs))
+    return next((problem for problem in problems if problem), None)
 
 
 def _fix_for(code: str, config: ProviderConfig) -> str:

@@ -230,7 +230,8 @@ def _describe(exc: Exception) -> str:
 
 
 def _brief_json(brief: Brief) -> str:
-    return brief.model_dump_json(exclude={"sources"}, indent=1)
+    # Sources reach the prompt as their text; who writes the job is no part of what to write.
+    return brief.model_dump_json(exclude={"sources", "provider", "model"}, indent=1)
 
 
 def _schema(model: type) -> str:
