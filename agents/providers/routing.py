@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from agents.errors import PermanentError
 from agents.pacing.answers import ContextReading, PieceDraft
@@ -60,8 +61,12 @@ class JobProviders:
     async def outline(self, brief: Brief, research: ResearchNotes) -> Outline:
         return await self.for_brief(brief).outline(brief, research)
 
-    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline) -> Draft:
-        return await self.for_brief(brief).draft(brief, research, outline)
+    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline, **redraft: Any) -> Draft:
+        return await self.for_brief(brief).draft(brief, research, outline, **redraft)
+
+    async def review(self, brief: Brief, *draft: Any) -> Any:
+        """The QA verdict, from the job's provider too (the protocol's `review(brief, outline, draft, report)`)."""
+        return await self.for_brief(brief).review(brief, *draft)  # type: ignore[attr-defined]
 
     async def markup(self, brief: Brief, research: ResearchNotes) -> SchemaMarkup:
         return await self.for_brief(brief).markup(brief, research)
