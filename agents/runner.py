@@ -166,6 +166,8 @@ class StageRunner:
                 raise PermanentError(f"the stage was interrupted {begun.attempt - 1} times (worker crashes)",
                                      code="crash_loop")
             output = await self._attempt(req, begun, inp, ctx, seq_box, record_extensions)
+            if (rejection := transitions.rejected(req, output)) is not None:
+                raise rejection  # QA still fails a redone draft: the attempt fails like any other
         except asyncio.CancelledError:
             if req.job_id in self.fenced:  # its partition went to another worker during the attempt
                 self.fenced.discard(req.job_id)
@@ -201,8 +203,11 @@ class StageRunner:
         await self._settling(req, begun, seq)
         done, after = transitions.completed(req, begun, seq, output, duration, utc_now())
         await self.emit.event(done)
+        if isinstance(after, transitions.Returned):  # QA sent the job back to the draft: say so, then go there
+            await self.emit.event(after.event)
+            after = after.request
         if await self._cancel_requested(req.job_id) and isinstance(after, RequestStage):
-            await self._cancelled(req, begun, seq + 1)
+            await self._cancelled(req, begun, after.next_sequence)
         elif isinstance(after, RequestStage):
             at = await self.emit.route(after)
             await self.guard.put(req.job_id, Progress.waiting(after, JobState.QUEUED, at))

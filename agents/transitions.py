@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from pydantic import BaseModel
 
-from agents.errors import StageError
+from agents.errors import PermanentError, StageError
 from agents.retry import DeadLetter, decide
 from streams.commands import DelayStage, RedriveJob, RequestStage
 from streams.deadletters import DeadLettered
@@ -22,12 +23,21 @@ from streams.events import (
     StageCompleted,
     StageExtended,
     StageFailed,
+    StageReturned,
     StageStarted,
 )
-from streams.payloads import Stage, StageOutputs, next_stage
+from streams.payloads import QAReport, Stage, StageOutputs, next_stage
 
 # What a request turns into on the way to its stage: delivered now, or held until due.
 Routed = RequestStage | DelayStage
+
+
+@dataclass(frozen=True)
+class Returned:
+    """The job goes back to an earlier stage: the event that says so, then the request that redoes the stage."""
+
+    event: StageReturned
+    request: RequestStage
 
 
 def _envelope(job_id: UUID, correlation_id: UUID, seq: int, now: datetime, causation: UUID | None) -> dict:
@@ -75,9 +85,10 @@ def extended(begun: StageStarted, seq: int, extra: float, deadline: datetime, no
 
 def completed(
     req: RequestStage, begun: StageStarted, seq: int, output: BaseModel, duration_ms: int, now: datetime
-) -> tuple[StageCompleted, RequestStage | JobCompleted]:
-    """The completion written at `seq`, then the next stage's request or the job's end."""
-    following = next_stage(req.job_type, req.stage)
+) -> tuple[StageCompleted, RequestStage | JobCompleted | Returned]:
+    """The completion written at `seq`, then the next stage's request, the job's end, or, when QA found what a new
+    draft can fix, the return to the draft (once a job)."""
+    following = Stage.DRAFT if _returns_to_draft(req, output) else next_stage(req.job_type, req.stage)
     done = StageCompleted(
         **_envelope(req.job_id, req.correlation_id, seq, now, begun.event_id),
         stage=req.stage, attempt=begun.attempt, duration_ms=duration_ms, output=output, next_stage=following,
@@ -90,7 +101,29 @@ def completed(
         next_sequence=seq + 1, requested_at=now, causation_id=done.event_id,
         outputs=req.outputs.with_output(req.stage, output),
     ))
+    if req.stage is Stage.QA and following is Stage.DRAFT:
+        back = StageReturned(**_envelope(req.job_id, req.correlation_id, seq + 1, now, done.event_id),
+                             stage=req.stage, to_stage=following, findings=output.draft_findings)
+        again = nxt.model_copy(update=dict(command_id=command_id_for(req.job_id, f"{following.value}:returned"),
+                                           next_sequence=seq + 2, causation_id=back.event_id))
+        return done, Returned(back, again)
     return done, nxt
+
+
+def _returns_to_draft(req: RequestStage, output: BaseModel) -> bool:
+    """QA found what a new draft can fix, and has not sent this job back before: a request to QA carries an earlier
+    QA report only when the draft was redone after one."""
+    return (req.stage is Stage.QA and isinstance(output, QAReport) and bool(output.draft_findings)
+            and req.outputs.qa is None)
+
+
+def rejected(req: RequestStage, output: BaseModel) -> StageError | None:
+    """The failure of a QA attempt that still finds fault with a draft redone once for it (None: the output stands).
+    Permanent: another QA attempt measures the same draft; the job is dead-lettered with the findings."""
+    if req.stage is Stage.QA and isinstance(output, QAReport) and output.draft_findings and req.outputs.qa is not None:
+        return PermanentError("QA still finds fault with the draft after it was redone once: "
+                              + "; ".join(output.draft_findings), code="qa_rejected")
+    return None
 
 
 def failed(

@@ -103,6 +103,8 @@ def describe_event(ev: dict) -> str | None:
             return f"DEAD-LETTERED at {stage} after {ev.get('attempts')} attempts: {ev.get('reason')}"
         case "JobRedriven":
             return f"redriven to {stage}"
+        case "StageReturned":
+            return f"{stage:9} returned the job to {ev.get('to_stage')}: {'; '.join(ev.get('findings') or [])}"
         case "JobCancelled":
             return f"CANCELLED{f' at {stage}' if stage else ''}: {ev.get('reason')}"
     return None

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     model_outline: str | None = Field(None, description="Model of the outline stage.")
     model_draft: str | None = Field(None, description="Model of the draft stage (a strong one).")
     model_markup: str | None = Field(None, description="Model of the schema markup stage (a cheap one will do).")
+    model_qa: str | None = Field(None, description="Model of the QA stage's verdict (a cheap one will do).")
+    model_analyze: str | None = Field(None, description="Model of the pacing analyze stage (a cheap one will do).")
+    model_write: str | None = Field(None, description="Model of the pacing write stage (a strong one).")
     provider_allow: str = Field("", description="Comma-separated provider:model pairs a job may pick instead of the "
                                 "configured provider (payload.provider and payload.model), e.g. "
                                 "anthropic:claude-haiku-4-5,openai:gpt-4o-mini; empty: none.",

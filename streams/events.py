@@ -107,15 +107,25 @@ class JobCancelled(Envelope):
     reason: str
 
 
+class StageReturned(Envelope):
+    """A later stage sent the job back to an earlier one to redo its work: QA's findings on the draft (once a job)."""
+
+    type: Literal["StageReturned"] = "StageReturned"
+    schema_version: Literal[1] = 1
+    stage: Stage = Field(description="The stage whose findings sent the job back (qa).")
+    to_stage: Stage = Field(description="The stage that runs again, given the findings (draft).")
+    findings: list[str] = Field(min_length=1, description="What the stage found; the redone stage is asked to fix it.")
+
+
 EVENT_CLASSES = (
     JobSubmitted, StageStarted, StageExtended, StageCompleted, StageFailed, RetryScheduled,
-    JobCompleted, JobDeadLettered, JobRedriven, JobCancelled,
+    JobCompleted, JobDeadLettered, JobRedriven, JobCancelled, StageReturned,
 )
 
 Event = Annotated[
     Union[
         JobSubmitted, StageStarted, StageExtended, StageCompleted, StageFailed, RetryScheduled,
-        JobCompleted, JobDeadLettered, JobRedriven, JobCancelled,
+        JobCompleted, JobDeadLettered, JobRedriven, JobCancelled, StageReturned,
     ],
     Field(discriminator="type"),
 ]

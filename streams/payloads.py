@@ -123,6 +123,14 @@ class KeywordStat(Frozen):
     density_pct: float
 
 
+class QAReview(Frozen):
+    """A model's verdict on a draft, kept beside the measured figures (which it cannot change)."""
+
+    reviewer: str = Field(description='The provider and model that reviewed, e.g. "anthropic/claude-haiku-4-5".')
+    passed: bool
+    findings: list[str] = Field(description="What keeps the draft from publication, one sentence each.")
+
+
 class QAReport(Frozen):
     kind: Literal["qa"] = "qa"
     word_count: int
@@ -140,6 +148,10 @@ class QAReport(Frozen):
     repeated_sentences: list[str]
     issues: list[str]
     passed: bool
+    # Additive: reports from before these fields have neither a review nor findings for the draft.
+    draft_findings: list[str] = Field(default_factory=list, description="The issues a new draft can fix (not the "
+                                      "outline's title or meta description): any sends the job back to the draft once.")
+    review: QAReview | None = Field(None, description="The model's verdict, when a model reviewed the draft.")
 
 
 class ExportBundle(Frozen):

@@ -128,7 +128,9 @@ def _models(settings: Settings, vendor: Vendor) -> StageModels:
     cheap = settings.model or vendor.cheap_model
     strong = settings.model or vendor.strong_model
     chosen = {"research": settings.model_research or cheap, "outline": settings.model_outline or strong,
-              "draft": settings.model_draft or strong, "markup": settings.model_markup or cheap}
+              "draft": settings.model_draft or strong, "markup": settings.model_markup or cheap,
+              "qa": settings.model_qa or cheap, "analyze": settings.model_analyze or cheap,
+              "write": settings.model_write or strong}
     unset = [stage for stage, model in chosen.items() if not model]
     if unset:
         raise ConfigProblem(f"PLANPERFECT_PROVIDER={vendor.name} has no default model: set PLANPERFECT_MODEL "

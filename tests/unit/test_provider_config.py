@@ -132,6 +132,7 @@ def test_every_prompt_loads_and_renders(name: str) -> None:
     template = prompt(name)
     assert template.label == f"{name}.v{VERSIONS[name]}"
     values = {k: "X" for k in ("schema", "brief", "sources", "research", "outline", "word_count", "problems",
-                               "keywords", "schema_type", "error")}
+                               "keywords", "schema_type", "error", "findings", "measures", "draft", "content_types",
+                               "chunks", "content_type", "local_date", "suggestion")}
     system, user = template.render(**values)
     assert user and "$" not in user
