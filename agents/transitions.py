@@ -27,6 +27,7 @@ from streams.events import (
     StageStarted,
 )
 from streams.payloads import QAReport, Stage, StageOutputs, next_stage
+from streams.usage import StageUsage
 
 # What a request turns into on the way to its stage: delivered now, or held until due.
 Routed = RequestStage | DelayStage
@@ -63,7 +64,7 @@ def first_request(sub: JobSubmitted, now: datetime) -> Routed:
         next_sequence=sub.sequence + 1, requested_at=now, correlation_id=sub.correlation_id,
         causation_id=sub.event_id, priority=sub.priority, max_attempts=sub.max_attempts,
         retry_delay_seconds=sub.retry_delay_seconds, visibility_seconds=sub.visibility_seconds,
-        brief=sub.brief, outputs=StageOutputs(),
+        brief=sub.brief, outputs=StageOutputs(), token_budget=sub.token_budget,
     )
     return route(req, sub.occurred_at + timedelta(seconds=sub.delay_seconds), now)
 
@@ -84,14 +85,18 @@ def extended(begun: StageStarted, seq: int, extra: float, deadline: datetime, no
 
 
 def completed(
-    req: RequestStage, begun: StageStarted, seq: int, output: BaseModel, duration_ms: int, now: datetime
+    req: RequestStage, begun: StageStarted, seq: int, output: BaseModel, duration_ms: int, now: datetime,
+    usage: StageUsage | None = None,
 ) -> tuple[StageCompleted, RequestStage | JobCompleted | Returned]:
-    """The completion written at `seq`, then the next stage's request, the job's end, or, when QA found what a new
-    draft can fix, the return to the draft (once a job)."""
+    """The completion written at `seq` with the attempt's model usage, then the next stage's request (which
+    carries the job's tokens so far), the job's end, or, when QA found what a new draft can fix, the return to
+    the draft (once a job)."""
+    usage = usage or StageUsage()
     following = Stage.DRAFT if _returns_to_draft(req, output) else next_stage(req.job_type, req.stage)
     done = StageCompleted(
         **_envelope(req.job_id, req.correlation_id, seq, now, begun.event_id),
         stage=req.stage, attempt=begun.attempt, duration_ms=duration_ms, output=output, next_stage=following,
+        usage=usage,
     )
     if following is None:
         return done, JobCompleted(**_envelope(req.job_id, req.correlation_id, seq + 1, now, done.event_id),
@@ -99,7 +104,7 @@ def completed(
     nxt = req.model_copy(update=dict(
         command_id=command_id_for(req.job_id, f"{following.value}:1"), stage=following, attempt=1,
         next_sequence=seq + 1, requested_at=now, causation_id=done.event_id,
-        outputs=req.outputs.with_output(req.stage, output),
+        outputs=req.outputs.with_output(req.stage, output), tokens_used=req.tokens_used + usage.tokens,
     ))
     if req.stage is Stage.QA and following is Stage.DRAFT:
         back = StageReturned(**_envelope(req.job_id, req.correlation_id, seq + 1, now, done.event_id),
@@ -127,14 +132,18 @@ def rejected(req: RequestStage, output: BaseModel) -> StageError | None:
 
 
 def failed(
-    req: RequestStage, begun: StageStarted, seq: int, error: StageError, duration_ms: int, now: datetime
+    req: RequestStage, begun: StageStarted, seq: int, error: StageError, duration_ms: int, now: datetime,
+    usage: StageUsage | None = None,
 ) -> tuple[list, Routed | DeadLettered]:
-    """StageFailed at `seq`; then a retry after backoff while attempts remain, else the dead letters."""
+    """StageFailed at `seq` with the attempt's model usage; then a retry after backoff while attempts remain,
+    else the dead letters. Either way the job's tokens so far include this attempt's."""
+    usage = usage or StageUsage()
     fail = StageFailed(
         **_envelope(req.job_id, req.correlation_id, seq, now, begun.event_id),
         stage=req.stage, attempt=begun.attempt, error_code=error.code, error=str(error),
-        retryable=error.retryable, duration_ms=duration_ms,
+        retryable=error.retryable, duration_ms=duration_ms, usage=usage,
     )
+    req = req.model_copy(update={"tokens_used": req.tokens_used + usage.tokens})
     decision = decide(error, begun.attempt, req.max_attempts, req.retry_delay_seconds, req.job_id)
     if isinstance(decision, DeadLetter):
         dead, letter = dead_lettered(req, seq + 1, begun.attempt, decision.reason, str(error), fail.event_id, now)

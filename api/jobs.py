@@ -70,6 +70,7 @@ async def submit(request: web.Request) -> web.Response:
         retry_delay_seconds=req.retry_delay_seconds if req.retry_delay_seconds is not None else cfg.default_retry_delay_seconds,
         visibility_seconds=req.visibility_seconds or cfg.default_visibility_seconds,
         idempotency_key=key,
+        token_budget=req.token_budget,
     )
     await publish(request.app, cfg.topics.job_events, encode(event), key_for(job_id))
     return web.json_response(

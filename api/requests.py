@@ -28,6 +28,10 @@ class IntakeRequest(StorableRequest):
     max_attempts: int | None = Field(None, ge=1, le=20, description="Attempts per stage before dead-lettering.")
     retry_delay_seconds: int | None = Field(None, ge=0, le=3600, description="Base of the exponential backoff.")
     visibility_seconds: int | None = Field(None, ge=1, le=24 * 3600, description="Time limit of one stage attempt.")
+    token_budget: int | None = Field(
+        None, ge=1, le=2**31 - 1, strict=True,
+        description="Input + output tokens the job may use over all its stages and attempts; the stage whose model "
+                    "call passes it fails permanently (dead letter). None: no limit.")
 
     @model_validator(mode="after")
     def _not_pacing(self) -> "IntakeRequest":

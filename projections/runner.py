@@ -29,6 +29,7 @@ from projections.pacing_generations import PacingGenerationsProjection
 from projections.pacing_schedules import PacingSchedulesProjection
 from projections.payloads import PayloadsProjection
 from projections.stages import StagesProjection
+from projections.usage import UsageProjection
 from projections.failures import UNAPPLIABLE, Failure
 from streams.codec import DecodeError, decode_event, encode
 from streams.deadletters import DeadLettered
@@ -60,7 +61,7 @@ def default_projections() -> list[Projection]:
     # Order matters only for readers within one transaction: jobs before the rows that refer to them.
     return [EventsProjection(), JobsProjection(), StagesProjection(), PayloadsProjection(), DeadLettersProjection(),
             PacingSchedulesProjection(), PacingContextProjection(), PacingAnalysesProjection(),
-            PacingGenerationsProjection()]
+            PacingGenerationsProjection(), UsageProjection()]
 
 
 @dataclass
