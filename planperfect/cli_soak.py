@@ -55,7 +55,7 @@ def config_of(args: argparse.Namespace):
 
 
 def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
-    from planperfect.chaos.soak import run_soak, table
+    from planperfect.chaos.soak import SoakError, run_soak, table
     from planperfect.processes import configure_logging
 
     if (args.jobs is not None and args.jobs < 1) or args.workers < 1:
@@ -67,7 +67,11 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
         print(f"planperfect soak: {exc}", file=sys.stderr)
         return 2
     configure_logging(level="WARNING", libraries="CRITICAL")  # the clients' retries would bury the progress lines
-    report = asyncio.run(run_soak(settings, config, lambda line: print(f"soak {line}", file=sys.stderr, flush=True)))
+    try:
+        report = asyncio.run(run_soak(settings, config, lambda line: print(f"soak {line}", file=sys.stderr, flush=True)))
+    except SoakError as exc:
+        print(f"planperfect soak: {exc}", file=sys.stderr)
+        return 1
     print(table(report, config))
     if report.story:
         print(f"\nthe log of the jobs lost or duplicated:\n{report.story}", file=sys.stderr)

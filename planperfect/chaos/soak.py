@@ -43,6 +43,11 @@ SERVICE_GONE_S = 15.0
 REFUSAL_SLACK_S = 15.0  # a 503 this soon after a dependency came back is still the outage's (clients reconnect)
 
 
+class SoakError(RuntimeError):
+    """The soak could not go on (a process that never started, a service that would not die); the message says
+    what, and where its logs are."""
+
+
 @dataclass(frozen=True)
 class SoakConfig:
     plan: Plan = field(default_factory=Plan)
@@ -139,6 +144,8 @@ async def run_soak(base: Settings, config: SoakConfig, say: Echo) -> SoakReport:
         if report.ok and not config.keep:
             shutil.rmtree(data, ignore_errors=True)
             report.data_dir = None
+        elif report.verdict is None:
+            say(f"stopped before the verdict; the stack's data and the processes' logs are kept in {data}")
     return report
 
 
@@ -163,12 +170,12 @@ async def _first_job_ends(base_url: str, dsn: str, crew: Crew, accepted: dict[st
             crew.tend()
             if crew.own_exits:
                 e = crew.own_exits[0]
-                raise RuntimeError(f"{e.name} exited with code {e.code} before the soak began "
+                raise SoakError(f"{e.name} exited with code {e.code} before the soak began "
                                    f"(see {crew.log_dir / (e.name + '.log')})")
             if job_id is None:
                 job_id = await intake.submit_one(http, base_url, 0)
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no job went through the pipeline within {READY_TIMEOUT_S:.0f}s "
+                raise SoakError(f"no job went through the pipeline within {READY_TIMEOUT_S:.0f}s "
                                    f"(logs in {crew.log_dir})")
             await asyncio.sleep(0.5)  # poll interval of a deadline-bound wait
     accepted.update(intake.accepted)
@@ -230,6 +237,8 @@ class Chaos:
                 lanes.create_task(self._lane([m for m in self.moments if m.blow not in PROCESS_BLOWS],
                                              lambda m: self._stack_blow(m, base_url)))
                 lanes.create_task(self._until(self.config.plan.duration))
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the lane's own error, said in one line by the command
         finally:
             stop.set()
             await asyncio.gather(submitting, tending)
@@ -274,10 +283,23 @@ class Chaos:
             await self._hold_outage(base_url, down + self.config.plan.outage_seconds)
         else:
             self.say(f"{self._clock()} SIGKILL kafka (pid {pid}); starting it again")
-        await asyncio.to_thread(self.stack.up)
+        await self._start_again(service)
         back = time.monotonic()
         self.report.outages.append((m.blow, down, back))
         self.say(f"{self._clock()} {service} back after {back - down:.1f} s; {self._figures()}")
+
+    async def _start_again(self, service: str, tries: int = 3) -> None:
+        """The same local service started again; a start that times out on a busy machine is tried again."""
+        from planperfect.stack import StackError
+
+        for attempt in range(1, tries + 1):
+            try:
+                await asyncio.to_thread(self.stack.up)
+                return
+            except StackError as exc:
+                if attempt == tries:
+                    raise
+                self.say(f"{self._clock()} {service} did not start ({str(exc).splitlines()[0]}); trying again")
 
     async def _gone(self, service: str) -> None:
         """Until the killed service's process is gone and its ports are closed: a JVM's main thread shows as a
@@ -290,7 +312,7 @@ class Chaos:
         deadline = time.monotonic() + SERVICE_GONE_S
         while getattr(self.stack.status(), service).running or any(port_is_open("127.0.0.1", p) for p in ports):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{service} survived SIGKILL for {SERVICE_GONE_S:.0f}s")
+                raise SoakError(f"{service} survived SIGKILL for {SERVICE_GONE_S:.0f}s")
             await asyncio.sleep(0.1)  # poll interval of a deadline-bound wait
 
     async def _hold_outage(self, base_url: str, until: float) -> None:
