@@ -95,6 +95,7 @@ REFUSED = [  # (what the job picks, the field named, what the message says)
 async def test_the_intake_refuses_a_pick_outside_the_allow_list(infra, database, prefix) -> None:
     async with api(infra, database, prefix, {"OPENAI_API_KEY": SECRET},
                    provider_allow="openai:gpt-4o-mini, anthropic:claude-haiku-4-5") as client:
+        await readiness(client)  # the producer connected: the accepted job below is not a race with it
         for pick, field, says in REFUSED:
             resp = await client.post("/v1/jobs", json=_job(**pick))
             assert resp.status == 422, await resp.text()
@@ -111,6 +112,7 @@ async def test_the_intake_refuses_a_pick_outside_the_allow_list(infra, database,
 
 async def test_without_an_allow_list_no_job_picks_its_provider(infra, database, prefix) -> None:
     async with api(infra, database, prefix, {}) as client:
+        await readiness(client)
         resp = await client.post("/v1/jobs", json=_job(provider="openai", model="gpt-4o-mini"))
         assert resp.status == 422
         assert "allows none (PLANPERFECT_PROVIDER_ALLOW is empty)" in (await resp.json())["error"]["message"]
