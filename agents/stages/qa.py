@@ -42,9 +42,10 @@ class QAVerdict(BaseModel):
 
 def merge(report: QAReport, review: QAReview | None) -> QAReport:
     """The model's verdict joins the measured report: its findings become issues for the draft and it can fail the
-    draft, but it cannot change a measured figure nor pass what the measures fail."""
-    if review is None:
-        return report
+    draft, but it cannot change a measured figure nor pass what the measures fail. Without a verdict the provider
+    cannot redraft differently either, so the report carries no findings to send back to the draft."""
+    if review is None:  # no judgement of its own (offline, simulated): its redraft would be the same text again,
+        return report.model_copy(update=dict(draft_findings=[]))  # so nothing is sent back; the report stands
     findings = [] if review.passed else [f"Reviewer: {f}" for f in review.findings]
     return report.model_copy(update=dict(
         review=review, issues=[*report.issues, *findings], draft_findings=[*report.draft_findings, *findings],
