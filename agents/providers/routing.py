@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
 
 from agents.errors import PermanentError
 from agents.pacing.answers import ContextReading, PieceDraft
@@ -15,7 +14,7 @@ from agents.providers.limiter import Limiter
 from agents.providers.offline import OfflineProvider
 from planperfect.settings import Settings
 from streams.pacing_payloads import ContentSuggestion, ContextChunk, PacingBrief
-from streams.payloads import Brief, Draft, Outline, ResearchNotes, SchemaMarkup
+from streams.payloads import Brief, Draft, Outline, QAReport, QAReview, ResearchNotes, SchemaMarkup
 
 Choice = tuple[str, str]
 
@@ -61,12 +60,12 @@ class JobProviders:
     async def outline(self, brief: Brief, research: ResearchNotes) -> Outline:
         return await self.for_brief(brief).outline(brief, research)
 
-    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline, **redraft: Any) -> Draft:
-        return await self.for_brief(brief).draft(brief, research, outline, **redraft)
+    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline, *, previous: Draft | None = None,
+                    findings: Sequence[str] = ()) -> Draft:
+        return await self.for_brief(brief).draft(brief, research, outline, previous=previous, findings=findings)
 
-    async def review(self, brief: Brief, *draft: Any) -> Any:
-        """The QA verdict, from the job's provider too (the protocol's `review(brief, outline, draft, report)`)."""
-        return await self.for_brief(brief).review(brief, *draft)  # type: ignore[attr-defined]
+    async def review(self, brief: Brief, outline: Outline, draft: Draft, report: QAReport) -> QAReview | None:
+        return await self.for_brief(brief).review(brief, outline, draft, report)
 
     async def markup(self, brief: Brief, research: ResearchNotes) -> SchemaMarkup:
         return await self.for_brief(brief).markup(brief, research)

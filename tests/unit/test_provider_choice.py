@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.errors import PermanentError
+from agents.stages import qa
 from agents.providers.model import ModelProvider
 from agents.providers.offline import OfflineProvider
 from agents.providers.routing import JobProviders
@@ -62,5 +63,27 @@ async def test_the_worker_keeps_one_client_per_pair_and_one_limiter_per_vendor()
         with pytest.raises(PermanentError) as refused:  # allowed at intake, no longer by this worker
             providers.for_brief(brief(provider="groq", model="llama-3.1-8b-instant"))
         assert refused.value.code == "provider_not_allowed" and "openai:gpt-4o-mini" in str(refused.value)
+    finally:
+        await providers.close()
+
+
+async def test_every_article_stage_of_a_picked_job_goes_to_its_provider() -> None:
+    settings = Settings(provider="anthropic", provider_allow="offline:offline")
+    from agents.providers import config as provider_config
+
+    # The configured provider points nowhere: a call reaching it would fail, the picked offline writer does not.
+    nowhere = {**ENV, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}
+    default = provider_config.build(provider_config.resolve(settings, nowhere))
+    providers = JobProviders(default, settings, ENV)
+    picked = brief(provider="offline", model="offline", keywords=["compost"])
+    try:
+        research = await providers.research(picked)
+        outline = await providers.outline(picked, research)
+        draft = await providers.draft(picked, research, outline)
+        again = await providers.draft(picked, research, outline, previous=draft, findings=["too short"])
+        assert draft.word_count > 0 and again.word_count > 0
+        assert await providers.markup(picked, research) is not None
+        report = qa.review(picked, outline, draft)  # the measured report the qa stage hands the provider
+        assert await providers.review(picked, outline, draft, report) is None  # offline gives no verdict of its own
     finally:
         await providers.close()
