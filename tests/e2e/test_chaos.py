@@ -82,6 +82,7 @@ async def test_sigkill_chaos_every_job_completes_exactly_once(infra, database, p
     assert verdict.completed == JOBS and verdict.unacknowledged == 0
 
 
+@pytest.mark.timeout(480)  # a stack of its own, and a broker start can take a minute on a busy machine
 async def test_soak_kills_every_process_restarts_the_broker_and_holds_postgres_down():
     """The bounded run of `planperfect soak`, by its own code: workers, projector and API SIGKILLed at random points
     and replaced, the broker SIGKILLed and started again, PostgreSQL held down 30 s, on a stack of its own."""
