@@ -18,6 +18,7 @@ from planperfect.migrate import load_migrations
 from projections.rebuild import RebuildError, rebuild, verify
 from projections.replay import LogHead
 from projections.runner import ProjectionRunner
+from projections.usage_queries import UsageGroup, usage_by_day
 from streams.codec import encode, key_for
 from streams.commands import RedriveJob
 from streams.envelope import event_id_for
@@ -159,6 +160,12 @@ async def test_verify_and_rebuild_keep_every_pacing_row_and_the_live_positions(i
     generations = await sql(database, "SELECT DISTINCT status FROM pacing_content_generation")
     assert {r[0] for r in generations} == {"completed", "dead_lettered"}
     assert len(before["content_dead_letters"]) == 2 and len(before["content_dead_letter_redrives"]) == 1
+    conn = await asyncpg.connect(database)
+    try:  # maya's costed job, summed per pacing user: analyze, write and complete recorded two calls each
+        maya = await usage_by_day(conn, TODAY, TODAY, UsageGroup.USER, "maya")
+    finally:
+        await conn.close()
+    assert [(d["user_id"], d["calls"], d["tokens"]) for d in maya["days"]] == [("maya", 6, 3 * (1801 + 600))]
     env = env_of(infra, database, prefix)
 
     code, out, err = await cli("projections", "verify", env=env)
