@@ -14,7 +14,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import tempfile
 import time
 from collections import Counter
@@ -26,7 +25,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from planperfect.bench.intake import free_port
+from planperfect.stack.ports import free_port, free_port_pair
 from planperfect.chaos.crew import Crew
 from planperfect.chaos.intake import Intake
 from planperfect.chaos.ledger import logged_events
@@ -83,23 +82,10 @@ class SoakReport:
         return self.intake.refused_during([(lo, hi) for _, lo, hi in self.outages], REFUSAL_SLACK_S)
 
 
-def _free_port_pair() -> int:
-    """A port p with p+1 also free (the local broker's controller listens on p+1)."""
-    for _ in range(50):
-        p = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p + 1))
-            except OSError:
-                continue
-        return p
-    raise RuntimeError("no free pair of ports")
-
-
 def own_settings(base: Settings, data_dir: Path) -> Settings:
     """The soak's deployment: a local stack on free ports under `data_dir`, whatever cluster `base` names."""
     return base.model_copy(update={
-        "kafka_bootstrap": None, "database_url": None, "data_dir": data_dir, "kafka_port": _free_port_pair(),
+        "kafka_bootstrap": None, "database_url": None, "data_dir": data_dir, "kafka_port": free_port_pair(),
         "postgres_port": free_port(), "api_host": "127.0.0.1", "api_port": free_port(), "topic_prefix": "soak.",
     })
 
