@@ -10,6 +10,7 @@ import aiohttp
 from planperfect.bench.deployment import deployment
 from planperfect.bench.report import Progress, Result, percentile
 from planperfect.settings import Settings
+from planperfect.stack.ports import free_port
 
 
 async def wait_ready(base: str, http: aiohttp.ClientSession, check_alive, timeout: float = 60.0) -> None:
