@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anthropic
 import openai
@@ -56,6 +56,7 @@ class ProviderConfig:
     timeout_seconds: float
     source_policy: SourcePolicy
     fetch_limits: FetchLimits
+    allowed_pair: str | None = None  # "provider:model" when PLANPERFECT_PROVIDER_ALLOW, not the stage models, named it
 
 
 class ConfigProblem(Exception):
@@ -101,9 +102,10 @@ def resolve_choice(settings: Settings, env: Mapping[str, str], provider: str, mo
         "provider": provider, "model": model, **per_stage,
         **({} if own else {"provider_base_url": None, "provider_api_key": None})})
     try:
-        return resolve(chosen, env)
+        config = resolve(chosen, env)
     except ConfigProblem as problem:
         raise ConfigProblem(f"PLANPERFECT_PROVIDER_ALLOW allows {provider}:{model}, but {problem}") from None
+    return None if config is None else replace(config, allowed_pair=f"{provider}:{model}")
 
 
 def resolve_all(settings: Settings, env: Mapping[str, str]) -> list[ProviderConfig]:
@@ -179,8 +181,10 @@ async def probe(config: ProviderConfig) -> str | None:
         await client.close()
     for stage, model in vars(config.models).items():
         if model not in offered:
-            return (f"{config.vendor.name} at {where} does not offer model {model!r} -> set "
-                    f"PLANPERFECT_MODEL_{stage.upper()} (or PLANPERFECT_MODEL) to one of "
+            # a pick's model comes from the allow-list: the stage settings would not change it
+            setting = (f"{config.allowed_pair} in PLANPERFECT_PROVIDER_ALLOW" if config.allowed_pair
+                       else f"PLANPERFECT_MODEL_{stage.upper()} (or PLANPERFECT_MODEL)")
+            return (f"{config.vendor.name} at {where} does not offer model {model!r} -> set {setting} to one of "
                     f"{', '.join(sorted(offered)[:8]) or 'its models'}")
     return None
 

@@ -90,6 +90,16 @@ async def test_an_unknown_model_is_found_at_start() -> None:
     assert problem is not None and "gpt-9-imaginary" in problem and "PLANPERFECT_MODEL_DRAFT" in problem
 
 
+async def test_an_allowed_pair_the_vendor_does_not_offer_names_the_allow_list() -> None:
+    async with wired("openai") as w:
+        settings, env = settings_for("openai", w.fake.base_url, provider_allow="openai:gpt-9-imaginary")
+        config = provider_config.resolve_choice(settings, env, "openai", "gpt-9-imaginary")
+        assert config is not None
+        problem = await provider_config.probe(config)
+    assert problem is not None and "openai:gpt-9-imaginary in PLANPERFECT_PROVIDER_ALLOW" in problem
+    assert "PLANPERFECT_MODEL" not in problem
+
+
 @pytest.mark.parametrize("vendor", ["anthropic", "openai"])
 async def test_an_endpoint_that_is_down_is_retried_and_reported_at_start(vendor: str) -> None:
     settings, env = settings_for(vendor, f"http://127.0.0.1:{free_port()}")
