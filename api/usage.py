@@ -46,6 +46,9 @@ async def get_usage(request: web.Request) -> web.Response:
     start = date_param(request, "from",
                        end - timedelta(days=DEFAULT_DAYS - 1) if end.toordinal() > DEFAULT_DAYS else date.min)
     if start > end:
+        if "to" not in request.query:  # the client sent only `from`: it is the one to change
+            raise ApiError(400, "invalid_from", f"from ({start}) is after to, which defaults to today ({end})",
+                           field="from")
         raise ApiError(400, "invalid_to", f"to ({end}) is before from ({start})", field="to")
     group = group_param(request)
     user_id = user_id_param(request.query.get("user_id"), required=False)

@@ -102,6 +102,8 @@ async def test_an_articles_usage_is_summed_per_job_and_per_day(vendor: str, infr
         report = UsageReport.model_validate(await read(client, f"/v1/usage?from={day}&to={day}&group_by=model"))
         bad = await client.get("/v1/usage?from=2026-13-01")
         assert bad.status == 400 and (await bad.json())["error"]["field"] == "from"
+        future = await client.get("/v1/usage?from=9999-12-31")  # no `to`: today's, so `from` is at fault
+        assert future.status == 400 and (await future.json())["error"]["field"] == "from"
     usage = job.usage
     assert (usage.calls, usage.input_tokens, usage.output_tokens) == (len(calls), tokens_in, tokens_out)
     assert usage.cached_tokens == sum(c.cached_tokens for c in calls)
