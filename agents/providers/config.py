@@ -44,6 +44,7 @@ VENDORS: Mapping[str, Vendor] = {
 OFFLINE = "offline"
 SIMULATED = "simulated"  # load tests: waits like a model call, writes nothing real (agents/providers/simulated.py)
 LOCAL_KEY = "not-needed"  # the openai SDK insists on some key; local servers ignore it
+PROBE_SECONDS = 10.0  # longest wait for a vendor's model list (the model timeout, 120 s, is for long answers)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ def build(config: ProviderConfig, limiter: Limiter | None = None) -> ModelProvid
 async def probe(config: ProviderConfig) -> str | None:
     """Ask the endpoint for its models, with a client of its own: None when it answers and offers every
     configured model, else the one-line problem and the setting that fixes it."""
-    client = sdk_client(config)
+    # an endpoint that accepts and never answers must not hold a worker's start for the model timeout
+    client = sdk_client(replace(config, timeout_seconds=min(config.timeout_seconds, PROBE_SECONDS)))
     where = config.base_url or f"the {config.vendor.name} API"
     try:
         offered = {m.id async for m in client.models.list()}

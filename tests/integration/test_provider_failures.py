@@ -140,6 +140,22 @@ async def test_a_200_that_is_not_the_apis_reply_is_transient_and_reported_at_sta
     assert problem is not None and "not its API's reply" in problem and "BASE_URL" in problem
 
 
+async def test_the_start_check_gives_up_on_a_silent_endpoint_before_the_model_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, reads, never answers
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(provider_config, "PROBE_SECONDS", 0.5)
+    settings, env = settings_for("anthropic", f"http://127.0.0.1:{port}", provider_timeout_seconds=120)
+    try:
+        problem = await asyncio.wait_for(provider_config.probe(provider_config.resolve(settings, env)), timeout=10)
+    finally:
+        server.close()
+    assert problem is not None and "did not answer in time" in problem and "BASE_URL" in problem
+
+
 async def test_a_slow_vendor_times_out_as_transient() -> None:
     async with wired("anthropic", provider_timeout_seconds=0.5) as w:
         w.fake.hold_next = True
