@@ -48,7 +48,7 @@ class Pause(StrEnum):
 
 @dataclass(frozen=True)
 class EngineConfig:
-    in_flight: int = 512  # stage attempts at once in this worker, all lanes together
+    in_flight: int = 2048  # stage attempts at once in this worker, all lanes together (network-bound calls)
     control_in_flight: int = 1024  # dispatches and control commands at once
     commit_interval: float = 0.3  # seconds between commits of what is done
     revoke_drain_seconds: float = 8.0  # how long a rebalance waits for running work (under the session timeout)
