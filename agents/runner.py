@@ -160,13 +160,15 @@ class StageRunner:
                 self.idle.set()
 
     async def _apply(self, job_id: UUID, step: steps.Step, before: Awaitable | None = None) -> Awaitable[None]:
-        """Write a step, under the job's lock: once `before` (the attempt's start) is written, its settling state
-        durably, then its messages all at once, their acknowledgements awaited together, then the guard's next
-        state, taken now. Returns that state's durability, awaited before the input's offset counts as done."""
+        """Write a step, under the job's lock (the job was read under it): its settling state durably and `before`
+        (the attempt's start) written, both at once, then its messages all at once, their acknowledgements
+        awaited together, then the guard's next state, taken now. Returns that state's durability, awaited
+        before the input's offset counts as done."""
+        settled = self.guard.record(job_id, step.settle) if step.settle is not None else None
         if before is not None:
-            await before  # a settling attempt re-run after a crash relies on its start being in the log
-        if step.settle is not None:
-            await self.guard.put(job_id, step.settle)
+            await before  # the outcome follows its start in the log
+        if settled is not None:
+            await settled  # a re-run after a crash writes the outcome at the same place (and the start again)
         messages = self._messages(step)
         landed = await self.emit.write(messages)
         if step.guard is None:

@@ -51,11 +51,12 @@ def admit(req: RequestStage, p: Progress | None, now: datetime) -> Start | Step 
             return None
     if rerun and p.state == JobState.SETTLING:
         # The attempt died while writing its outcome: run it again and write the outcome at the same place, so
-        # whatever part of it reached the log is the same fact, not a second one.
+        # whatever part of it reached the log is the same fact, not a second one. Its start is written again
+        # too: the settling state was recorded while the start was still on its way.
         begun = transitions.started(req.model_copy(update={"next_sequence": p.started_sequence}), now, p.attempt)
         if p.cancel_requested:
-            return cancelled(req, begun, p.next_sequence, now)
-        return Start(req, begun, p.next_sequence, False, Step())
+            return _then_cancelled(cancelled(req, begun, p.next_sequence, now), (begun,), None)
+        return Start(req, begun, p.next_sequence, False, Step(events=(begun,)))
     events: tuple[BaseModel, ...] = ()
     if rerun:
         # A crash mid-attempt: the attempt counts as one more, after the events already written. The guard was
@@ -119,5 +120,5 @@ def cancelled(req: RequestStage, begun: StageStarted | None, seq: int, now: date
     return Step((event,), guard=Progress.running(req, req.attempt).at(seq + 1, JobState.CANCELLED), settle=settle)
 
 
-def _then_cancelled(cancel: Step, before: tuple[BaseModel, ...], settle: Progress) -> Step:
+def _then_cancelled(cancel: Step, before: tuple[BaseModel, ...], settle: Progress | None) -> Step:
     return replace(cancel, events=before + cancel.events, settle=settle)

@@ -11,7 +11,15 @@ from agents.errors import PermanentError, TransientError
 from agents.progress import JobState, Progress
 from streams.commands import RequestStage
 from streams.envelope import event_id_for
-from streams.events import JobCancelled, JobCompleted, JobSubmitted, RetryScheduled, StageCompleted, StageFailed
+from streams.events import (
+    JobCancelled,
+    JobCompleted,
+    JobSubmitted,
+    RetryScheduled,
+    StageCompleted,
+    StageFailed,
+    StageStarted,
+)
 from streams.payloads import Brief, Completion, JobType, ResearchNotes, Stage
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -53,10 +61,11 @@ def test_a_settling_attempt_reruns_at_the_same_place_or_cancels():
     settle = steps.settling(req, begun, 3, cancel_requested=False)
     again = steps.admit(req, settle, NOW)
     assert isinstance(again, steps.Start) and not again.fresh and again.outcome_at == 3
-    assert again.step.events == () and again.begun.sequence == 2
+    assert [(e.type, e.sequence, e.attempt) for e in again.step.events] == [("StageStarted", 2, 1)]  # the same start
+    assert again.begun.sequence == 2 and again.step.guard is None
     cancel = steps.admit(req, settle.with_cancel(), NOW)
     assert isinstance(cancel, steps.Step)
-    assert [(type(e), e.sequence) for e in cancel.events] == [(JobCancelled, 3)]
+    assert [(type(e), e.sequence) for e in cancel.events] == [(StageStarted, 2), (JobCancelled, 3)]
     assert cancel.guard.state is JobState.CANCELLED
 
 
