@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Awaitable, Callable
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
@@ -23,7 +24,7 @@ from agents.lanes import STAGE_RANK, FairQueue
 from agents.offsets import OffsetTracker
 from agents.outage import Outage
 from agents.runner import DelayForwarder, Dispatcher, JobControl, StageRunner
-from streams.codec import DecodeError, decode_delay
+from streams.codec import DecodeError, decode_delay, key_for
 from streams.commands import DelayStage
 from streams.payloads import Stage
 from streams.topics import DELAY_TIERS, Lane, Topics
@@ -137,7 +138,7 @@ class Engine:
         self.kinds = topic_kinds(topics)
         self.parts: dict[TopicPartition, Owned] = {}
         self.fair: FairQueue[Work] = FairQueue()
-        self.busy: set[bytes] = set()  # job keys with a stage attempt running here
+        self.busy: dict[bytes, Work] = {}  # job key -> its stage attempt running here
         self.running = 0
         self.control_running = 0
         self._key_users: dict[bytes, tuple[asyncio.Lock, int]] = {}
@@ -207,19 +208,26 @@ class Engine:
             work = self.fair.take(self.busy)
             if work is None:
                 break
-            self.busy.add(work.key)
+            self.busy[work.key] = work
             self.running += 1
             tp = work.owned.tp
             self._flow(work.owned.lane, work.owned.rank)
             self._spawn(work.owned, work.offset, self.actors.runner.on_request(work.value, tp.topic, tp.partition,
                                                                               work.offset),
-                        lambda key=work.key: self._stage_finished(key))
+                        lambda w=work: self._stage_finished(w))
 
-    def _stage_finished(self, key: bytes) -> None:
-        self.busy.discard(key)
+    def _stage_finished(self, work: Work) -> None:
+        if self.busy.get(work.key) is work:  # not if the job settled and its next attempt runs already
+            del self.busy[work.key]
         self.running -= 1
         self.stats.attempts += 1
         self._start_stages()
+
+    def job_settled(self, job_id: UUID) -> None:
+        """The job's outcome is written and its next state taken: its next request may start now, while the
+        finished attempt waits for that state to be durable (its slot in the budget is kept until then)."""
+        if self.busy.pop(key_for(job_id), None) is not None:
+            self._start_stages()
 
     def _flow(self, lane: Lane, rank: int) -> None:
         """Fetching pauses per lane and stage rank, so that a backlog of first stages never holds back the requests

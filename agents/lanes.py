@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Generic, Hashable, TypeVar
+from typing import Container, Generic, Hashable, TypeVar
 
 from streams.payloads import PIPELINES, Stage
 from streams.topics import Lane
@@ -48,7 +48,7 @@ class FairQueue(Generic[T]):
     def waiting(self, lane: Lane, rank: int) -> int:
         return len(self.queues[lane][rank])
 
-    def take(self, busy: set | frozenset = frozenset()) -> T | None:
+    def take(self, busy: Container = frozenset()) -> T | None:
         """The next item to start, or None when nothing waiting can start now."""
         ready: dict[Lane, tuple[deque, int]] = {}
         for lane, ranks in self.queues.items():

@@ -100,6 +100,9 @@ class StageRunner:
     fenced: set[UUID] = field(default_factory=set)  # jobs whose attempt was given up at a rebalance
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     locks: JobLocks = field(default_factory=JobLocks)  # shared with the dispatcher and job control
+    # Told when a job's outcome is written and its next state taken, before that state is durable: the job's
+    # next request may start (the engine holds it back while an attempt of the job runs).
+    settled: Callable[[UUID], None] = lambda job_id: None
 
     async def drain(self, timeout: float) -> int:
         """Before this worker's partitions go to another: let the attempts running here finish, so that the new
@@ -240,6 +243,7 @@ class StageRunner:
         until the guard's next state is durable (the request's offset is committed after this returns)."""
         async with self.locks(req.job_id):
             durable = await self._apply(req.job_id, decide(await self._cancel_requested(req.job_id)), before=started)
+        self.settled(req.job_id)
         await durable
 
     async def _attempt(self, req: RequestStage, begun: StageStarted, inp: StageInput, ctx: StageContext,
