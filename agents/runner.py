@@ -22,6 +22,7 @@ from streams.commands import CancelJob, DelayStage, RedriveJob, RequestStage
 from streams.deadletters import DeadLettered
 from streams.events import JobSubmitted, StageStarted
 from streams.topics import Topics
+from streams.usage import StageUsage
 
 log = logging.getLogger("planperfect.agents")
 
@@ -194,7 +195,8 @@ class StageRunner:
         req, begun = start.req, start.begun
         ctx = StageContext(provider=self.provider)
         inp = StageInput(job_id=req.job_id, job_type=req.job_type, stage=req.stage, attempt=begun.attempt,
-                         brief=req.brief, outputs=req.outputs)
+                         brief=req.brief, outputs=req.outputs, token_budget=req.token_budget,
+                         tokens_used=req.tokens_used)
         t0 = time.monotonic()
         seq_box = [start.outcome_at]
         try:
@@ -202,6 +204,8 @@ class StageRunner:
                 raise PermanentError(f"the stage was interrupted {begun.attempt - 1} times (worker crashes)",
                                      code="crash_loop")
             output = await self._attempt(req, begun, inp, ctx, seq_box, start.fresh, started)
+            if (rejection := transitions.rejected(req, output)) is not None:
+                raise rejection  # QA still fails a redone draft: the attempt fails like any other
         except asyncio.CancelledError:
             if req.job_id in self.fenced:  # its partition went to another worker during the attempt
                 self.fenced.discard(req.job_id)
@@ -214,29 +218,34 @@ class StageRunner:
                 req, begun, seq_box[0], utc_now(), steps.settling(req, begun, seq_box[0], cancel)), started)
             return
         except StageError as exc:
-            await self._fail(req, begun, seq_box[0], exc, t0, started)
+            await self._fail(req, begun, seq_box[0], exc, t0, self._usage(ctx), started)
             return
         except Exception as exc:  # a bug or an unclassified library error: retried, then dead-lettered
             log.exception("job %s stage %s attempt %d raised", req.job_id, req.stage, begun.attempt,
                           extra=_context(req, begun))
             await self._fail(req, begun, seq_box[0], TransientError(f"{type(exc).__name__}: {exc}", code="unexpected"),
-                             t0, started)
+                             t0, self._usage(ctx), started)
             return
         duration = int((time.monotonic() - t0) * 1000)
+        usage = self._usage(ctx)
         # Under the job's lock: a cancel lands before the outcome or after it, never in between.
         await self._outcome(req, lambda cancel: steps.completed(req, begun, seq_box[0], output, duration, utc_now(),
-                                                                cancel), started)
+                                                                cancel, usage), started)
         log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, begun.attempt, duration,
                  extra=_context(req, begun))
 
+    def _usage(self, ctx: StageContext) -> StageUsage:
+        """The attempt's model calls as its outcome records them (the calls name the provider they went to)."""
+        return ctx.usage.stage_usage(self.provider.name)
+
     async def _fail(self, req: RequestStage, begun: StageStarted, seq: int, err: StageError, t0: float,
-                    started: Awaitable) -> None:
+                    usage: StageUsage, started: Awaitable) -> None:
         duration = int((time.monotonic() - t0) * 1000)
         log.warning("job %s stage %s attempt %d failed: %s", req.job_id, req.stage, begun.attempt, err,
                     extra=_context(req, begun))
         source = self.emit.topics.stage(req.stage, req.lane)
-        await self._outcome(req, lambda cancel: steps.failed(req, begun, seq, err, duration, utc_now(), cancel, source),
-                            started)
+        await self._outcome(req, lambda cancel: steps.failed(req, begun, seq, err, duration, utc_now(), cancel, source,
+                                                             usage), started)
 
     async def _outcome(self, req: RequestStage, decide: Callable[[bool], steps.Step], started: Awaitable) -> None:
         """Decide the outcome's step from the job's cancel flag and write it, both under the job's lock; then wait

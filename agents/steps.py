@@ -13,7 +13,8 @@ from agents.errors import StageError
 from agents.progress import JobState, Progress
 from streams.commands import DelayStage, RequestStage
 from streams.deadletters import DeadLettered
-from streams.events import StageStarted
+from streams.events import JobCompleted, StageStarted
+from streams.usage import StageUsage
 
 
 @dataclass(frozen=True)
@@ -87,22 +88,26 @@ def settling(req: RequestStage, begun: StageStarted, seq: int, cancel_requested:
 
 
 def completed(req: RequestStage, begun: StageStarted, seq: int, output: BaseModel, duration_ms: int, now: datetime,
-              cancel_requested: bool) -> Step:
-    """StageCompleted at `seq`, then the next stage's request, or the job's end, or its cancellation."""
+              cancel_requested: bool, usage: StageUsage | None = None) -> Step:
+    """StageCompleted at `seq`, then the next stage's request (after StageReturned when QA sends the job back to
+    the draft), or the job's end, or its cancellation."""
     settle = settling(req, begun, seq, cancel_requested)
-    done, after = transitions.completed(req, begun, seq, output, duration_ms, now)
-    if not isinstance(after, RequestStage):
+    done, after = transitions.completed(req, begun, seq, output, duration_ms, now, usage)
+    if isinstance(after, JobCompleted):
         return Step((done, after), guard=Progress.running(req, begun.attempt).at(seq + 2, JobState.DONE), settle=settle)
+    events: tuple[BaseModel, ...] = (done,)
+    if isinstance(after, transitions.Returned):
+        events, after = (done, after.event), after.request
     if cancel_requested:
-        return _then_cancelled(cancelled(req, begun, seq + 1, now), (done,), settle)
-    return Step((done,), route=after, guard=Progress.waiting(after, JobState.QUEUED), settle=settle)
+        return _then_cancelled(cancelled(req, begun, after.next_sequence, now), events, settle)
+    return Step(events, route=after, guard=Progress.waiting(after, JobState.QUEUED), settle=settle)
 
 
 def failed(req: RequestStage, begun: StageStarted, seq: int, error: StageError, duration_ms: int, now: datetime,
-           cancel_requested: bool, source_topic: str) -> Step:
+           cancel_requested: bool, source_topic: str, usage: StageUsage | None = None) -> Step:
     """StageFailed at `seq`, then a retry, the dead letters, or the job's cancellation."""
     settle = settling(req, begun, seq, cancel_requested)
-    events, after = transitions.failed(req, begun, seq, error, duration_ms, now)
+    events, after = transitions.failed(req, begun, seq, error, duration_ms, now, usage)
     seq += len(events)
     if isinstance(after, DeadLettered):
         return Step(tuple(events), dead_letter=after.model_copy(update={"source_topic": source_topic}),
