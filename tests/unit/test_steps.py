@@ -114,3 +114,19 @@ def test_a_failure_retries_or_dead_letters():
 
 def _completion() -> Completion:
     return Completion(job_type=JobType.ARTICLE, title="t", slug="t", word_count=300, qa_passed=True, formats=["md"])
+
+
+def test_a_qa_return_writes_both_events_then_routes_the_draft_or_cancels_after_them():
+    from tests.unit.test_transitions import qa_report
+
+    req = first().model_copy(update={"stage": Stage.QA})
+    begun = transitions.started(req, NOW)
+    report = qa_report(["Keyword 'heat pump' does not appear in the draft."])
+    step = steps.completed(req, begun, 9, report, 5, NOW, cancel_requested=False)
+    assert [(e.type, e.sequence) for e in step.events] == [("StageCompleted", 9), ("StageReturned", 10)]
+    assert (step.route.stage, step.route.next_sequence) == (Stage.DRAFT, 11)
+    assert (step.guard.state, step.guard.command_id) == (JobState.QUEUED, step.route.command_id)
+    cancelled = steps.completed(req, begun, 9, report, 5, NOW, cancel_requested=True)
+    assert [(e.type, e.sequence) for e in cancelled.events] == [
+        ("StageCompleted", 9), ("StageReturned", 10), ("JobCancelled", 11)]
+    assert cancelled.route is None and cancelled.guard.state is JobState.CANCELLED
