@@ -45,6 +45,7 @@ class StageContext:
     clock: Callable[[], datetime] = utc_now
     pending_extensions: list[float] = field(default_factory=list)
     extension_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    on_extension: Callable[[], None] | None = None  # the runner's wake-up: no task per attempt waits on the event
     context_store: "ContextStore | None" = None  # a user's knowledge and meetings, for pacing stages
     usage: UsageLedger = field(default_factory=UsageLedger)  # the model calls of this attempt (none offline)
 
@@ -54,6 +55,8 @@ class StageContext:
             raise ValueError("an extension must be positive")
         self.pending_extensions.append(seconds)
         self.extension_requested.set()
+        if self.on_extension is not None:
+            self.on_extension()
 
     def take_extensions(self) -> list[float]:
         taken, self.pending_extensions = self.pending_extensions, []

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Awaitable, Callable
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
@@ -19,11 +20,11 @@ from aiokafka.structs import OffsetAndMetadata
 
 from agents.context import utc_now
 from agents.health import check_stall
-from agents.lanes import FairQueue
+from agents.lanes import STAGE_RANK, FairQueue
 from agents.offsets import OffsetTracker
 from agents.outage import Outage
 from agents.runner import DelayForwarder, Dispatcher, JobControl, StageRunner
-from streams.codec import DecodeError, decode_delay
+from streams.codec import DecodeError, decode_delay, key_for
 from streams.commands import DelayStage
 from streams.payloads import Stage
 from streams.topics import DELAY_TIERS, Lane, Topics
@@ -41,14 +42,14 @@ class Kind(StrEnum):
 class Pause(StrEnum):
     """Why fetching from a partition stopped (it resumes when no reason is left)."""
 
-    LANE_FULL = "lane-full"        # the lane's waiting work reached the in-flight budget
+    QUEUE_FULL = "queue-full"      # the waiting work of the lane and stage rank reached the in-flight budget
     CONTROL_FULL = "control-full"  # too many dispatches and control commands in flight
     HEAD_WAITS = "head-waits"      # a delay tier's first message is not due yet; the rest are due later
 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    in_flight: int = 512  # stage attempts at once in this worker, all lanes together
+    in_flight: int = 2048  # stage attempts at once in this worker, all lanes together (network-bound calls)
     control_in_flight: int = 1024  # dispatches and control commands at once
     commit_interval: float = 0.3  # seconds between commits of what is done
     revoke_drain_seconds: float = 8.0  # how long a rebalance waits for running work (under the session timeout)
@@ -64,6 +65,7 @@ class Owned:
     kind: Kind
     lane: Lane | None = None
     tier: int = 0
+    rank: int = 0  # a stage topic's STAGE_RANK
     tracker: OffsetTracker = field(default_factory=OffsetTracker)
     tasks: set[asyncio.Task] = field(default_factory=set)
     held: deque = field(default_factory=deque)  # delay tiers: (release, offset, DelayStage), due order
@@ -98,15 +100,15 @@ class Actors:
     control: JobControl
 
 
-def topic_kinds(topics: Topics) -> dict[str, tuple[Kind, Lane | None, int]]:
-    """Every topic the workers consume, and what it carries."""
-    kinds: dict[str, tuple[Kind, Lane | None, int]] = {
-        topics.job_events: (Kind.DISPATCH, None, 0), topics.job_control: (Kind.CONTROL, None, 0)}
+def topic_kinds(topics: Topics) -> dict[str, tuple[Kind, Lane | None, int, int]]:
+    """Every topic the workers consume, and what it carries: (kind, lane, delay tier, stage rank)."""
+    kinds: dict[str, tuple[Kind, Lane | None, int, int]] = {
+        topics.job_events: (Kind.DISPATCH, None, 0, 0), topics.job_control: (Kind.CONTROL, None, 0, 0)}
     for stage in Stage:
         for lane in Lane:
-            kinds[topics.stage(stage, lane)] = (Kind.STAGE, lane, 0)
+            kinds[topics.stage(stage, lane)] = (Kind.STAGE, lane, 0, STAGE_RANK[stage])
     for tier in DELAY_TIERS:
-        kinds[topics.delay(tier)] = (Kind.DELAY, None, tier)
+        kinds[topics.delay(tier)] = (Kind.DELAY, None, tier, 0)
     return kinds
 
 
@@ -136,13 +138,13 @@ class Engine:
         self.kinds = topic_kinds(topics)
         self.parts: dict[TopicPartition, Owned] = {}
         self.fair: FairQueue[Work] = FairQueue()
-        self.busy: set[bytes] = set()  # job keys with a stage attempt running here
+        self.busy: dict[bytes, Work] = {}  # job key -> its stage attempt running here
         self.running = 0
         self.control_running = 0
         self._key_users: dict[bytes, tuple[asyncio.Lock, int]] = {}
         self._on_revoked = on_revoked  # e.g. the guard: settle writes, forget the cache
         self._revoking = False
-        self._full_lanes: set[Lane] = set()  # lanes paused because their waiting work reached the budget
+        self._full: set[tuple[Lane, int]] = set()  # (lane, stage rank) paused: its waiting work reached the budget
         self._control_full = False
         self.ready = False  # assigned partitions and not stalled
         self.stats = Stats()
@@ -185,8 +187,8 @@ class Engine:
     def _accept(self, owned: Owned, msg) -> None:
         value, key = msg.value or b"", msg.key or b""
         if owned.kind is Kind.STAGE:
-            self.fair.put(owned.lane, key, Work(owned, msg.offset, key, value))
-            self._flow_lane(owned.lane)
+            self.fair.put(owned.lane, key, Work(owned, msg.offset, key, value), owned.rank)
+            self._flow(owned.lane, owned.rank)
         elif owned.kind is Kind.DISPATCH:
             if b"JobSubmitted" not in value:
                 owned.tracker.done(msg.offset)  # the dispatcher acts on submissions only (the projector reads all)
@@ -206,28 +208,37 @@ class Engine:
             work = self.fair.take(self.busy)
             if work is None:
                 break
-            self.busy.add(work.key)
+            self.busy[work.key] = work
             self.running += 1
             tp = work.owned.tp
-            self._flow_lane(work.owned.lane)
+            self._flow(work.owned.lane, work.owned.rank)
             self._spawn(work.owned, work.offset, self.actors.runner.on_request(work.value, tp.topic, tp.partition,
                                                                               work.offset),
-                        lambda key=work.key: self._stage_finished(key))
+                        lambda w=work: self._stage_finished(w))
 
-    def _stage_finished(self, key: bytes) -> None:
-        self.busy.discard(key)
+    def _stage_finished(self, work: Work) -> None:
+        if self.busy.get(work.key) is work:  # not if the job settled and its next attempt runs already
+            del self.busy[work.key]
         self.running -= 1
         self.stats.attempts += 1
         self._start_stages()
 
-    def _flow_lane(self, lane: Lane) -> None:
-        waiting = len(self.fair.queues[lane])
-        if waiting >= self.config.in_flight and lane not in self._full_lanes:
-            self._full_lanes.add(lane)
-            self._pause_where(lambda o: o.kind is Kind.STAGE and o.lane == lane, Pause.LANE_FULL)
-        elif waiting < self.config.in_flight // 2 and lane in self._full_lanes:
-            self._full_lanes.discard(lane)
-            self._resume_where(lambda o: o.kind is Kind.STAGE and o.lane == lane, Pause.LANE_FULL)
+    def job_settled(self, job_id: UUID) -> None:
+        """The job's outcome is written and its next state taken: its next request may start now, while the
+        finished attempt waits for that state to be durable (its slot in the budget is kept until then)."""
+        if self.busy.pop(key_for(job_id), None) is not None:
+            self._start_stages()
+
+    def _flow(self, lane: Lane, rank: int) -> None:
+        """Fetching pauses per lane and stage rank, so that a backlog of first stages never holds back the requests
+        of later ones (they start first, see agents/lanes.py) and memory stays bounded under any backlog."""
+        waiting = self.fair.waiting(lane, rank)
+        if waiting >= self.config.in_flight and (lane, rank) not in self._full:
+            self._full.add((lane, rank))
+            self._pause_where(lambda o: o.kind is Kind.STAGE and o.lane == lane and o.rank == rank, Pause.QUEUE_FULL)
+        elif waiting < self.config.in_flight // 2 and (lane, rank) in self._full:
+            self._full.discard((lane, rank))
+            self._resume_where(lambda o: o.kind is Kind.STAGE and o.lane == lane and o.rank == rank, Pause.QUEUE_FULL)
 
     # ------------------------------------------------------------------ dispatcher and job control
 
@@ -358,11 +369,11 @@ class Engine:
     # ------------------------------------------------------------------ rebalances and shutdown
 
     def assigned(self, assigned: set[TopicPartition]) -> None:
-        self._full_lanes.clear()
+        self._full.clear()
         self._control_full = False
         for tp in assigned:
-            kind, lane, tier = self.kinds[tp.topic]
-            self.parts[tp] = Owned(tp, kind, lane, tier)
+            kind, lane, tier, rank = self.kinds[tp.topic]
+            self.parts[tp] = Owned(tp, kind, lane, tier, rank)
         numbers = {topic: {tp.partition for tp in assigned if tp.topic == topic} for topic in self.kinds}
         if len({frozenset(n) for n in numbers.values()}) > 1:
             # Range assignment co-locates a job's topics only when every topic has the same partition count.

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Awaitable
 from uuid import UUID
 
 import asyncpg
 
 from agents.outage import Outage
-from agents.progress import JobState, Progress, carry_location, supersedes
+from agents.progress import JobState, Progress, already_done, carry_location, supersedes
 
 log = logging.getLogger("planperfect.guard")
 
@@ -79,16 +80,21 @@ class PgGuard:
 
     async def put(self, job_id: UUID, progress: Progress) -> None:
         await self.get(job_id)
-        current = self.cache.get(job_id)  # after the await: another put may have moved it meanwhile
+        await self.record(job_id, progress)  # after the await: another write may have moved the job meanwhile
+
+    def record(self, job_id: UUID, progress: Progress) -> Awaitable[None]:
+        """The cache takes `progress` now; the returned awaitable is done once its row is committed. A job evicted
+        from the cache since it was read is written as given (the upsert still keeps `supersedes`)."""
+        current = self.cache.get(job_id)
         if not supersedes(progress, current):
-            return
+            return already_done()
         new = carry_location(progress, current)
         self.cache[job_id] = new
         self._writes[job_id] = new
         if self._written is None:
             self._written = asyncio.get_running_loop().create_future()
             self._wake_writer.set()
-        await asyncio.shield(self._written)
+        return asyncio.shield(self._written)  # one waiter's cancellation must not cancel the whole flush
 
     async def quiesce(self) -> None:
         """Every accepted write is committed (before another worker may read these jobs)."""

@@ -1,12 +1,13 @@
-"""The worker's in-flight budget shared by the priority lanes: weighted, so high never waits behind a low
-backlog and low never starves."""
+"""The worker's in-flight budget shared by the priority lanes: weighted, so high never waits behind a low backlog
+and low never starves; within a lane, the jobs closest to completion first, so that work in flight completes."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Generic, Hashable, TypeVar
+from typing import Container, Generic, Hashable, TypeVar
 
+from streams.payloads import PIPELINES, Stage
 from streams.topics import Lane
 
 T = TypeVar("T")
@@ -14,31 +15,47 @@ T = TypeVar("T")
 # Of every 7 starts while all lanes have work waiting: 4 high, 2 normal, 1 low.
 LANE_WEIGHTS: dict[Lane, int] = {Lane.HIGH: 4, Lane.NORMAL: 2, Lane.LOW: 1}
 
+# How far into its pipeline a stage is (the furthest of the pipelines it is in): under a backlog of first stages,
+# the requests of later stages start first, so the budget completes jobs instead of starting ever more of them.
+STAGE_RANK: dict[Stage, int] = {
+    stage: max(p.index(stage) for p in PIPELINES.values() if stage in p) for stage in Stage
+    if any(stage in p for p in PIPELINES.values())}
+RANKS = max(STAGE_RANK.values()) + 1
+
 
 @dataclass
 class FairQueue(Generic[T]):
-    """Waiting work per lane; `take` picks the lane by smooth weighted round robin over the lanes that have
-    work (nginx's algorithm: each lane gains its weight per pick, the richest is served and pays the total),
-    and within a lane the oldest item whose key is not busy (one job never runs two attempts at once)."""
+    """Waiting work per lane and stage rank; `take` picks the lane by smooth weighted round robin over the lanes
+    that have work (nginx's algorithm: each lane gains its weight per pick, the richest is served and pays the
+    total), within the lane the highest rank that has work, and there the oldest item whose key is not busy (one
+    job never runs two attempts at once)."""
 
     weights: dict[Lane, int] = field(default_factory=lambda: dict(LANE_WEIGHTS))
-    queues: dict[Lane, deque[tuple[Hashable, T]]] = field(default_factory=dict)
+    queues: dict[Lane, list[deque[tuple[Hashable, T]]]] = field(default_factory=dict)
     credit: dict[Lane, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for lane in self.weights:
-            self.queues.setdefault(lane, deque())
+            self.queues.setdefault(lane, [deque() for _ in range(RANKS)])
             self.credit.setdefault(lane, 0)
 
-    def put(self, lane: Lane, key: Hashable, item: T) -> None:
-        self.queues[lane].append((key, item))
+    def put(self, lane: Lane, key: Hashable, item: T, rank: int = 0) -> None:
+        self.queues[lane][rank].append((key, item))
 
     def __len__(self) -> int:
-        return sum(len(q) for q in self.queues.values())
+        return sum(len(q) for ranks in self.queues.values() for q in ranks)
 
-    def take(self, busy: set | frozenset = frozenset()) -> T | None:
+    def waiting(self, lane: Lane, rank: int) -> int:
+        return len(self.queues[lane][rank])
+
+    def take(self, busy: Container = frozenset()) -> T | None:
         """The next item to start, or None when nothing waiting can start now."""
-        ready = {lane: i for lane, q in self.queues.items() if (i := _first_free(q, busy)) is not None}
+        ready: dict[Lane, tuple[deque, int]] = {}
+        for lane, ranks in self.queues.items():
+            for queue in reversed(ranks):
+                if queue and (i := _first_free(queue, busy)) is not None:
+                    ready[lane] = (queue, i)
+                    break
         if not ready:
             return None
         total = sum(self.weights[lane] for lane in ready)
@@ -46,8 +63,7 @@ class FairQueue(Generic[T]):
             self.credit[lane] += self.weights[lane]
         lane = max(ready, key=lambda ln: (self.credit[ln], self.weights[ln]))
         self.credit[lane] -= total
-        queue = self.queues[lane]
-        index = ready[lane]
+        queue, index = ready[lane]
         key_item = queue[index]
         del queue[index]
         return key_item[1]
@@ -55,11 +71,12 @@ class FairQueue(Generic[T]):
     def drop(self, keep) -> list[T]:
         """Remove the waiting items for which `keep(item)` is false (their partition went to another worker)."""
         dropped = []
-        for lane, queue in self.queues.items():
-            kept = deque()
-            for key, item in queue:
-                (kept.append((key, item)) if keep(item) else dropped.append(item))
-            self.queues[lane] = kept
+        for ranks in self.queues.values():
+            for rank, queue in enumerate(ranks):
+                kept = deque()
+                for key, item in queue:
+                    (kept.append((key, item)) if keep(item) else dropped.append(item))
+                ranks[rank] = kept
         return dropped
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, Protocol, Tuple
+from typing import Any, Awaitable, Protocol, Tuple
 from uuid import UUID
 
 from streams.commands import RequestStage
@@ -103,6 +104,17 @@ class Guard(Protocol):
     async def put(self, job_id: UUID, progress: Progress) -> None:
         """Record durably before returning (when it `supersedes` what is there), so a crash never forgets it."""
 
+    def record(self, job_id: UUID, progress: Progress) -> Awaitable[None]:
+        """Take `progress` at once (what this worker reads from now on, when it `supersedes` what is there); it is
+        durable when the returned awaitable is done. For a job read (`get`) before."""
+
+
+def already_done() -> Awaitable[None]:
+    """A write with nothing to wait for (it changed nothing, or its store is memory)."""
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
+
 
 class MemoryGuard:
     """A Guard for unit tests."""
@@ -114,6 +126,10 @@ class MemoryGuard:
         return self.data.get(job_id)
 
     async def put(self, job_id: UUID, progress: Progress) -> None:
+        await self.record(job_id, progress)
+
+    def record(self, job_id: UUID, progress: Progress) -> Awaitable[None]:
         current = self.data.get(job_id)
         if supersedes(progress, current):
             self.data[job_id] = carry_location(progress, current)
+        return already_done()

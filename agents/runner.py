@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 from typing import Awaitable, Callable
 from uuid import UUID
 
-from agents import transitions
+from agents import steps, transitions
 from agents.context import StageContext, StageInput, utc_now
 from agents.delays import tier_for
 from agents.errors import PermanentError, StageError, TransientError
 from agents.joblocks import JobLocks
-from agents.progress import Guard, JobState, Location, Progress
+from agents.progress import Guard, JobState, Location, Progress, already_done
 from agents.providers.base import ContentProvider
 from streams.codec import DecodeError, decode_command, decode_control, decode_event, encode, key_for
 from streams.commands import CancelJob, DelayStage, RedriveJob, RequestStage
@@ -36,6 +36,9 @@ def _context(req: RequestStage, begun: StageStarted | None = None) -> dict[str, 
 # (topic, key, value) -> returns once the broker has acknowledged the message, with (partition, offset)
 # when the transport knows them.
 Send = Callable[[str, bytes, bytes], Awaitable[tuple[int, int] | None]]
+Message = tuple[str, bytes, bytes]
+# Several messages sent at once, in order (one partition keeps their order); returns once every one is acknowledged.
+SendMany = Callable[[list[Message]], Awaitable[list[tuple[int, int] | None]]]
 StageFn = Callable[[StageInput, StageContext], Awaitable[object]]
 
 
@@ -44,23 +47,39 @@ class Emitter:
     """Writes events, requests, delays and dead letters to their topics."""
 
     topics: Topics
-    send: Send
+    send: Send | None = None  # one message at a time (unit tests' logs)
+    send_many: SendMany | None = None  # a batch at once (Kafka's producer); used when given
 
     async def event(self, event) -> None:
-        await self.send(self.topics.job_events, key_for(event.job_id), encode(event))
+        await self.write([self.event_message(event)])
 
     async def route(self, message: RequestStage | DelayStage) -> Location | None:
         """Send a request to its stage topic, or a delay to its tier; returns where it landed."""
+        topic, key, value = self.route_message(message)
+        landed = (await self.write([(topic, key, value)]))[0]
+        return (topic, *landed) if landed is not None else None
+
+    async def dead_letter(self, letter: DeadLettered) -> None:
+        await self.write([self.dead_letter_message(letter)])
+
+    async def write(self, messages: list[Message]) -> list[tuple[int, int] | None]:
+        if self.send_many is not None:
+            return await self.send_many(messages)
+        return [await self.send(*m) for m in messages]
+
+    def event_message(self, event) -> Message:
+        return self.topics.job_events, key_for(event.job_id), encode(event)
+
+    def route_message(self, message: RequestStage | DelayStage) -> Message:
         if isinstance(message, RequestStage):
             topic = self.topics.stage(message.stage, message.lane)
         else:
             topic = self.topics.delay(tier_for((message.due_at - utc_now()).total_seconds()))
-        landed = await self.send(topic, key_for(message.job_id), encode(message))
-        return (topic, *landed) if landed is not None else None
+        return topic, key_for(message.job_id), encode(message)
 
-    async def dead_letter(self, letter: DeadLettered) -> None:
+    def dead_letter_message(self, letter: DeadLettered) -> Message:
         key = key_for(letter.job_id) if letter.job_id else b"undecodable"
-        await self.send(self.topics.dead_letters, key, encode(letter))
+        return self.topics.dead_letters, key, encode(letter)
 
     async def undecodable(self, exc: DecodeError, topic: str, partition: int, offset: int) -> None:
         """Keep the bytes whole on the dead-letter topic; the partition flows on."""
@@ -70,7 +89,8 @@ class Emitter:
 
 @dataclass
 class StageRunner:
-    """Runs one stage request as an attempt: guard, started, handler under a time limit, outcome."""
+    """Runs one stage request as an attempt: admitted, started, handler under a time limit, outcome. What each
+    boundary writes is decided by agents/steps.py and written by `_apply`."""
 
     emit: Emitter
     guard: Guard
@@ -81,6 +101,9 @@ class StageRunner:
     fenced: set[UUID] = field(default_factory=set)  # jobs whose attempt was given up at a rebalance
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     locks: JobLocks = field(default_factory=JobLocks)  # shared with the dispatcher and job control
+    # Told when a job's outcome is written and its next state taken, before that state is durable: the job's
+    # next request may start (the engine holds it back while an attempt of the job runs).
+    settled: Callable[[UUID], None] = lambda job_id: None
 
     async def drain(self, timeout: float) -> int:
         """Before this worker's partitions go to another: let the attempts running here finish, so that the new
@@ -118,56 +141,69 @@ class StageRunner:
         self.idle.clear()
         try:
             async with self.locks(req.job_id):
-                admitted = await self._admit(req)
-            if admitted is not None:
-                req, begun, seq, fresh = admitted
-                await self._execute(req, begun, seq, record_extensions=fresh)
+                decision = steps.admit(req, await self.guard.get(req.job_id), utc_now())
+                if isinstance(decision, steps.Start):
+                    # Its state is taken now (a cancel sees it running) and written with the next flush; its start
+                    # goes out while the handler runs. Both are written before the outcome.
+                    messages = self._messages(decision.step)
+                    if decision.step.guard is not None:
+                        self.guard.record(req.job_id, decision.step.guard)
+                    started = asyncio.ensure_future(self.emit.write(messages)) if messages else already_done()
+                elif decision is not None:
+                    durable = await self._apply(req.job_id, decision)
+            if decision is None:
+                log.info("job %s: dropping stale %s request (seq %d)", req.job_id, req.stage, req.next_sequence,
+                         extra=_context(req))
+            elif isinstance(decision, steps.Start):
+                await self._execute(decision, started)
+            else:
+                await durable
         finally:
             self.active.discard(req.command_id)
             if not self.active:
                 self.idle.set()
 
-    async def _admit(self, req: RequestStage) -> tuple[RequestStage, StageStarted, int, bool] | None:
-        """Under the job's lock: drop a stale request, or record and announce the attempt; returns what to run
-        (the request, its StageStarted, where the outcome goes, whether the attempt is a new one) or None."""
-        p = await self.guard.get(req.job_id)
-        rerun = (p is not None and p.state in (JobState.RUNNING, JobState.SETTLING)
-                 and p.command_id == req.command_id)
-        if p is not None and not rerun and (p.state == JobState.CANCELLED or req.next_sequence < p.next_sequence):
-            log.info("job %s: dropping stale %s request (seq %d, job at %d, %s)",
-                     req.job_id, req.stage, req.next_sequence, p.next_sequence, p.state, extra=_context(req))
-            return None
-        if rerun and p.state == JobState.SETTLING:
-            # The attempt died while writing its outcome: run it again and write the outcome at the same place,
-            # so whatever part of it reached the log is the same fact, not a second one.
-            begun = transitions.started(req.model_copy(update={"next_sequence": p.started_sequence}), utc_now(),
-                                        p.attempt)
-            if p.cancel_requested:
-                await self._cancelled(req, begun, p.next_sequence)
-                return None
-            return req, begun, p.next_sequence, False
-        # A new attempt; after a crash mid-attempt it counts as one more, after the events already written.
-        attempt, seq = (p.attempt + 1, p.next_sequence) if rerun else (req.attempt, req.next_sequence)
-        req = req.model_copy(update={"next_sequence": seq})
-        progress = Progress.running(req, attempt)
-        await self.guard.put(req.job_id, progress)
-        begun = transitions.started(req, utc_now(), attempt)
-        await self.emit.event(begun)
-        await self.guard.put(req.job_id, progress.at(seq + 1))
-        return req, begun, seq + 1, True
+    async def _apply(self, job_id: UUID, step: steps.Step, before: Awaitable | None = None) -> Awaitable[None]:
+        """Write a step, under the job's lock (the job was read under it): its settling state durably and `before`
+        (the attempt's start) written, both at once, then its messages all at once, their acknowledgements
+        awaited together, then the guard's next state, taken now. Returns that state's durability, awaited
+        before the input's offset counts as done."""
+        settled = self.guard.record(job_id, step.settle) if step.settle is not None else None
+        if before is not None:
+            await before  # the outcome follows its start in the log
+        if settled is not None:
+            await settled  # a re-run after a crash writes the outcome at the same place (and the start again)
+        messages = self._messages(step)
+        landed = await self.emit.write(messages)
+        if step.guard is None:
+            return already_done()
+        guard = step.guard
+        if step.route is not None and (at := landed[len(step.events)]) is not None:
+            guard = replace(guard, request_at=(messages[len(step.events)][0], *at))
+        return self.guard.record(job_id, guard)
 
-    async def _execute(self, req: RequestStage, begun: StageStarted, seq: int, *, record_extensions: bool) -> None:
+    def _messages(self, step: steps.Step) -> list[Message]:
+        """The events first, then the routed message: `_apply` finds the route's place by that order."""
+        messages = [self.emit.event_message(e) for e in step.events]
+        if step.route is not None:
+            messages.append(self.emit.route_message(step.route))
+        if step.dead_letter is not None:
+            messages.append(self.emit.dead_letter_message(step.dead_letter))
+        return messages
+
+    async def _execute(self, start: steps.Start, started: Awaitable) -> None:
+        req, begun = start.req, start.begun
         ctx = StageContext(provider=self.provider)
         inp = StageInput(job_id=req.job_id, job_type=req.job_type, stage=req.stage, attempt=begun.attempt,
                          brief=req.brief, outputs=req.outputs, token_budget=req.token_budget,
                          tokens_used=req.tokens_used)
         t0 = time.monotonic()
-        seq_box = [seq]
+        seq_box = [start.outcome_at]
         try:
             if begun.attempt > req.max_attempts:
                 raise PermanentError(f"the stage was interrupted {begun.attempt - 1} times (worker crashes)",
                                      code="crash_loop")
-            output = await self._attempt(req, begun, inp, ctx, seq_box, record_extensions)
+            output = await self._attempt(req, begun, inp, ctx, seq_box, start.fresh, started)
             if (rejection := transitions.rejected(req, output)) is not None:
                 raise rejection  # QA still fails a redone draft: the attempt fails like any other
         except asyncio.CancelledError:
@@ -178,27 +214,23 @@ class StageRunner:
                 return
             if not await self._cancel_requested(req.job_id):
                 raise  # the worker itself is stopping: the request is redelivered on restart
-            async with self.locks(req.job_id):
-                await self._settling(req, begun, seq_box[0])
-                await self._cancelled(req, begun, seq_box[0])
+            await self._outcome(req, lambda cancel: steps.cancelled(
+                req, begun, seq_box[0], utc_now(), steps.settling(req, begun, seq_box[0], cancel)), started)
             return
         except StageError as exc:
-            async with self.locks(req.job_id):
-                await self._settling(req, begun, seq_box[0])
-                await self._failed(req, begun, seq_box[0], exc, t0, self._usage(ctx))
+            await self._fail(req, begun, seq_box[0], exc, t0, self._usage(ctx), started)
             return
         except Exception as exc:  # a bug or an unclassified library error: retried, then dead-lettered
             log.exception("job %s stage %s attempt %d raised", req.job_id, req.stage, begun.attempt,
                           extra=_context(req, begun))
-            async with self.locks(req.job_id):
-                await self._settling(req, begun, seq_box[0])
-                await self._failed(req, begun, seq_box[0],
-                                   TransientError(f"{type(exc).__name__}: {exc}", code="unexpected"), t0,
-                                   self._usage(ctx))
+            await self._fail(req, begun, seq_box[0], TransientError(f"{type(exc).__name__}: {exc}", code="unexpected"),
+                             t0, self._usage(ctx), started)
             return
         duration = int((time.monotonic() - t0) * 1000)
-        async with self.locks(req.job_id):  # a cancel lands before the outcome or after it, never in between
-            await self._complete(req, begun, seq_box[0], output, duration, self._usage(ctx))
+        usage = self._usage(ctx)
+        # Under the job's lock: a cancel lands before the outcome or after it, never in between.
+        await self._outcome(req, lambda cancel: steps.completed(req, begun, seq_box[0], output, duration, utc_now(),
+                                                                cancel, usage), started)
         log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, begun.attempt, duration,
                  extra=_context(req, begun))
 
@@ -206,46 +238,49 @@ class StageRunner:
         """The attempt's model calls as its outcome records them (the calls name the provider they went to)."""
         return ctx.usage.stage_usage(self.provider.name)
 
-    async def _complete(self, req: RequestStage, begun: StageStarted, seq: int, output: object, duration: int,
-                        usage: StageUsage) -> None:
-        await self._settling(req, begun, seq)
-        done, after = transitions.completed(req, begun, seq, output, duration, utc_now(), usage)
-        await self.emit.event(done)
-        if isinstance(after, transitions.Returned):  # QA sent the job back to the draft: say so, then go there
-            await self.emit.event(after.event)
-            after = after.request
-        if await self._cancel_requested(req.job_id) and isinstance(after, RequestStage):
-            await self._cancelled(req, begun, after.next_sequence)
-        elif isinstance(after, RequestStage):
-            at = await self.emit.route(after)
-            await self.guard.put(req.job_id, Progress.waiting(after, JobState.QUEUED, at))
-        else:
-            await self.emit.event(after)
-            await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq + 2, JobState.DONE))
+    async def _fail(self, req: RequestStage, begun: StageStarted, seq: int, err: StageError, t0: float,
+                    usage: StageUsage, started: Awaitable) -> None:
+        duration = int((time.monotonic() - t0) * 1000)
+        log.warning("job %s stage %s attempt %d failed: %s", req.job_id, req.stage, begun.attempt, err,
+                    extra=_context(req, begun))
+        source = self.emit.topics.stage(req.stage, req.lane)
+        await self._outcome(req, lambda cancel: steps.failed(req, begun, seq, err, duration, utc_now(), cancel, source,
+                                                             usage), started)
 
-    async def _settling(self, req: RequestStage, begun: StageStarted, seq: int) -> None:
-        """Record, before writing it, where this attempt's outcome goes (see `_resettle`)."""
-        progress = Progress.running(req, begun.attempt).at(seq, JobState.SETTLING)
-        current = await self.guard.get(req.job_id)
-        if current is not None and current.cancel_requested:
-            progress = progress.with_cancel()
-        await self.guard.put(req.job_id, replace(progress, started_sequence=begun.sequence))
+    async def _outcome(self, req: RequestStage, decide: Callable[[bool], steps.Step], started: Awaitable) -> None:
+        """Decide the outcome's step from the job's cancel flag and write it, both under the job's lock; then wait
+        until the guard's next state is durable (the request's offset is committed after this returns)."""
+        async with self.locks(req.job_id):
+            durable = await self._apply(req.job_id, decide(await self._cancel_requested(req.job_id)), before=started)
+        self.settled(req.job_id)
+        await durable
 
     async def _attempt(self, req: RequestStage, begun: StageStarted, inp: StageInput, ctx: StageContext,
-                       seq_box: list[int], record_extensions: bool):
+                       seq_box: list[int], record_extensions: bool, started: Awaitable):
         """Run the handler until it returns, its time limit passes (extensions move it), or it is cancelled."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + req.visibility_seconds
         wall_deadline = begun.occurred_at + timedelta(seconds=req.visibility_seconds)
         task = asyncio.create_task(self.stage_fn(inp, ctx))
         self.running[req.job_id] = task
+        wake = loop.create_future()
+
+        def nudge(*_: object) -> None:  # the handler ended, asked for more time, or its time is up
+            if not wake.done():
+                wake.set_result(None)
+
+        task.add_done_callback(nudge)
+        ctx.on_extension = nudge
         try:
             while True:
-                waiter = asyncio.create_task(ctx.extension_requested.wait())
-                done, _ = await asyncio.wait({task, waiter}, timeout=max(0.0, deadline - loop.time()),
-                                             return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                if task in done:
+                if not (task.done() or ctx.pending_extensions):
+                    timer = loop.call_at(deadline, nudge)
+                    try:
+                        await wake
+                    finally:
+                        timer.cancel()
+                    wake = loop.create_future()
+                if task.done():
                     self.running.pop(req.job_id, None)
                     return task.result()  # raises the handler's error, or CancelledError if cancelled
                 extensions = ctx.take_extensions()
@@ -258,10 +293,13 @@ class StageRunner:
                     wall_deadline += timedelta(seconds=extra)
                     if not record_extensions:
                         continue  # re-settling: the outcome's place in the sequence is fixed already
+                    # The outcome moves past the extension: recorded durably before the handler goes on.
+                    step = steps.Step((transitions.extended(begun, seq_box[0], extra, wall_deadline, utc_now()),),
+                                      guard=Progress.running(req, begun.attempt).at(seq_box[0] + 1))
                     async with self.locks(req.job_id):
-                        await self.emit.event(transitions.extended(begun, seq_box[0], extra, wall_deadline, utc_now()))
-                        seq_box[0] += 1
-                        await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq_box[0]))
+                        durable = await self._apply(req.job_id, step, before=started)
+                    seq_box[0] += 1
+                    await durable
         finally:
             self.running.pop(req.job_id, None)
             if not task.done():
@@ -270,33 +308,6 @@ class StageRunner:
     async def _cancel_requested(self, job_id: UUID) -> bool:
         p = await self.guard.get(job_id)
         return p is not None and p.cancel_requested
-
-    async def _failed(self, req: RequestStage, begun: StageStarted, seq: int, err: StageError, t0: float,
-                      usage: StageUsage) -> None:
-        duration = int((time.monotonic() - t0) * 1000)
-        log.warning("job %s stage %s attempt %d failed: %s", req.job_id, req.stage, begun.attempt, err,
-                    extra=_context(req, begun))
-        events, after = transitions.failed(req, begun, seq, err, duration, utc_now(), usage)
-        for event in events:
-            await self.emit.event(event)
-        seq += len(events)
-        if isinstance(after, DeadLettered):
-            await self.emit.dead_letter(after.model_copy(update={"source_topic": self.emit.topics.stage(req.stage, req.lane)}))
-            await self.guard.put(req.job_id, Progress.running(req, begun.attempt).at(seq, JobState.DEAD))
-        elif await self._cancel_requested(req.job_id):
-            await self._cancelled(req, begun, seq)
-        else:
-            at = await self.emit.route(after)
-            state = JobState.DELAYED if isinstance(after, DelayStage) else JobState.QUEUED
-            target = after.request if isinstance(after, DelayStage) else after
-            await self.guard.put(req.job_id, Progress.waiting(target, state, at))
-
-    async def _cancelled(self, req: RequestStage, begun: StageStarted | None, seq: int) -> None:
-        event = transitions.cancelled(req.job_id, req.correlation_id, seq, req.stage, "cancelled by request",
-                                      begun.event_id if begun else None, utc_now())
-        await self.emit.event(event)
-        await self.guard.put(req.job_id, Progress.running(req, req.attempt).at(seq + 1, JobState.CANCELLED))
-        log.info("job %s cancelled at stage %s", req.job_id, req.stage, extra=_context(req))
 
 
 @dataclass
@@ -341,6 +352,7 @@ class DelayForwarder:
 
     emit: Emitter
     guard: Guard | None = None  # told where the request went next
+    locks: JobLocks = field(default_factory=JobLocks)  # the stage runner's: one job's steps take turns
 
     @staticmethod
     def release_at(held: DelayStage, tier: int, enqueued_at: datetime) -> datetime:
@@ -348,12 +360,17 @@ class DelayForwarder:
         return min(held.due_at, enqueued_at + timedelta(seconds=tier))
 
     async def forward(self, held: DelayStage) -> None:
-        if (held.due_at - utc_now()).total_seconds() > 0.005:
-            at, state = await self.emit.route(held), JobState.DELAYED
-        else:
-            at, state = await self.emit.route(held.request), JobState.QUEUED
-        if self.guard is not None:
-            await self.guard.put(held.job_id, Progress.waiting(held.request, state, at))
+        async with self.locks(held.job_id):
+            if self.guard is not None and steps.outran_its_outcome(await self.guard.get(held.job_id),
+                                                                   held.request.command_id):
+                log.info("job %s: dropping a delayed request that outran its outcome", held.job_id)
+                return
+            if (held.due_at - utc_now()).total_seconds() > 0.005:
+                at, state = await self.emit.route(held), JobState.DELAYED
+            else:
+                at, state = await self.emit.route(held.request), JobState.QUEUED
+            if self.guard is not None:
+                await self.guard.put(held.job_id, Progress.waiting(held.request, state, at))
 
 
 @dataclass

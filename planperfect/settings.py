@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     source_timeout_seconds: float = Field(15.0, gt=0, le=300, description="Longest fetch of one source page.")
     simulated_latency_ms: float = Field(0.0, ge=0, description="Simulated provider: median latency of a call (0: no wait).")
     simulated_latency_p99_ms: float = Field(0.0, ge=0, description="Simulated provider: 99th percentile of a call's latency (not above the median: every call takes the median).")
-    worker_in_flight: int = Field(512, ge=1, le=100_000, description="Stage attempts a worker process runs at once, all stages and lanes together.")
+    worker_in_flight: int = Field(2048, ge=1, le=100_000, description="Stage attempts a worker process runs at once, all stages and lanes together.")
     worker_log_level: str = Field("WARNING", description="Level of aiokafka's own lines in the worker log.")
     partitions: int = Field(12, ge=1, le=10_000, description="Partitions of every topic created by `topics ensure`: the most worker processes that share the work.")
     projector_batch_size: int = Field(500, description="Most events the projector applies in one transaction.")

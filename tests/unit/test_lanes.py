@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from agents.lanes import FairQueue
+from agents.lanes import STAGE_RANK, FairQueue
+from streams.payloads import Stage
 from streams.topics import Lane
 
 
@@ -63,3 +64,26 @@ def test_drop_removes_the_work_of_revoked_partitions():
     dropped = q.drop(lambda item: item[0] is Lane.HIGH)
     assert len(dropped) == 3 and len(q) == 3
     assert {q.take()[0] for _ in range(3)} == {Lane.HIGH}
+
+
+def test_within_a_lane_later_stages_start_before_a_backlog_of_first_stages():
+    q = FairQueue()
+    for i in range(100):
+        q.put(Lane.NORMAL, f"new-{i}", ("research", i), rank=STAGE_RANK[Stage.RESEARCH])
+    q.put(Lane.NORMAL, "job-x", ("draft", 0), rank=STAGE_RANK[Stage.DRAFT])
+    q.put(Lane.NORMAL, "job-y", ("outline", 0), rank=STAGE_RANK[Stage.OUTLINE])
+    q.put(Lane.NORMAL, "job-z", ("complete", 0), rank=STAGE_RANK[Stage.COMPLETE])
+    assert [q.take()[0] for _ in range(4)] == ["complete", "draft", "outline", "research"]
+    assert q.waiting(Lane.NORMAL, STAGE_RANK[Stage.RESEARCH]) == 99
+
+
+def test_a_busy_later_stage_lets_the_earlier_ones_start_and_lanes_keep_their_shares():
+    q = FairQueue()
+    q.put(Lane.LOW, "job-a", ("qa", 0), rank=STAGE_RANK[Stage.QA])
+    q.put(Lane.LOW, "job-b", ("research", 0), rank=0)
+    assert q.take(busy={"job-a"}) == ("research", 0)
+    for lane in Lane:
+        for i in range(100):
+            q.put(lane, f"{lane.value}-{i}", (lane, i), rank=i % 3)
+    picked = Counter(q.take()[0] for _ in range(70))
+    assert picked == {Lane.HIGH: 40, Lane.NORMAL: 20, Lane.LOW: 9, "qa": 1}

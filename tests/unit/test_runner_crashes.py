@@ -125,3 +125,45 @@ async def test_a_rebalance_waits_for_a_running_attempt_and_gives_up_one_that_out
     await work
     assert len(log.writes) == written and not any(b["type"] == "StageCompleted" for _, b in log.writes)
     assert r.active == set() and r.fenced == set()
+
+
+class BatchLog(Log):
+    """A transport that sends a step's messages as one batch: a crash may let any of them land, here only the
+    last one (the routed request), the outcome before it lost."""
+
+    def __init__(self, crash_on_batch_with: str) -> None:
+        super().__init__(None)
+        self.crash_on = crash_on_batch_with
+
+    async def send_many(self, messages):
+        if self.crash_on and any(self.crash_on in t for t, _, _ in messages) and len(messages) > 1:
+            self.crash_on = ""
+            topic, _, value = messages[-1]
+            self.writes.append((topic, json.loads(value)))
+            raise Crash()
+        return [await self.send(*m) for m in messages]
+
+
+async def test_a_request_that_landed_without_its_outcome_waits_for_the_redelivered_outcome():
+    log, guard = BatchLog(crash_on_batch_with=".stage."), MemoryGuard()
+
+    def worker() -> StageRunner:
+        return StageRunner(emit=Emitter(Topics("t."), log.send, log.send_many), guard=guard,
+                           provider=OfflineProvider(), stage_fn=run_stage)
+
+    research = request(Stage.RESEARCH)
+    with pytest.raises(Crash):
+        await worker().on_request(encode(research), "t", 0, 0)
+    assert [b["type"] for t, b in log.writes if t.endswith("job-events")] == ["StageStarted"]
+    (outline,) = [b for t, b in log.writes if ".stage." in t]
+    # The next owner meets the outline request first: its research outcome is not in the log, so it waits.
+    await worker().on_request(json.dumps(outline).encode(), "t", 0, 1)
+    assert not any(b.get("stage") == "outline" for t, b in log.writes if t.endswith("job-events"))
+    await worker().on_request(encode(research), "t", 0, 0)  # redelivered: writes the outcome, routes outline again
+    routed = [b for t, b in log.writes if ".stage." in t]
+    assert len(routed) == 2 and routed[0]["command_id"] == routed[1]["command_id"]
+    await worker().on_request(json.dumps(routed[1]).encode(), "t", 0, 2)
+    events = log.events()
+    assert sorted(events) == list(range(2, 2 + len(events)))
+    assert [events[s]["type"] for s in sorted(events)] == ["StageStarted", "StageCompleted", "StageStarted",
+                                                             "StageCompleted"]
