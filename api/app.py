@@ -5,20 +5,24 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from api import health, jobs, operations, pacing
+from api import access, health, jobs, operations, pacing
+from api.auth import authenticate
 from api.docs import add_docs
 from api.config import ApiConfig
 from api.consistency import ReadYourWrites
+from api.keys import KeyVerifier
 from api.errors import error_middleware
 from api.monitor.guard import cross_site_guard
 from api.monitor.mount import add_monitor
 from api.notifications import JobNotifications
 from api.producer import KafkaProducerLink
-from api.state import CONFIG, NOTIFICATIONS, POOL, PRODUCER, READS
+from api.state import CONFIG, KEYS, NOTIFICATIONS, POOL, PRODUCER, READS
 
 
 def create_app(config: ApiConfig) -> web.Application:
-    app = web.Application(middlewares=[error_middleware, cross_site_guard], client_max_size=config.max_body_bytes)
+    # The cross-site guard before authentication: a forged write is refused whatever cookie the browser adds.
+    app = web.Application(middlewares=[error_middleware, cross_site_guard, authenticate],
+                          client_max_size=config.max_body_bytes)
     app[CONFIG] = config
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_kafka)
@@ -27,6 +31,7 @@ def create_app(config: ApiConfig) -> web.Application:
     app.add_routes(jobs.routes)
     app.add_routes(operations.routes)
     app.add_routes(pacing.routes)
+    app.add_routes(access.routes)
     add_docs(app)
     add_monitor(app)
     return app
@@ -40,6 +45,7 @@ async def _postgres(app: web.Application):
     hub = JobNotifications()
     await hub.start(cfg.dsn)
     app[NOTIFICATIONS] = hub
+    app[KEYS] = KeyVerifier(app[POOL], cfg.key_cache_seconds)
     yield
     await hub.stop()
     await app[POOL].close()

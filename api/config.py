@@ -19,3 +19,4 @@ class ApiConfig:
     kafka_send_timeout_seconds: float = 10.0  # a write Kafka has not acknowledged by then answers 503
     database_timeout_seconds: float = 5.0  # connecting to PostgreSQL, and readiness probes
     read_your_writes_seconds: float = 5.0  # longest a miss waits for the projector before 404 (or 503 if behind)
+    key_cache_seconds: float = 5.0  # a key revoked elsewhere is refused within this long (api/keys.py)

@@ -39,7 +39,7 @@ class Principal:
         return f"key:{self.key_id} ({self.name})"
 
 
-PRINCIPAL = "planperfect.principal"  # request[PRINCIPAL] set by the auth middleware
+PRINCIPAL = web.RequestKey("planperfect.principal", Principal)  # request[PRINCIPAL], set by api/auth.py
 
 
 def principal_of(request: web.Request) -> Principal:

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from api.config import ApiConfig
 from api.consistency import ReadYourWrites
+from api.keys import KeyVerifier
 from api.notifications import JobNotifications
 from api.producer import KafkaProducerLink
 
@@ -15,3 +16,4 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 PRODUCER = web.AppKey("producer", KafkaProducerLink)
 NOTIFICATIONS = web.AppKey("notifications", JobNotifications)
 READS = web.AppKey("reads", ReadYourWrites)
+KEYS = web.AppKey("keys", KeyVerifier)

@@ -128,13 +128,15 @@ def sse_events(lines: Iterator[bytes]) -> Iterator[tuple[str, dict]]:
 
 def follow(settings: Settings, job_id: str, out: Out = print) -> str:
     """Print the job's events as they happen (GET /v1/jobs/{id}/stream) until it ends; its final status."""
+    from planperfect.api_key import auth_headers
     from planperfect.cli import _http, _unreachable_api, api_error, api_url
 
     last_id = "0"
     visible_by = time.monotonic() + VISIBLE_WITHIN
     while True:
         url = api_url(settings, f"/v1/jobs/{job_id}/stream")
-        req = urllib.request.Request(url, headers={"Accept": "text/event-stream", "Last-Event-ID": last_id})
+        req = urllib.request.Request(url, headers={"Accept": "text/event-stream", "Last-Event-ID": last_id,
+                                                   **auth_headers(settings)})
         try:
             with urllib.request.urlopen(req, timeout=STREAM_READ_TIMEOUT) as resp:
                 for last_id, ev in sse_events(resp):

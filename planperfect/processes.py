@@ -183,6 +183,7 @@ def api_config(settings: Settings):
         kafka_send_timeout_seconds=settings.kafka_send_timeout_seconds,
         database_timeout_seconds=settings.database_timeout_seconds,
         read_your_writes_seconds=settings.read_your_writes_seconds,
+        key_cache_seconds=settings.api_key_cache_seconds,
     )
 
 

@@ -8,6 +8,7 @@ import time
 
 import aiohttp
 
+from planperfect.api_key import new_key
 from planperfect.bench.deployment import deployment
 from planperfect.bench.report import Progress, Result, percentile
 from planperfect.settings import Settings
@@ -44,8 +45,9 @@ async def run_intake(base_settings: Settings, *, requests: int, concurrency: int
     async with deployment(base_settings, "intake", api_port=free_port()) as dep:
         dep.start("api")
         base = f"http://127.0.0.1:{dep.settings.api_port}"
+        _, key = await new_key(dep.settings, name="bench intake", role="submitter", actor="bench")
         connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector) as http:
+        async with aiohttp.ClientSession(connector=connector, headers={"Authorization": f"Bearer {key}"}) as http:
             await wait_ready(base, http, dep.check_alive)
             for n in range(concurrency):  # connections opened and code paths warm before the clock starts
                 async with http.post(f"{base}/v1/jobs", json=body(n)) as resp:

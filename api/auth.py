@@ -1,0 +1,79 @@
+"""Authentication at the edge: every request's key resolved to a Principal and held to its route's declared role.
+
+The role each route needs is declared once, in api/contract.py; a route without a declaration is let through
+for an admin key only (fail closed). A key comes as `Authorization: Bearer <key>`, or, for the web monitor's
+pages and their fetches and event streams (which cannot set headers), in its HttpOnly session cookie.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+from aiohttp.web_urldispatcher import StaticResource
+
+from api.contract import CONTRACT, PUBLIC, Access
+from api.errors import ApiError
+from api.principal import PRINCIPAL, Principal, Role
+from api.state import KEYS
+
+COOKIE = "planperfect_key"
+SIGN_IN = "/monitor/sign-in"
+REALM = 'Bearer realm="planperfect"'
+
+
+def declared_access(request: web.Request) -> Access:
+    """The role the matched route declares; PUBLIC for static files and for requests no route matched (their
+    404 or 405 says nothing a caller could not learn from the OpenAPI document)."""
+    info = request.match_info
+    if info.http_exception is not None:
+        return PUBLIC
+    resource = info.route.resource
+    if isinstance(resource, StaticResource):
+        return PUBLIC
+    details = resource.get_info() if resource is not None else {}
+    path = details.get("path") or details.get("formatter")
+    method = "GET" if request.method == "HEAD" else request.method
+    op = CONTRACT.get((method, path))
+    return op.access if op is not None and op.access is not None else Role.ADMIN
+
+
+def presented_key(request: web.Request) -> str | None:
+    """The key the request carries: the Authorization header first, else the monitor's cookie."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, key = header.partition(" ")
+        return key.strip() if scheme.lower() == "bearer" else header  # another scheme: a key that fails
+    return request.cookies.get(COOKIE)
+
+
+def unauthorized(request: web.Request, sent: bool) -> web.HTTPException:
+    if not sent and request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
+        # A person opening a monitor page without a session: to the sign-in form, and back after it.
+        return web.HTTPSeeOther(f"{SIGN_IN}?next={quote(request.path_qs, safe='')}")
+    if sent:
+        return ApiError(401, "invalid_token", "the API key is unknown, revoked or malformed",
+                        headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
+    return ApiError(401, "unauthorized", "an API key is required: send Authorization: Bearer <key> "
+                    "(planperfect keys create makes one)", headers={"WWW-Authenticate": REALM})
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler):
+    needed = declared_access(request)
+    if needed == PUBLIC:
+        return await handler(request)
+    key = presented_key(request)
+    principal = await request.config_dict[KEYS].principal(key) if key else None
+    if principal is None:
+        raise unauthorized(request, sent=bool(key))
+    if not principal.role.allows(needed):
+        raise ApiError(403, "forbidden", f"{request.method} {request.path} needs the {needed.value} role; "
+                       f"key {principal.key_id} is a {principal.role.value}")
+    request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+def signed_in(request: web.Request) -> Principal | None:
+    """The principal of a request that had to present a key; None on a public route."""
+    return request.get(PRINCIPAL)
