@@ -7,10 +7,9 @@ pages and their fetches and event streams (which cannot set headers), in its Htt
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from aiohttp import web
 from aiohttp.web_urldispatcher import StaticResource
+from yarl import URL
 
 from api.contract import CONTRACT, PUBLIC, Access
 from api.errors import ApiError
@@ -50,7 +49,7 @@ def presented_key(request: web.Request) -> str | None:
 def unauthorized(request: web.Request, sent: bool) -> web.HTTPException:
     if not sent and request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
         # A person opening a monitor page without a session: to the sign-in form, and back after it.
-        return web.HTTPSeeOther(f"{SIGN_IN}?next={quote(request.path_qs, safe='')}")
+        return web.HTTPSeeOther(URL(SIGN_IN).with_query(next=request.path_qs))
     if sent:
         return ApiError(401, "invalid_token", "the API key is unknown, revoked or malformed",
                         headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})

@@ -24,6 +24,7 @@ from uuid import uuid5
 import asyncpg
 
 from api.principal import Principal, Role
+from projections.outages import POSTGRES, out_of_reach
 from streams.access_events import AccessFact, KeyCreated, KeyRevoked
 from streams.envelope import PLANPERFECT_NS
 
@@ -136,8 +137,8 @@ async def lookup(conn: asyncpg.Connection, key_id: str) -> tuple[KeyRecord, byte
 class KeyVerifier:
     """Verifies keys for one API process, remembering each key id's row for `ttl` seconds.
 
-    The cache spares every request a round trip to PostgreSQL (and lets intake go on through a short database
-    outage); its price is that a key revoked by another process (the CLI, another API) is refused within `ttl`
+    The cache spares every request a round trip to PostgreSQL, and lets intake go on while PostgreSQL is out of
+    reach (a key checked before is trusted as it was until it answers again); its price is that a key revoked by another process (the CLI, another API) is refused within `ttl`
     seconds rather than at once. A revocation through this process's own API forgets the key at once.
     """
 
@@ -156,11 +157,18 @@ class KeyVerifier:
         now = time.monotonic()
         cached = self._rows.get(key_id)
         if cached is None or now - cached[0] >= self._ttl:
-            async with self._pool.acquire() as conn:
-                entry = await lookup(conn, key_id)
-            if len(self._rows) >= self.MAX_ENTRIES:
-                self._rows.clear()
-            self._rows[key_id] = cached = (now, entry)
+            try:
+                async with self._pool.acquire() as conn:
+                    entry = await lookup(conn, key_id)
+            except Exception as exc:
+                # PostgreSQL out of reach: a key checked before the outage is still trusted as it was (so that
+                # intake, which needs only Kafka, goes on); any other key meets the outage's 503.
+                if cached is None or out_of_reach(exc, sockets=POSTGRES) != POSTGRES:
+                    raise
+            else:
+                if len(self._rows) >= self.MAX_ENTRIES:
+                    self._rows.clear()
+                self._rows[key_id] = cached = (now, entry)
         entry = cached[1]
         if entry is None or entry[0].revoked_at is not None or not matches(key, entry[1]):
             return None

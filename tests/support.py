@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
 
+import aiohttp
+
 T = TypeVar("T")
 
 # The suite's one broker holds every test's topics: four partitions a topic keeps it light (the default, 12,
@@ -156,8 +158,6 @@ async def api_client(infra, config, *, role: str = "admin", key_prefix: str | No
         yield client
 
 
-def api_session(key: str, **kwargs) -> "aiohttp.ClientSession":
+def api_session(key: str, **kwargs) -> aiohttp.ClientSession:
     """An aiohttp session that sends `key` on every request (the e2e tests' clients of a running API)."""
-    import aiohttp
-
     return aiohttp.ClientSession(headers=bearer(key), **kwargs)
