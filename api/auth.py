@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.web_urldispatcher import StaticResource
 from yarl import URL
 
-from api.contract import CONTRACT, PUBLIC, Access
+from api.contract import CONTRACT, PUBLIC, Operation
 from api.errors import ApiError
 from api.principal import PRINCIPAL, Principal, Role
 from api.state import KEYS
@@ -21,20 +21,24 @@ SIGN_IN = "/monitor/sign-in"
 REALM = 'Bearer realm="planperfect"'
 
 
-def declared_access(request: web.Request) -> Access:
-    """The role the matched route declares; PUBLIC for static files and for requests no route matched (their
-    404 or 405 says nothing a caller could not learn from the OpenAPI document)."""
+_PUBLIC = Operation("Static files, and requests no route matched", "public", {}, access=PUBLIC)
+_UNDECLARED = Operation("A route api/contract.py does not declare", "undeclared", {}, access=Role.ADMIN)
+
+
+def declared(request: web.Request) -> Operation:
+    """The matched route's contract. Static files and requests no route matched are public (their 404 or 405 says
+    nothing a caller could not learn from the OpenAPI document); a route without a declared role is an admin's."""
     info = request.match_info
     if info.http_exception is not None:
-        return PUBLIC
+        return _PUBLIC
     resource = info.route.resource
     if isinstance(resource, StaticResource):
-        return PUBLIC
+        return _PUBLIC
     details = resource.get_info() if resource is not None else {}
     path = details.get("path") or details.get("formatter")
     method = "GET" if request.method == "HEAD" else request.method
     op = CONTRACT.get((method, path))
-    return op.access if op is not None and op.access is not None else Role.ADMIN
+    return op if op is not None and op.access is not None else _UNDECLARED
 
 
 def presented_key(request: web.Request) -> str | None:
@@ -59,7 +63,8 @@ def unauthorized(request: web.Request, sent: bool) -> web.HTTPException:
 
 @web.middleware
 async def authenticate(request: web.Request, handler):
-    needed = declared_access(request)
+    op = declared(request)
+    needed = op.access
     if needed == PUBLIC:
         return await handler(request)
     key = presented_key(request)
@@ -69,6 +74,9 @@ async def authenticate(request: web.Request, handler):
     if not principal.role.allows(needed):
         raise ApiError(403, "forbidden", f"{request.method} {request.path} needs the {needed.value} role; "
                        f"key {principal.key_id} is a {principal.role.value}")
+    if principal.tenant is not None and not op.tenants:
+        raise ApiError(403, "tenant_not_supported", f"{request.method} {request.path} is not confined to a tenant; "
+                       f"key {principal.key_id} is bound to one (use a key bound to no tenant)")
     request[PRINCIPAL] = principal
     return await handler(request)
 

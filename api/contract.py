@@ -64,6 +64,9 @@ class Operation:
     # The least role a key needs, or PUBLIC. Left out, the route is undeclared: the API lets only an admin key
     # through (it fails closed) and tests/integration/test_api_contract.py fails.
     access: Access | None = None
+    # The route confines a key bound to a tenant to that tenant's data (and a submitter to its own jobs); a route
+    # without it refuses such keys (403 tenant_not_supported) rather than show them every tenant's.
+    tenants: bool = False
 
 
 def error(description: str, **headers: str) -> Reply:
@@ -95,7 +98,7 @@ TOO_LARGE = error("Body larger than the configured maximum")
 INVALID = error("A field is invalid: `field` names it, `details` lists every problem")
 
 _INTAKE = Operation(
-    "Submit a content job", "jobs", access=Role.SUBMITTER, body=IntakeRequest, params=(IDEMPOTENCY_KEY,),
+    "Submit a content job", "jobs", access=Role.SUBMITTER, tenants=True, body=IntakeRequest, params=(IDEMPOTENCY_KEY,),
     description="Writes JobSubmitted to the log and answers at once; the job then runs stage by stage.",
     responses={202: Reply("The job is on the log", r.JobAccepted, headers=LOCATION),
                200: Reply("Same Idempotency-Key as an earlier job: that job", r.JobAccepted, headers=LOCATION),
@@ -208,33 +211,33 @@ CONTRACT: dict[tuple[str, str], Operation] = {
     ("POST", "/content-intake"): _INTAKE,
     ("POST", "/v1/jobs"): _INTAKE,
     ("GET", "/content-intake/{job_id}"): Operation(
-        "A job's status as the seed's client polls it", "jobs", access=Role.SUBMITTER, params=(path_id("job_id", "job"),),
+        "A job's status as the seed's client polls it", "jobs", access=Role.SUBMITTER, tenants=True, params=(path_id("job_id", "job"),),
         description="`status` is queued, processing, completed or failed; a seed client polls until completed "
                     "or failed. A dead-lettered or cancelled job is `failed` with `failure` saying why.",
         responses={200: Reply("The job's status", r.SeedJobStatus), 400: BAD_ID, 404: error("Unknown job")}),
     ("GET", "/v1/jobs"): Operation(
-        "List jobs, newest first", "jobs", access=Role.READER,
+        "List jobs, newest first (a submitter's own)", "jobs", access=Role.SUBMITTER, tenants=True,
         params=(Param("status", "query", JobStatus, "Only jobs in this status."),
                 Param("stage", "query", Stage, "Only jobs at this stage."), limit(50, 500),
                 Param("cursor", "query", str, "`next_cursor` of the previous page.")),
         responses={200: Reply("A page of jobs", r.JobPage), 400: BAD_ID}),
     ("GET", "/v1/jobs/{job_id}"): Operation(
-        "A job with its stages", "jobs", access=Role.SUBMITTER, params=(path_id("job_id", "job"),),
+        "A job with its stages", "jobs", access=Role.SUBMITTER, tenants=True, params=(path_id("job_id", "job"),),
         responses={200: Reply("The job", r.Job), 400: BAD_ID, 404: error("Unknown job")}),
     ("GET", "/v1/jobs/{job_id}/events"): Operation(
-        "A job's events in sequence order", "jobs", access=Role.SUBMITTER, params=(path_id("job_id", "job"),),
+        "A job's events in sequence order", "jobs", access=Role.SUBMITTER, tenants=True, params=(path_id("job_id", "job"),),
         responses={200: Reply("The events", r.JobEvents), 400: BAD_ID, 404: error("Unknown job")}),
     ("GET", "/v1/jobs/{job_id}/payloads/{stage}"): Operation(
-        "A stage's output", "jobs", access=Role.SUBMITTER,
+        "A stage's output", "jobs", access=Role.SUBMITTER, tenants=True,
         params=(path_id("job_id", "job"), Param("stage", "path", Stage, "The stage.", required=True)),
         responses={200: Reply("The output", r.StagePayload), 400: BAD_ID,
                    404: error("Unknown job, or the stage has no output (yet)")}),
     ("GET", "/v1/jobs/{job_id}/result"): Operation(
-        "The finished content: Markdown, HTML and JSON-LD", "jobs", access=Role.SUBMITTER, params=(path_id("job_id", "job"),),
+        "The finished content: Markdown, HTML and JSON-LD", "jobs", access=Role.SUBMITTER, tenants=True, params=(path_id("job_id", "job"),),
         responses={200: Reply("The result", r.JobResult), 400: BAD_ID, 404: error("Unknown job"),
                    409: error("The job has not completed")}),
     ("GET", "/v1/jobs/{job_id}/stream"): Operation(
-        "Follow a job live (Server-Sent Events)", "jobs", access=Role.SUBMITTER, description=STREAM_DESCRIPTION,
+        "Follow a job live (Server-Sent Events)", "jobs", access=Role.SUBMITTER, tenants=True, description=STREAM_DESCRIPTION,
         params=(path_id("job_id", "job"),
                 Param("include_output", "query", bool, "Send each StageCompleted with its whole output."),
                 Param("Last-Event-ID", "header", Annotated[int, Field(ge=0, le=2**31 - 1)],
@@ -243,20 +246,20 @@ CONTRACT: dict[tuple[str, str], Operation] = {
                               media_type="text/event-stream", mode="validation"),
                    400: BAD_ID, 404: error("Unknown job")}),
     ("POST", "/v1/jobs/{job_id}/cancel"): Operation(
-        "Cancel a job", "jobs", access=Role.OPERATOR, params=(path_id("job_id", "job"),),
+        "Cancel a job", "jobs", access=Role.OPERATOR, tenants=True, params=(path_id("job_id", "job"),),
         responses={202: Reply("Cancellation requested", r.CancelAccepted), 400: BAD_ID,
                    404: error("Unknown job"), 409: error("The job has already finished")}),
     ("GET", "/v1/dlq"): Operation(
-        "List dead letters, newest first", "operations", access=Role.READER,
+        "List dead letters, newest first", "operations", access=Role.READER, tenants=True,
         params=(Param("status", "query", Literal["dead", "redriven"], "Only these."),
                 Param("stage", "query", Stage, "Only this stage's."),
                 Param("job_id", "query", UUID, "Only this job's."), limit(100, 1000)),
         responses={200: Reply("Dead letters", r.DeadLetters), 400: BAD_ID}),
     ("GET", "/v1/dlq/{dead_letter_id}"): Operation(
-        "A dead letter with its original message", "operations", access=Role.READER, params=(path_id("dead_letter_id", "dead letter"),),
+        "A dead letter with its original message", "operations", access=Role.READER, tenants=True, params=(path_id("dead_letter_id", "dead letter"),),
         responses={200: Reply("The dead letter", r.DeadLetterDetail), 400: BAD_ID, 404: error("Unknown dead letter")}),
     ("POST", "/v1/dlq/{dead_letter_id}/redrive"): Operation(
-        "Redrive a dead-lettered job", "operations", access=Role.OPERATOR, params=(path_id("dead_letter_id", "dead letter"),),
+        "Redrive a dead-lettered job", "operations", access=Role.OPERATOR, tenants=True, params=(path_id("dead_letter_id", "dead letter"),),
         description="Back to the failed stage with fresh attempts; the dead letter is kept and marked redriven.",
         responses={202: Reply("Redrive requested", r.RedriveAccepted), 400: BAD_ID,
                    404: error("Unknown dead letter"), 409: error("Already redriven, or not a job")}),

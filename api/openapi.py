@@ -141,8 +141,12 @@ def _operation(method: str, path: str, op: Operation, schemas: _Schemas) -> dict
     else:
         role = op.access.value if op.access is not None else "admin (undeclared)"
         out["security"] = [{"bearer": []}, {"monitorSession": []}]
-        out["description"] = (op.description + "\n\n" if op.description else "") + f"Needs a key with the {role} role or above."
+        scope = ("A key bound to a tenant sees and acts on that tenant's jobs only; a submitter on its own."
+                 if op.tenants else "Refused to a key bound to a tenant (403 tenant_not_supported).")
+        out["description"] = ((op.description + "\n\n" if op.description else "")
+                              + f"Needs a key with the {role} role or above. {scope}")
         out["x-required-role"] = role
+        out["x-tenant-scoped"] = op.tenants
     if op.params:
         out["parameters"] = [
             {"name": p.name, "in": p.where, "required": p.required or p.where == "path",

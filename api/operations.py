@@ -10,6 +10,7 @@ from aiokafka.errors import KafkaError
 
 from api.errors import ApiError, unavailable
 from api.jobs import job_or_404
+from api.principal import principal_of
 from api.publish import publish
 from api.params import limit_param, path_uuid, stage_param, uuid_param
 from api.state import CONFIG, POOL
@@ -51,7 +52,8 @@ async def list_dlq(request: web.Request) -> web.Response:
     job_id = uuid_param(q.get("job_id"), "job_id")
     limit = limit_param(request, 100, 1000)
     async with request.app[POOL].acquire() as conn:
-        letters = await queries.list_dead_letters(conn, status=status, stage=stage, job_id=job_id, limit=limit)
+        letters = await queries.list_dead_letters(conn, status=status, stage=stage, job_id=job_id, limit=limit,
+                                                  tenant=principal_of(request).tenant)
     return web.json_response({"dead_letters": letters})
 
 
@@ -59,8 +61,10 @@ async def dead_letter_or_404(request: web.Request, letter_id: UUID) -> dict:
     """One dead letter with its original message, or 404 naming the id (the JSON routes and the monitor's pages)."""
     async with request.config_dict[POOL].acquire() as conn:
         letter = await queries.get_dead_letter(conn, letter_id)
-    if letter is None:
+    caller = principal_of(request)
+    if letter is None or (caller.tenant is not None and letter.pop("tenant") != caller.tenant):
         raise ApiError(404, "dead_letter_not_found", f"no dead letter {letter_id}", field="dead_letter_id")
+    letter.pop("tenant", None)
     return letter
 
 

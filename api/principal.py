@@ -33,6 +33,22 @@ class Principal:
     role: Role
     tenant: str | None = None
 
+    def sees(self, tenant: str | None, submitted_by: str | None) -> bool:
+        """Whether this caller may see (and act on) a job of `tenant` submitted by key `submitted_by`: a key bound to
+        a tenant sees that tenant's jobs only, a submitter only the jobs it submitted."""
+        if self.tenant is not None and tenant != self.tenant:
+            return False
+        return self.role is not Role.SUBMITTER or submitted_by == self.key_id
+
+    @property
+    def owner_filter(self) -> str | None:
+        """The `submitted_by` a listing is confined to (a submitter's own), or None."""
+        return self.key_id if self.role is Role.SUBMITTER else None
+
+    def idempotency_scope(self, key: str) -> str:
+        """An Idempotency-Key as stored: within a tenant, so that two tenants' equal keys name two jobs."""
+        return key if self.tenant is None else f"tenant:{self.tenant}:{key}"
+
     @property
     def actor(self) -> str:
         """How operator actions record who did them: `key:<id> (<name>)`."""

@@ -25,6 +25,10 @@ class JobSubmitted(Envelope):
     retry_delay_seconds: int
     visibility_seconds: int
     idempotency_key: str | None = None
+    # Who it is for (additive: older events have neither): the submitting API key's tenant, if it is bound to one,
+    # and that key's id. Reads are confined by them (api/principal.py, Principal.sees).
+    tenant: str | None = None
+    submitted_by: str | None = None
 
 
 class StageStarted(Envelope):
