@@ -16,7 +16,8 @@ from api.monitor.guard import cross_site_guard
 from api.monitor.mount import add_monitor
 from api.notifications import JobNotifications
 from api.producer import KafkaProducerLink
-from api.state import CONFIG, KEYS, NOTIFICATIONS, POOL, PRODUCER, READS
+from api.ratelimit import TokenBuckets
+from api.state import CONFIG, INTAKE_LIMITS, KEYS, NOTIFICATIONS, POOL, PRODUCER, READS
 
 
 def create_app(config: ApiConfig) -> web.Application:
@@ -24,6 +25,7 @@ def create_app(config: ApiConfig) -> web.Application:
     app = web.Application(middlewares=[error_middleware, cross_site_guard, authenticate],
                           client_max_size=config.max_body_bytes)
     app[CONFIG] = config
+    app[INTAKE_LIMITS] = TokenBuckets(config.intake_rate_per_key, config.intake_burst_per_key)
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_kafka)
     app.cleanup_ctx.append(_read_your_writes)

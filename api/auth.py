@@ -14,7 +14,8 @@ from yarl import URL
 from api.contract import CONTRACT, PUBLIC, Operation
 from api.errors import ApiError
 from api.principal import PRINCIPAL, Principal, Role
-from api.state import KEYS
+from api.ratelimit import retry_after
+from api.state import INTAKE_LIMITS, KEYS
 
 COOKIE = "planperfect_key"
 SIGN_IN = "/monitor/sign-in"
@@ -77,6 +78,13 @@ async def authenticate(request: web.Request, handler):
     if principal.tenant is not None and not op.tenants:
         raise ApiError(403, "tenant_not_supported", f"{request.method} {request.path} is not confined to a tenant; "
                        f"key {principal.key_id} is bound to one (use a key bound to no tenant)")
+    if op.rate_limited:
+        wait = request.config_dict[INTAKE_LIMITS].take(principal.key_id)
+        if wait is not None:
+            limits = request.config_dict[INTAKE_LIMITS]
+            raise ApiError(429, "rate_limited", f"key {principal.key_id} may submit {limits.rate:g} a second "
+                           f"(bursts of {limits.burst}); retry after {retry_after(wait)} s",
+                           headers={"Retry-After": retry_after(wait)})
     request[PRINCIPAL] = principal
     return await handler(request)
 

@@ -67,6 +67,9 @@ class Operation:
     # The route confines a key bound to a tenant to that tenant's data (and a submitter to its own jobs); a route
     # without it refuses such keys (403 tenant_not_supported) rather than show them every tenant's.
     tenants: bool = False
+    # Each key may call it at most PLANPERFECT_INTAKE_RATE_PER_KEY times a second (bursts of _BURST_PER_KEY); past
+    # that, 429 with Retry-After.
+    rate_limited: bool = False
 
 
 def error(description: str, **headers: str) -> Reply:
@@ -98,11 +101,13 @@ TOO_LARGE = error("Body larger than the configured maximum")
 INVALID = error("A field is invalid: `field` names it, `details` lists every problem")
 
 _INTAKE = Operation(
-    "Submit a content job", "jobs", access=Role.SUBMITTER, tenants=True, body=IntakeRequest, params=(IDEMPOTENCY_KEY,),
+    "Submit a content job", "jobs", access=Role.SUBMITTER, tenants=True, rate_limited=True, body=IntakeRequest, params=(IDEMPOTENCY_KEY,),
     description="Writes JobSubmitted to the log and answers at once; the job then runs stage by stage.",
     responses={202: Reply("The job is on the log", r.JobAccepted, headers=LOCATION),
                200: Reply("Same Idempotency-Key as an earlier job: that job", r.JobAccepted, headers=LOCATION),
-               400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID})
+               400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID,
+               429: error("This key submitted more than its rate allows", **{
+                   "Retry-After": "Seconds until the key may submit again."})})
 
 STREAM_DESCRIPTION = """Server-Sent Events: each event of the job as `id: <sequence>`, `event: <type>`,
 `data: <the event as JSON>`, live, until the job ends (a `: keep-alive` comment every 15 s). A

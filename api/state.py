@@ -8,6 +8,7 @@ from aiohttp import web
 from api.config import ApiConfig
 from api.consistency import ReadYourWrites
 from api.keys import KeyVerifier
+from api.ratelimit import TokenBuckets
 from api.notifications import JobNotifications
 from api.producer import KafkaProducerLink
 
@@ -17,3 +18,4 @@ PRODUCER = web.AppKey("producer", KafkaProducerLink)
 NOTIFICATIONS = web.AppKey("notifications", JobNotifications)
 READS = web.AppKey("reads", ReadYourWrites)
 KEYS = web.AppKey("keys", KeyVerifier)
+INTAKE_LIMITS = web.AppKey("intake_limits", TokenBuckets)

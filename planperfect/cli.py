@@ -73,8 +73,8 @@ def _ready(settings: Settings, *, quiet: bool) -> None:
     from planperfect.api_key import ensure_admin_key
 
     made = ensure_admin_key(settings)
-    if made is not None:  # said even when quiet: it is said once, and where the key is matters
-        print(f"api key: an admin key was created in {made} (readable only by you; the CLI and the demo use it)",
+    if made is not None:
+        say(f"api key: an admin key was created in {made} (readable only by you; the CLI and the demo use it)",
               flush=True)
 
 

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(256 * 1024, description="Largest accepted HTTP request body.")
     api_key: SecretStr | None = Field(None, description="The key the CLI and the demo send to the API (else the admin "
                                       "key file the first `up` wrote in the data directory).")
+    intake_rate_per_key: float = Field(50.0, ge=0, description="Jobs one API key may submit per second, on average "
+                                       "(token bucket per key and API process; 0: no limit). Past it: 429 with Retry-After.")
+    intake_burst_per_key: int = Field(100, ge=1, description="Submissions one API key may make at once before the "
+                                      "rate applies (the bucket's size).")
     api_key_cache_seconds: float = Field(5.0, ge=0, le=300, description="How long an API process trusts a key it "
                                          "checked: a key revoked elsewhere is refused within this long.")
     fault_injection: bool = Field(False, description="Tests only: honour [fault:STAGE:KIND:N] markers in job titles.")

@@ -43,7 +43,7 @@ def body(n: int) -> dict:
 async def run_intake(base_settings: Settings, *, requests: int, concurrency: int = 64) -> Result:
     result = Result("intake: POST /v1/jobs on one API process")
     async with deployment(base_settings, "intake", api_port=free_port()) as dep:
-        dep.start("api")
+        dep.start("api", PLANPERFECT_INTAKE_RATE_PER_KEY="0")  # the API's own ceiling, not a key's allowance
         base = f"http://127.0.0.1:{dep.settings.api_port}"
         _, key = await new_key(dep.settings, name="bench intake", role="submitter", actor="bench")
         connector = aiohttp.TCPConnector(limit=concurrency)

@@ -155,3 +155,23 @@ async def test_revocation_takes_effect_at_once_here_and_within_the_cache_time_el
         listed = {k["key_id"]: k for k in (await (await client.get("/v1/keys")).json())["keys"]}
         assert listed[key_id_of(second)]["revoked_by"].startswith("cli:")
         assert all("key" not in k and "secret_hash" not in k for k in listed.values())
+
+
+async def test_intake_is_rate_limited_per_key_with_retry_after(infra, database, prefix):
+    config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), intake_rate_per_key=2.0,
+                       intake_burst_per_key=2)
+    one, other = [await make_key(infra, database, prefix, "submitter", name=n) for n in ("one", "other")]
+    # An empty body: the limit is counted before the body is read (422 past it), so no write to Kafka is needed.
+    async with TestClient(TestServer(create_app(config))) as client:
+        statuses = [(await client.post("/v1/jobs", json={}, headers=bearer(one))).status for _ in range(2)]
+        assert statuses == [422, 422]
+        refused = await client.post("/content-intake", json={}, headers=bearer(one))  # one bucket for both routes
+        assert refused.status == 429 and refused.headers["Retry-After"] == "1", await refused.text()
+        assert await _error(refused) == "rate_limited"
+        assert (await client.post("/v1/jobs", json={}, headers=bearer(other))).status == 422
+        assert (await client.get("/v1/jobs", headers=bearer(one))).status == 200  # reads are not limited
+
+        async def allowed_again() -> bool:
+            return (await client.post("/v1/jobs", json={}, headers=bearer(one))).status == 422
+
+        await eventually(allowed_again, timeout=5, interval=0.25, what="a token back after Retry-After")
