@@ -215,7 +215,7 @@ class StageRunner:
         progress = Progress.running(req, begun.attempt).at(seq, JobState.SETTLING)
         current = await self.guard.get(req.job_id)
         if current is not None and current.cancel_requested:
-            progress = progress.with_cancel()
+            progress = progress.with_cancel(current.cancel_by)
         await self.guard.put(req.job_id, replace(progress, started_sequence=begun.sequence))
 
     async def _attempt(self, req: RequestStage, begun: StageStarted, inp: StageInput, ctx: StageContext,
@@ -278,8 +278,9 @@ class StageRunner:
             await self.guard.put(req.job_id, Progress.waiting(target, state, at))
 
     async def _cancelled(self, req: RequestStage, begun: StageStarted | None, seq: int) -> None:
+        asked = await self.guard.get(req.job_id)
         event = transitions.cancelled(req.job_id, req.correlation_id, seq, req.stage, "cancelled by request",
-                                      begun.event_id if begun else None, utc_now())
+                                      begun.event_id if begun else None, utc_now(), asked.cancel_by if asked else None)
         await self.emit.event(event)
         await self.guard.put(req.job_id, Progress.running(req, req.attempt).at(seq + 1, JobState.CANCELLED))
         log.info("job %s cancelled at stage %s", req.job_id, req.stage, extra=_context(req))
@@ -309,7 +310,7 @@ class Dispatcher:
             return  # already started (a repeated submission with the same Idempotency-Key)
         if p is not None and p.cancel_requested:
             cancel = transitions.cancelled(event.job_id, event.correlation_id, event.sequence + 1, None,
-                                           "cancelled before it started", event.event_id, utc_now())
+                                           "cancelled before it started", event.event_id, utc_now(), p.cancel_by)
             await self.emit.event(cancel)
             await self.guard.put(event.job_id, p.at(cancel.sequence + 1, JobState.CANCELLED))
             return
@@ -365,14 +366,14 @@ class JobControl:
     async def _cancel(self, cmd: CancelJob) -> None:
         p = await self.guard.get(cmd.job_id)
         if p is None:  # submitted but not dispatched yet: the dispatcher will cancel it
-            await self.guard.put(cmd.job_id, Progress.new(cmd.job_id, cancel_requested=True))
+            await self.guard.put(cmd.job_id, Progress.new(cmd.job_id, cancel_requested=True).with_cancel(cmd.requested_by))
         elif p.state in (JobState.QUEUED, JobState.DELAYED):
             event = transitions.cancelled(cmd.job_id, p.correlation_id, p.next_sequence, p.stage, cmd.reason,
-                                          cmd.command_id, utc_now())
+                                          cmd.command_id, utc_now(), cmd.requested_by)
             await self.emit.event(event)
             await self.guard.put(cmd.job_id, p.at(p.next_sequence + 1, JobState.CANCELLED))
         elif p.state in (JobState.RUNNING, JobState.SETTLING, JobState.NEW):
-            await self.guard.put(cmd.job_id, p.with_cancel())
+            await self.guard.put(cmd.job_id, p.with_cancel(cmd.requested_by))
             task = self.runner.running.pop(cmd.job_id, None)
             if task is not None:
                 task.cancel()  # the running stage stops at its next await

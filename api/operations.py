@@ -37,7 +37,8 @@ async def cancel(request: web.Request) -> web.Response:
     if job["status"] in TERMINAL:
         raise ApiError(409, "job_finished", f"job {job_id} is already {job['status']}; there is nothing to cancel")
     now = datetime.now(timezone.utc)
-    cmd = CancelJob(command_id=command_id_for(job_id, f"cancel:{now.isoformat()}"), job_id=job_id, requested_at=now)
+    cmd = CancelJob(command_id=command_id_for(job_id, f"cancel:{now.isoformat()}"), job_id=job_id, requested_at=now,
+                    requested_by=principal_of(request).actor)
     await _send_control(request, job_id, cmd)
     return web.json_response({"job_id": str(job_id), "status": "cancelling"}, status=202)
 
@@ -95,6 +96,7 @@ async def redrive(request: web.Request) -> web.Response:
         command_id=command_id_for(job_id, f"redrive-command:{letter_id}"), job_id=job_id,
         requested_at=datetime.now(timezone.utc), dead_letter_id=letter_id, request=request_model,
         next_sequence=letter["next_sequence"], fresh_attempts=budget or request_model.max_attempts,
+        requested_by=principal_of(request).actor,
     )
     await _send_control(request, job_id, cmd)
     return web.json_response({"dead_letter_id": str(letter_id), "job_id": str(job_id), "status": "redriving",

@@ -104,7 +104,8 @@ def describe_event(ev: dict) -> str | None:
         case "JobRedriven":
             return f"redriven to {stage}"
         case "JobCancelled":
-            return f"CANCELLED{f' at {stage}' if stage else ''}: {ev.get('reason')}"
+            by = f" (by {ev['by']})" if ev.get("by") else ""
+            return f"CANCELLED{f' at {stage}' if stage else ''}: {ev.get('reason')}{by}"
     return None
 
 
@@ -190,7 +191,8 @@ def status_lines(job: dict, events: list[dict] | None = None) -> list[str]:
     if job["status"] == "cancelled":
         if cancel := next((ev for ev in reversed(events or []) if ev.get("type") == "JobCancelled"), None):
             at = f" (at {cancel['stage']})" if cancel.get("stage") else ""
-            lines.append(f"  why cancelled: {cancel.get('reason')}{at}")
+            by = f", by {cancel['by']}" if cancel.get("by") else ""
+            lines.append(f"  why cancelled: {cancel.get('reason')}{by}{at}")
     elif job["status"] not in ("completed", "queued", "running", "retrying") and job.get("last_error"):
         lines.append(f"  why {job['status']}: {job['last_error']}")
     return lines

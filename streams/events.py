@@ -102,6 +102,7 @@ class JobRedriven(Envelope):
     schema_version: Literal[1] = 1
     stage: Stage
     dead_letter_id: UUID
+    by: str | None = None  # who redrove it: `key:<id> (<name>)` (additive: older events have none)
 
 
 class JobCancelled(Envelope):
@@ -109,6 +110,7 @@ class JobCancelled(Envelope):
     schema_version: Literal[1] = 1
     stage: Stage | None
     reason: str
+    by: str | None = None  # who asked for it: `key:<id> (<name>)` (additive: older events have none)
 
 
 EVENT_CLASSES = (

@@ -115,7 +115,8 @@ async def test_dead_letter_after_max_attempts_then_redrive_to_completion(faulty_
         events = await events_of(http, base, job_id)
     assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
     assert [e["type"] for e in events].count("JobCompleted") == 1
-    assert "JobRedriven" in [e["type"] for e in events]
+    redriven = [e for e in events if e["type"] == "JobRedriven"]
+    assert len(redriven) == 1 and redriven[0]["by"] == "key:" + faulty_system.key[3:15] + " (test admin)", redriven
 
 
 async def test_permanent_error_is_dead_lettered_without_retry(faulty_system):
@@ -171,6 +172,11 @@ async def test_cancellation_in_each_state(faulty_system):
             assert resp.status == 404
         events = await events_of(http, base, delayed)
         assert [e["type"] for e in events] == ["JobSubmitted", "JobCancelled"]
+        # Who asked is on the job's timeline, whether the job waited or its stage was running.
+        for job_id in (delayed, running):
+            cancelled = (await events_of(http, base, job_id))[-1]
+            assert cancelled["type"] == "JobCancelled" and cancelled["by"] == "key:" + faulty_system.key[3:15] + \
+                " (test admin)", cancelled
 
 
 async def test_poison_bytes_are_dead_lettered_and_the_stage_keeps_flowing(faulty_system, infra):

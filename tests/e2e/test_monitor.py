@@ -296,6 +296,7 @@ async def test_a_reader_sees_no_actions_and_is_refused_them_and_a_wrong_key_is_n
     async with api_session(reader["key"]) as http, http.get(f"{base}/v1/jobs/{job_id}/events") as resp:
         events = (await resp.json())["events"]
     assert events[-1]["type"] == "JobCancelled", events
+    assert events[-1]["by"] == f"key:{operator['key_id']} (monitor operator)", events[-1]  # who, on the timeline
 
 
 async def test_the_overview_resumes_by_itself_after_an_api_restart(monitored, page, tmp_path):
