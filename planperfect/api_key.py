@@ -15,7 +15,8 @@ import asyncpg
 from planperfect.settings import Settings
 
 KEY_FILE = "admin-api-key"
-KAFKA_SEND_TIMEOUT_S = 10.0
+# The first fact on a topic `topics ensure` has just made waits for the topic's leader: give it time, then fail.
+KAFKA_SEND_TIMEOUT_S = 30.0
 
 
 def key_file(settings: Settings) -> Path:
