@@ -68,7 +68,7 @@ class Operation:
     # without it refuses such keys (403 tenant_not_supported) rather than show them every tenant's.
     tenants: bool = False
     # Each key may call it at most PLANPERFECT_INTAKE_RATE_PER_KEY times a second (bursts of _BURST_PER_KEY); past
-    # that, 429 with Retry-After.
+    # that, 429 with Retry-After. Set on the routes that submit work; they share the key's one bucket.
     rate_limited: bool = False
 
 
@@ -99,15 +99,15 @@ BAD_JSON = error("Malformed JSON or header")
 NOT_JSON = error("Content-Type is not application/json")
 TOO_LARGE = error("Body larger than the configured maximum")
 INVALID = error("A field is invalid: `field` names it, `details` lists every problem")
+RATE_LIMITED = error("This key submitted more than its rate allows", **{
+    "Retry-After": "Seconds until the key may submit again."})
 
 _INTAKE = Operation(
     "Submit a content job", "jobs", access=Role.SUBMITTER, tenants=True, rate_limited=True, body=IntakeRequest, params=(IDEMPOTENCY_KEY,),
     description="Writes JobSubmitted to the log and answers at once; the job then runs stage by stage.",
     responses={202: Reply("The job is on the log", r.JobAccepted, headers=LOCATION),
                200: Reply("Same Idempotency-Key as an earlier job: that job", r.JobAccepted, headers=LOCATION),
-               400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID,
-               429: error("This key submitted more than its rate allows", **{
-                   "Retry-After": "Seconds until the key may submit again."})})
+               400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED})
 
 STREAM_DESCRIPTION = """Server-Sent Events: each event of the job as `id: <sequence>`, `event: <type>`,
 `data: <the event as JSON>`, live, until the job ends (a `: keep-alive` comment every 15 s). A
@@ -272,9 +272,10 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         "Queue depth per topic and consumer group", "operations", access=Role.READER,
         responses={200: Reply("Depths", r.Queues)}),
     ("POST", "/v1/pacing/schedules"): Operation(
-        "Create a pacing schedule", "pacing", access=Role.SUBMITTER, body=ScheduleCreate, params=(IDEMPOTENCY_KEY,),
+        "Create a pacing schedule", "pacing", access=Role.SUBMITTER, rate_limited=True, body=ScheduleCreate,
+        params=(IDEMPOTENCY_KEY,),
         responses={202: Reply("The schedule is on the log", r.ScheduleAccepted, headers=LOCATION),
-                   400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
+                   400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/pacing/schedules"): Operation(
         "List schedules, oldest first", "pacing", access=Role.READER, params=(USER_ID_QUERY, limit(50, 500)),
         responses={200: Reply("Schedules", r.Schedules), 400: BAD_ID}),
@@ -290,25 +291,27 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         responses={202: Reply("The deletion is on the log", r.ScheduleDeletion), 400: BAD_ID,
                    404: error("Unknown schedule")}),
     ("POST", "/v1/users/{user_id}/knowledge"): Operation(
-        "Add a knowledge document", "pacing", access=Role.SUBMITTER, body=KnowledgeCreate, params=(USER_ID_PATH, IDEMPOTENCY_KEY),
+        "Add a knowledge document", "pacing", access=Role.SUBMITTER, rate_limited=True, body=KnowledgeCreate,
+        params=(USER_ID_PATH, IDEMPOTENCY_KEY),
         responses={202: Reply("The document is on the log", r.DocumentAccepted), 400: BAD_JSON,
-                   413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
+                   413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/users/{user_id}/knowledge"): Operation(
         "List a user's knowledge documents, newest first", "pacing", access=Role.READER, params=(USER_ID_PATH, limit(100, 1000)),
         responses={200: Reply("Documents", r.Documents), 400: BAD_ID}),
     ("POST", "/v1/users/{user_id}/meetings"): Operation(
-        "Add meeting notes or a transcript", "pacing", access=Role.SUBMITTER, body=MeetingCreate, params=(USER_ID_PATH, IDEMPOTENCY_KEY),
+        "Add meeting notes or a transcript", "pacing", access=Role.SUBMITTER, rate_limited=True, body=MeetingCreate,
+        params=(USER_ID_PATH, IDEMPOTENCY_KEY),
         responses={202: Reply("The meeting is on the log", r.MeetingAccepted), 400: BAD_JSON,
-                   413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
+                   413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/users/{user_id}/meetings"): Operation(
         "List a user's meetings, latest first", "pacing", access=Role.READER, params=(USER_ID_PATH, limit(100, 1000)),
         responses={200: Reply("Meetings", r.Meetings), 400: BAD_ID}),
     ("POST", "/v1/pacing/trigger"): Operation(
-        "Analyse a user's context for today, now", "pacing", access=Role.OPERATOR, body=TriggerRequest,
+        "Analyse a user's context for today, now", "pacing", access=Role.OPERATOR, rate_limited=True, body=TriggerRequest,
         responses={202: Reply("Today's analysis is on the log", r.AnalysisAccepted, headers=LOCATION),
                    200: Reply("Today already has an analysis: that one", r.AnalysisAccepted, headers=LOCATION),
                    400: BAD_JSON, 404: error("Unknown user or schedule"), 413: TOO_LARGE, 415: NOT_JSON,
-                   422: INVALID}),
+                   422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/pacing/status"): Operation(
         "Pacing queues, analyses and generations by status", "pacing", access=Role.READER,
         responses={200: Reply("Pending messages and lag per pacing topic; counts", r.PacingStatus)}),

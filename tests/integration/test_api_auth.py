@@ -168,6 +168,8 @@ async def test_intake_is_rate_limited_per_key_with_retry_after(infra, database, 
         refused = await client.post("/content-intake", json={}, headers=bearer(one))  # one bucket for both routes
         assert refused.status == 429 and refused.headers["Retry-After"] == "1", await refused.text()
         assert await _error(refused) == "rate_limited"
+        paced = await client.post("/v1/users/ada/knowledge", json={}, headers=bearer(one))  # pacing writes too
+        assert paced.status == 429 and int(paced.headers["Retry-After"]) >= 1, await paced.text()
         assert (await client.post("/v1/jobs", json={}, headers=bearer(other))).status == 422
         assert (await client.get("/v1/jobs", headers=bearer(one))).status == 200  # reads are not limited
 
