@@ -137,7 +137,8 @@ async def main() -> None:
     settings = Settings(kafka_bootstrap=base_settings.kafka(), database_url=dsn, topic_prefix=prefix,
                         api_port=18765, data_dir=Path(f"/tmp/{name}"))
     _, key = await new_key(settings, name="benchmark", role="admin", actor="benchmark")
-    children = [spawn(role, child_env(settings), settings.data_dir / "logs") for role in ROLES]
+    env = child_env(settings) | {"PLANPERFECT_INTAKE_RATE_PER_KEY": "0"}  # a 1000-job backlog from one key, at once
+    children = [spawn(role, env, settings.data_dir / "logs") for role in ROLES]
     base = f"http://127.0.0.1:{settings.api_port}"
     try:
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
