@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from api import access, health, jobs, operations, pacing
+from api import access, health, jobs, operations, pacing, usage
 from api.auth import authenticate
 from api.docs import add_docs
 from api.config import ApiConfig
@@ -34,6 +34,7 @@ def create_app(config: ApiConfig) -> web.Application:
     app.add_routes(operations.routes)
     app.add_routes(pacing.routes)
     app.add_routes(access.routes)
+    app.add_routes(usage.routes)
     add_docs(app)
     add_monitor(app)
     return app

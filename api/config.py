@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from streams.topics import Topics
@@ -22,3 +23,6 @@ class ApiConfig:
     key_cache_seconds: float = 5.0  # a key revoked elsewhere is refused within this long (api/keys.py)
     intake_rate_per_key: float = 50.0  # submissions a second per key (token bucket, api/ratelimit.py); 0: no limit
     intake_burst_per_key: int = 100
+    # The model provider's problem in one line, or None (agents/providers/readiness.py; None here: not checked).
+    provider_check: Callable[[], Awaitable[str | None]] | None = None
+    provider_choices: tuple[tuple[str, str], ...] = ()  # (provider, model) pairs a job may pick

@@ -15,7 +15,7 @@ from api.errors import ApiError
 from api.principal import principal_of
 from api.params import cursor_param, idempotency_key_param, last_event_id_param, limit_param, path_uuid, stage_param
 from api.publish import publish
-from api.requests import IntakeRequest
+from api.requests import IntakeRequest, refused_choice
 from api.sse import include_output_param, sse_frame
 from api.state import CONFIG, NOTIFICATIONS, POOL, READS
 from projections import queries
@@ -45,6 +45,10 @@ async def submit(request: web.Request) -> web.Response:
     if key is not None:
         key = caller.idempotency_scope(key)
     cfg = request.app[CONFIG]
+    if (refused := refused_choice(req.payload, cfg.provider_choices)) is not None:
+        field, reason = refused
+        raise ApiError(422, "validation_error", f"{field}: {reason}", field=field,
+                       details=[{"field": field, "reason": reason}])
     if key is not None:
         async with request.app[POOL].acquire() as conn:
             existing = await queries.job_by_idempotency_key(conn, key)
@@ -72,6 +76,7 @@ async def submit(request: web.Request) -> web.Response:
         idempotency_key=key,
         tenant=caller.tenant,
         submitted_by=caller.key_id,
+        token_budget=req.token_budget,
     )
     await publish(request.app, cfg.topics.job_events, encode(event), key_for(job_id))
     return web.json_response(

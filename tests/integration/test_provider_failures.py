@@ -10,6 +10,8 @@ import logging
 import uuid
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from agents.errors import PermanentError, StageError, TransientError
 from agents.providers import config as provider_config
@@ -90,6 +92,16 @@ async def test_an_unknown_model_is_found_at_start() -> None:
     assert problem is not None and "gpt-9-imaginary" in problem and "PLANPERFECT_MODEL_DRAFT" in problem
 
 
+async def test_an_allowed_pair_the_vendor_does_not_offer_names_the_allow_list() -> None:
+    async with wired("openai") as w:
+        settings, env = settings_for("openai", w.fake.base_url, provider_allow="openai:gpt-9-imaginary")
+        config = provider_config.resolve_choice(settings, env, "openai", "gpt-9-imaginary")
+        assert config is not None
+        problem = await provider_config.probe(config)
+    assert problem is not None and "openai:gpt-9-imaginary in PLANPERFECT_PROVIDER_ALLOW" in problem
+    assert "PLANPERFECT_MODEL" not in problem
+
+
 @pytest.mark.parametrize("vendor", ["anthropic", "openai"])
 async def test_an_endpoint_that_is_down_is_retried_and_reported_at_start(vendor: str) -> None:
     settings, env = settings_for(vendor, f"http://127.0.0.1:{free_port()}")
@@ -104,6 +116,28 @@ async def test_an_endpoint_that_is_down_is_retried_and_reported_at_start(vendor:
     assert raised.value.code == "vendor_unreachable"
     problem = await provider_config.probe(config)
     assert problem is not None and "BASE_URL" in problem
+
+
+@pytest.mark.parametrize("vendor", ["anthropic", "openai"])
+async def test_a_200_that_is_not_the_apis_reply_is_transient_and_reported_at_start(vendor: str) -> None:
+    """A base URL that reaches some web server (a proxy's page, a portal) answers 200 with HTML: the SDKs hand that
+    over as a string, which used to raise AttributeError out of the worker's start check and every stage."""
+    page = web.Application()
+    page.router.add_route("*", "/{tail:.*}", lambda _: web.Response(text="<html>It works!</html>",
+                                                                    content_type="text/html"))
+    async with TestServer(page, host="127.0.0.1") as server:
+        settings, env = settings_for(vendor, str(server.make_url("")).rstrip("/"))
+        config = provider_config.resolve(settings, env)
+        assert config is not None
+        provider = provider_config.build(config)
+        try:
+            with pytest.raises(TransientError) as raised:
+                await provider.research(BRIEF)
+        finally:
+            await provider.close()
+        problem = await provider_config.probe(config)
+    assert raised.value.code == "vendor_bad_reply"
+    assert problem is not None and "not its API's reply" in problem and "BASE_URL" in problem
 
 
 async def test_a_slow_vendor_times_out_as_transient() -> None:
