@@ -7,6 +7,8 @@ pages and their fetches and event streams (which cannot set headers), in its Htt
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 from aiohttp.web_urldispatcher import StaticResource
 from yarl import URL
@@ -72,12 +74,16 @@ async def authenticate(request: web.Request, handler):
     principal = await request.config_dict[KEYS].principal(key) if key else None
     if principal is None:
         raise unauthorized(request, sent=bool(key))
-    if not principal.role.allows(needed):
-        raise ApiError(403, "forbidden", f"{request.method} {request.path} needs the {needed.value} role; "
-                       f"key {principal.key_id} is a {principal.role.value}")
-    if principal.tenant is not None and not op.tenants:
-        raise ApiError(403, "tenant_not_supported", f"{request.method} {request.path} is not confined to a tenant; "
-                       f"key {principal.key_id} is bound to one (use a key bound to no tenant)")
+    refusal = forbidden(request, op, principal)
+    if refusal is not None:
+        if op.tag == "monitor" and request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
+            # A person on a monitor page their key may not see: a page saying so, signed in as who they are.
+            from api.monitor.render import render  # not at the top: the monitor's rendering imports this module
+
+            request[PRINCIPAL] = principal
+            return render(request, "error.html", status=403, error=json.loads(refusal.text)["error"],
+                          title="Error 403")
+        raise refusal
     if op.rate_limited:
         wait = request.config_dict[INTAKE_LIMITS].take(principal.key_id)
         if wait is not None:
@@ -87,6 +93,17 @@ async def authenticate(request: web.Request, handler):
                            headers={"Retry-After": retry_after(wait)})
     request[PRINCIPAL] = principal
     return await handler(request)
+
+
+def forbidden(request: web.Request, op: Operation, principal: Principal) -> ApiError | None:
+    """Why `principal` may not call the route `op` declares (403), or None."""
+    if not principal.role.allows(op.access):
+        return ApiError(403, "forbidden", f"{request.method} {request.path} needs the {op.access.value} role; "
+                        f"key {principal.key_id} is a {principal.role.value}")
+    if principal.tenant is not None and not op.tenants:
+        return ApiError(403, "tenant_not_supported", f"{request.method} {request.path} is not confined to a tenant; "
+                        f"key {principal.key_id} is bound to one (use a key bound to no tenant)")
+    return None
 
 
 def signed_in(request: web.Request) -> Principal | None:

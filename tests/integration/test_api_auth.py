@@ -96,13 +96,17 @@ async def test_each_route_asks_for_the_role_it_declares(world, method, path):
 
 
 async def test_a_browser_without_a_session_is_sent_to_sign_in_and_back(world):
-    client, _, _ = world
+    client, keys, _ = world
     resp = await client.get("/monitor/jobs?status=queued", headers={"Accept": "text/html"}, allow_redirects=False)
     assert resp.status == 303
     location = URL(resp.headers["Location"])
     assert (location.path, location.query["next"]) == ("/monitor/sign-in", "/monitor/jobs?status=queued")
     page = await client.get("/monitor/sign-in?next=//elsewhere.example/", headers={"Accept": "text/html"})
     assert page.status == 200 and 'data-next="/"' in await page.text()  # never sent off-site
+    refused = await client.get("/monitor/jobs", headers={"Accept": "text/html", **bearer(keys[Role.SUBMITTER])})
+    html = await refused.text()
+    assert refused.status == 403 and refused.content_type == "text/html", html  # a page for a person
+    assert "needs the reader role" in html and "test submitter (submitter)" in html
 
 
 async def test_the_session_cookie_is_the_key_for_pages_and_their_fetches(world):
