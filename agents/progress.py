@@ -36,6 +36,7 @@ class Progress:
     command_id: UUID | None = None
     attempt: int = 0
     cancel_requested: bool = False
+    cancel_by: str | None = None  # who asked for the cancel, for its JobCancelled
     started_sequence: int = 0  # where the running attempt's StageStarted is
     request_at: Location | None = None  # the message that carries the job on (its request, or the delay holding it)
 
@@ -54,15 +55,16 @@ class Progress:
     def at(self, next_sequence: int, state: JobState | None = None) -> "Progress":
         return replace(self, next_sequence=next_sequence, state=state or self.state)
 
-    def with_cancel(self) -> "Progress":
-        return replace(self, cancel_requested=True)
+    def with_cancel(self, by: str | None = None) -> "Progress":
+        return replace(self, cancel_requested=True, cancel_by=by or self.cancel_by)
 
     def to_json(self) -> dict[str, Any]:
         # Field by field: dataclasses.asdict deep-copies, and this runs for every guard write.
         return {"next_sequence": self.next_sequence, "state": self.state.value,
                 "correlation_id": str(self.correlation_id), "stage": self.stage.value if self.stage else None,
                 "command_id": str(self.command_id) if self.command_id else None, "attempt": self.attempt,
-                "cancel_requested": self.cancel_requested, "started_sequence": self.started_sequence,
+                "cancel_requested": self.cancel_requested, "cancel_by": self.cancel_by,
+                "started_sequence": self.started_sequence,
                 "request_at": list(self.request_at) if self.request_at else None}
 
     @classmethod
@@ -72,6 +74,7 @@ class Progress:
             stage=Stage(d["stage"]) if d.get("stage") else None,
             command_id=UUID(d["command_id"]) if d.get("command_id") else None,
             attempt=d.get("attempt", 0), cancel_requested=d.get("cancel_requested", False),
+            cancel_by=d.get("cancel_by"),
             started_sequence=d.get("started_sequence", 0),
             request_at=tuple(d["request_at"]) if d.get("request_at") else None,
         )

@@ -214,8 +214,8 @@ class StageRunner:
                 return
             if not await self._cancel_requested(req.job_id):
                 raise  # the worker itself is stopping: the request is redelivered on restart
-            await self._outcome(req, lambda cancel: steps.cancelled(
-                req, begun, seq_box[0], utc_now(), steps.settling(req, begun, seq_box[0], cancel)), started)
+            await self._outcome(req, lambda cancel, by: steps.cancelled(
+                req, begun, seq_box[0], utc_now(), steps.settling(req, begun, seq_box[0], cancel, by), by=by), started)
             return
         except StageError as exc:
             await self._fail(req, begun, seq_box[0], exc, t0, self._usage(ctx), started)
@@ -229,8 +229,8 @@ class StageRunner:
         duration = int((time.monotonic() - t0) * 1000)
         usage = self._usage(ctx)
         # Under the job's lock: a cancel lands before the outcome or after it, never in between.
-        await self._outcome(req, lambda cancel: steps.completed(req, begun, seq_box[0], output, duration, utc_now(),
-                                                                cancel, usage), started)
+        await self._outcome(req, lambda cancel, by: steps.completed(req, begun, seq_box[0], output, duration,
+                                                                    utc_now(), cancel, usage, by), started)
         log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, begun.attempt, duration,
                  extra=_context(req, begun))
 
@@ -244,14 +244,17 @@ class StageRunner:
         log.warning("job %s stage %s attempt %d failed: %s", req.job_id, req.stage, begun.attempt, err,
                     extra=_context(req, begun))
         source = self.emit.topics.stage(req.stage, req.lane)
-        await self._outcome(req, lambda cancel: steps.failed(req, begun, seq, err, duration, utc_now(), cancel, source,
-                                                             usage), started)
+        await self._outcome(req, lambda cancel, by: steps.failed(req, begun, seq, err, duration, utc_now(), cancel,
+                                                                 source, usage, by), started)
 
-    async def _outcome(self, req: RequestStage, decide: Callable[[bool], steps.Step], started: Awaitable) -> None:
-        """Decide the outcome's step from the job's cancel flag and write it, both under the job's lock; then wait
-        until the guard's next state is durable (the request's offset is committed after this returns)."""
+    async def _outcome(self, req: RequestStage, decide: Callable[[bool, str | None], steps.Step],
+                       started: Awaitable) -> None:
+        """Decide the outcome's step from the job's cancel flag (and who asked) and write it, both under the job's
+        lock; then wait until the guard's next state is durable (the request's offset is committed after this)."""
         async with self.locks(req.job_id):
-            durable = await self._apply(req.job_id, decide(await self._cancel_requested(req.job_id)), before=started)
+            p = await self.guard.get(req.job_id)
+            asked = p is not None and p.cancel_requested
+            durable = await self._apply(req.job_id, decide(asked, p.cancel_by if asked else None), before=started)
         self.settled(req.job_id)
         await durable
 
@@ -334,7 +337,7 @@ class Dispatcher:
             return  # already started (a repeated submission with the same Idempotency-Key)
         if p is not None and p.cancel_requested:
             cancel = transitions.cancelled(event.job_id, event.correlation_id, event.sequence + 1, None,
-                                           "cancelled before it started", event.event_id, utc_now())
+                                           "cancelled before it started", event.event_id, utc_now(), p.cancel_by)
             await self.emit.event(cancel)
             await self.guard.put(event.job_id, p.at(cancel.sequence + 1, JobState.CANCELLED))
             return
@@ -396,14 +399,14 @@ class JobControl:
     async def _cancel(self, cmd: CancelJob) -> None:
         p = await self.guard.get(cmd.job_id)
         if p is None:  # submitted but not dispatched yet: the dispatcher will cancel it
-            await self.guard.put(cmd.job_id, Progress.new(cmd.job_id, cancel_requested=True))
+            await self.guard.put(cmd.job_id, Progress.new(cmd.job_id, cancel_requested=True).with_cancel(cmd.requested_by))
         elif p.state in (JobState.QUEUED, JobState.DELAYED):
             event = transitions.cancelled(cmd.job_id, p.correlation_id, p.next_sequence, p.stage, cmd.reason,
-                                          cmd.command_id, utc_now())
+                                          cmd.command_id, utc_now(), cmd.requested_by)
             await self.emit.event(event)
             await self.guard.put(cmd.job_id, p.at(p.next_sequence + 1, JobState.CANCELLED))
         elif p.state in (JobState.RUNNING, JobState.SETTLING, JobState.NEW):
-            await self.guard.put(cmd.job_id, p.with_cancel())
+            await self.guard.put(cmd.job_id, p.with_cancel(cmd.requested_by))
             task = self.runner.running.pop(cmd.job_id, None)
             if task is not None:
                 task.cancel()  # the running stage stops at its next await

@@ -56,7 +56,7 @@ def admit(req: RequestStage, p: Progress | None, now: datetime) -> Start | Step 
         # too: the settling state was recorded while the start was still on its way.
         begun = transitions.started(req.model_copy(update={"next_sequence": p.started_sequence}), now, p.attempt)
         if p.cancel_requested:
-            return _then_cancelled(cancelled(req, begun, p.next_sequence, now), (begun,), None)
+            return _then_cancelled(cancelled(req, begun, p.next_sequence, now, by=p.cancel_by), (begun,), None)
         return Start(req, begun, p.next_sequence, False, Step(events=(begun,)))
     events: tuple[BaseModel, ...] = ()
     if rerun:
@@ -81,17 +81,18 @@ def outran_its_outcome(p: Progress | None, command_id) -> bool:
     return p is not None and p.state == JobState.SETTLING and p.command_id != command_id
 
 
-def settling(req: RequestStage, begun: StageStarted, seq: int, cancel_requested: bool) -> Progress:
-    """The guard while an attempt writes its outcome at `seq` (see `admit`)."""
+def settling(req: RequestStage, begun: StageStarted, seq: int, cancel_requested: bool,
+             cancel_by: str | None = None) -> Progress:
+    """The guard while an attempt writes its outcome at `seq` (see `admit`); it keeps who asked for a cancel."""
     progress = replace(Progress.running(req, begun.attempt).at(seq, JobState.SETTLING), started_sequence=begun.sequence)
-    return progress.with_cancel() if cancel_requested else progress
+    return progress.with_cancel(cancel_by) if cancel_requested else progress
 
 
 def completed(req: RequestStage, begun: StageStarted, seq: int, output: BaseModel, duration_ms: int, now: datetime,
-              cancel_requested: bool, usage: StageUsage | None = None) -> Step:
+              cancel_requested: bool, usage: StageUsage | None = None, cancel_by: str | None = None) -> Step:
     """StageCompleted at `seq`, then the next stage's request (after StageReturned when QA sends the job back to
     the draft), or the job's end, or its cancellation."""
-    settle = settling(req, begun, seq, cancel_requested)
+    settle = settling(req, begun, seq, cancel_requested, cancel_by)
     done, after = transitions.completed(req, begun, seq, output, duration_ms, now, usage)
     if isinstance(after, JobCompleted):
         return Step((done, after), guard=Progress.running(req, begun.attempt).at(seq + 2, JobState.DONE), settle=settle)
@@ -99,29 +100,31 @@ def completed(req: RequestStage, begun: StageStarted, seq: int, output: BaseMode
     if isinstance(after, transitions.Returned):
         events, after = (done, after.event), after.request
     if cancel_requested:
-        return _then_cancelled(cancelled(req, begun, after.next_sequence, now), events, settle)
+        return _then_cancelled(cancelled(req, begun, after.next_sequence, now, by=cancel_by), events, settle)
     return Step(events, route=after, guard=Progress.waiting(after, JobState.QUEUED), settle=settle)
 
 
 def failed(req: RequestStage, begun: StageStarted, seq: int, error: StageError, duration_ms: int, now: datetime,
-           cancel_requested: bool, source_topic: str, usage: StageUsage | None = None) -> Step:
+           cancel_requested: bool, source_topic: str, usage: StageUsage | None = None,
+           cancel_by: str | None = None) -> Step:
     """StageFailed at `seq`, then a retry, the dead letters, or the job's cancellation."""
-    settle = settling(req, begun, seq, cancel_requested)
+    settle = settling(req, begun, seq, cancel_requested, cancel_by)
     events, after = transitions.failed(req, begun, seq, error, duration_ms, now, usage)
     seq += len(events)
     if isinstance(after, DeadLettered):
         return Step(tuple(events), dead_letter=after.model_copy(update={"source_topic": source_topic}),
                     guard=Progress.running(req, begun.attempt).at(seq, JobState.DEAD), settle=settle)
     if cancel_requested:
-        return _then_cancelled(cancelled(req, begun, seq, now), tuple(events), settle)
+        return _then_cancelled(cancelled(req, begun, seq, now, by=cancel_by), tuple(events), settle)
     target, state = (after.request, JobState.DELAYED) if isinstance(after, DelayStage) else (after, JobState.QUEUED)
     return Step(tuple(events), route=after, guard=Progress.waiting(target, state), settle=settle)
 
 
 def cancelled(req: RequestStage, begun: StageStarted | None, seq: int, now: datetime,
-              settle: Progress | None = None) -> Step:
+              settle: Progress | None = None, by: str | None = None) -> Step:
+    """JobCancelled at `seq`, naming who asked (`by`), and the guard's cancelled state."""
     event = transitions.cancelled(req.job_id, req.correlation_id, seq, req.stage, "cancelled by request",
-                                  begun.event_id if begun else None, now)
+                                  begun.event_id if begun else None, now, by)
     return Step((event,), guard=Progress.running(req, req.attempt).at(seq + 1, JobState.CANCELLED), settle=settle)
 
 

@@ -182,7 +182,7 @@ def redriven(cmd: RedriveJob, now: datetime) -> tuple[JobRedriven, RequestStage]
     req = cmd.request
     event = JobRedriven(
         **_envelope(req.job_id, req.correlation_id, cmd.next_sequence, now, cmd.command_id),
-        stage=req.stage, dead_letter_id=cmd.dead_letter_id,
+        stage=req.stage, dead_letter_id=cmd.dead_letter_id, by=cmd.requested_by,
     )
     # Fresh attempts: a new budget of max_attempts, numbered on from the attempts already made.
     again = req.model_copy(update=dict(
@@ -194,5 +194,5 @@ def redriven(cmd: RedriveJob, now: datetime) -> tuple[JobRedriven, RequestStage]
 
 
 def cancelled(job_id: UUID, correlation_id: UUID, seq: int, stage: Stage | None, reason: str,
-              causation: UUID | None, now: datetime) -> JobCancelled:
-    return JobCancelled(**_envelope(job_id, correlation_id, seq, now, causation), stage=stage, reason=reason)
+              causation: UUID | None, now: datetime, by: str | None = None) -> JobCancelled:
+    return JobCancelled(**_envelope(job_id, correlation_id, seq, now, causation), stage=stage, reason=reason, by=by)

@@ -5,21 +5,27 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from api import health, jobs, operations, pacing, usage
+from api import access, health, jobs, operations, pacing, usage
+from api.auth import authenticate
 from api.docs import add_docs
 from api.config import ApiConfig
 from api.consistency import ReadYourWrites
+from api.keys import KeyVerifier
 from api.errors import error_middleware
 from api.monitor.guard import cross_site_guard
 from api.monitor.mount import add_monitor
 from api.notifications import JobNotifications
 from api.producer import KafkaProducerLink
-from api.state import CONFIG, NOTIFICATIONS, POOL, PRODUCER, READS
+from api.ratelimit import TokenBuckets
+from api.state import CONFIG, INTAKE_LIMITS, KEYS, NOTIFICATIONS, POOL, PRODUCER, READS
 
 
 def create_app(config: ApiConfig) -> web.Application:
-    app = web.Application(middlewares=[error_middleware, cross_site_guard], client_max_size=config.max_body_bytes)
+    # The cross-site guard before authentication: a forged write is refused whatever cookie the browser adds.
+    app = web.Application(middlewares=[error_middleware, cross_site_guard, authenticate],
+                          client_max_size=config.max_body_bytes)
     app[CONFIG] = config
+    app[INTAKE_LIMITS] = TokenBuckets(config.intake_rate_per_key, config.intake_burst_per_key)
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_kafka)
     app.cleanup_ctx.append(_read_your_writes)
@@ -27,6 +33,7 @@ def create_app(config: ApiConfig) -> web.Application:
     app.add_routes(jobs.routes)
     app.add_routes(operations.routes)
     app.add_routes(pacing.routes)
+    app.add_routes(access.routes)
     app.add_routes(usage.routes)
     add_docs(app)
     add_monitor(app)
@@ -41,6 +48,7 @@ async def _postgres(app: web.Application):
     hub = JobNotifications()
     await hub.start(cfg.dsn)
     app[NOTIFICATIONS] = hub
+    app[KEYS] = KeyVerifier(app[POOL], cfg.key_cache_seconds)
     yield
     await hub.stop()
     await app[POOL].close()

@@ -20,6 +20,9 @@ class ApiConfig:
     kafka_send_timeout_seconds: float = 10.0  # a write Kafka has not acknowledged by then answers 503
     database_timeout_seconds: float = 5.0  # connecting to PostgreSQL, and readiness probes
     read_your_writes_seconds: float = 5.0  # longest a miss waits for the projector before 404 (or 503 if behind)
+    key_cache_seconds: float = 5.0  # a key revoked elsewhere is refused within this long (api/keys.py)
+    intake_rate_per_key: float = 50.0  # submissions a second per key (token bucket, api/ratelimit.py); 0: no limit
+    intake_burst_per_key: int = 100
     # The model provider's problem in one line, or None (agents/providers/readiness.py; None here: not checked).
     provider_check: Callable[[], Awaitable[str | None]] | None = None
     provider_choices: tuple[tuple[str, str], ...] = ()  # (provider, model) pairs a job may pick

@@ -15,12 +15,17 @@ from pydantic import BaseModel, Field
 
 from api import responses as r
 from api.pacing_requests import KnowledgeCreate, MeetingCreate, ScheduleCreate, SchedulePatch, TriggerRequest
-from api.requests import IntakeRequest
+from api.principal import Role
+from api.requests import IntakeRequest, KeyCreate, SignIn
 from projections.job_status import JobStatus
 from streams.pacing_payloads import UserId
 from streams.payloads import Stage
 
 Location = Literal["path", "query", "header"]
+
+# Who may call a route: anyone (PUBLIC), or a key whose role allows the declared one (api/principal.py).
+PUBLIC = "public"
+Access = Role | Literal["public"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,15 @@ class Operation:
     description: str = ""
     # Routes that read PostgreSQL or write Kafka answer 503 (with Retry-After) while it is unreachable.
     needs_dependencies: bool = True
+    # The least role a key needs, or PUBLIC. Left out, the route is undeclared: the API lets only an admin key
+    # through (it fails closed) and tests/integration/test_api_contract.py fails.
+    access: Access | None = None
+    # The route confines a key bound to a tenant to that tenant's data (and a submitter to its own jobs); a route
+    # without it refuses such keys (403 tenant_not_supported) rather than show them every tenant's.
+    tenants: bool = False
+    # Each key may call it at most PLANPERFECT_INTAKE_RATE_PER_KEY times a second (bursts of _BURST_PER_KEY); past
+    # that, 429 with Retry-After. Set on the routes that submit work; they share the key's one bucket.
+    rate_limited: bool = False
 
 
 def error(description: str, **headers: str) -> Reply:
@@ -86,27 +100,29 @@ BAD_JSON = error("Malformed JSON or header")
 NOT_JSON = error("Content-Type is not application/json")
 TOO_LARGE = error("Body larger than the configured maximum")
 INVALID = error("A field is invalid: `field` names it, `details` lists every problem")
+RATE_LIMITED = error("This key submitted more than its rate allows", **{
+    "Retry-After": "Seconds until the key may submit again."})
 
 _INTAKE = Operation(
-    "Submit a content job", "jobs", body=IntakeRequest, params=(IDEMPOTENCY_KEY,),
+    "Submit a content job", "jobs", access=Role.SUBMITTER, tenants=True, rate_limited=True, body=IntakeRequest, params=(IDEMPOTENCY_KEY,),
     description="Writes JobSubmitted to the log and answers at once; the job then runs stage by stage.",
     responses={202: Reply("The job is on the log", r.JobAccepted, headers=LOCATION),
                200: Reply("Same Idempotency-Key as an earlier job: that job", r.JobAccepted, headers=LOCATION),
-               400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID})
+               400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED})
 
 STREAM_DESCRIPTION = """Server-Sent Events: each event of the job as `id: <sequence>`, `event: <type>`,
 `data: <the event as JSON>`, live, until the job ends (a `: keep-alive` comment every 15 s). A
 StageCompleted carries `output_ref` (`kind` and the `href` of GET /v1/jobs/{job_id}/payloads/{stage})
 instead of the stage's output, unless `include_output=true`. Resume with the Last-Event-ID header."""
 
-def _page(summary: str, *params: Param, missing: str | None = None) -> Operation:
+def _page(summary: str, *params: Param, missing: str | None = None, access: Access = Role.READER) -> Operation:
     """A monitor page: HTML for people. A bad parameter is the API's JSON error, or an HTML page for a browser."""
     responses = {200: Reply("HTML", media_type="text/html", schema={"type": "string"})}
     if params:
         responses[400] = BAD_ID
     if missing:
         responses[404] = error(missing)
-    return Operation(summary, "monitor", params=params, responses=responses)
+    return Operation(summary, "monitor", params=params, responses=responses, access=access)
 
 
 def _filter(name: str, what: str) -> Param:
@@ -132,69 +148,103 @@ MONITOR_PAGES = {
     ("GET", "/monitor/pacing/chunks/{chunk_id}"): _page(
         "Monitor: a cited context chunk", path_id("chunk_id", "context chunk"), missing="Unknown chunk"),
     ("GET", "/monitor/projections"): _page("Monitor: projection positions and lag"),
-    ("GET", "/monitor/submit"): _page("Monitor: a form to submit a job"),
+    ("GET", "/monitor/submit"): _page("Monitor: a form to submit a job", access=Role.SUBMITTER),
+    ("GET", "/monitor/sign-in"): _page(
+        "Monitor: sign in with an API key", _filter("next", "The monitor page to go to once signed in."),
+        access=PUBLIC),
+}
+
+KEY_ID = Param("key_id", "path", Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")], "The key's public id.",
+               required=True)
+
+ACCESS_ROUTES = {
+    ("POST", "/monitor/session"): Operation(
+        "Sign the monitor in: the key is kept in an HttpOnly, SameSite=Strict cookie", "monitor", access=PUBLIC,
+        body=SignIn,
+        responses={200: Reply("Signed in as this key", r.Session, headers={"Set-Cookie": "The session cookie."}),
+                   400: BAD_JSON, 401: error("Unknown or revoked key"), 413: TOO_LARGE, 415: NOT_JSON,
+                   422: INVALID}),
+    ("DELETE", "/monitor/session"): Operation(
+        "Sign the monitor out (clears the cookie)", "monitor", access=PUBLIC, needs_dependencies=False,
+        responses={200: Reply("Signed out", r.SignedOut)}),
+    ("GET", "/v1/keys"): Operation(
+        "List API keys (never their secrets)", "access", access=Role.ADMIN,
+        responses={200: Reply("Every key, revoked ones too", r.ApiKeys)}),
+    ("POST", "/v1/keys"): Operation(
+        "Create an API key", "access", access=Role.ADMIN, body=KeyCreate,
+        description="The answer is the only time the key is shown: only its hash is stored. The change is a "
+                    "KeyCreated fact on the access-events topic naming who made it.",
+        responses={201: Reply("The key, with its secret", r.ApiKeyCreated), 400: BAD_JSON, 413: TOO_LARGE,
+                   415: NOT_JSON, 422: INVALID}),
+    ("POST", "/v1/keys/{key_id}/revoke"): Operation(
+        "Revoke an API key", "access", access=Role.ADMIN, params=(KEY_ID,),
+        description="Refused from then on (each API process checks a key again after "
+                    "PLANPERFECT_API_KEY_CACHE_SECONDS at most). Revoking a revoked key answers it unchanged.",
+        responses={200: Reply("The key, revoked", r.ApiKey), 400: BAD_ID, 404: error("Unknown key")}),
 }
 
 CONTRACT: dict[tuple[str, str], Operation] = {
-    ("GET", "/healthz"): Operation("Liveness", "health", needs_dependencies=False,
+    ("GET", "/healthz"): Operation("Liveness", "health", access=PUBLIC, needs_dependencies=False,
                                    responses={200: Reply("The process is up", r.Alive)}),
     ("GET", "/readyz"): Operation(
-        "Readiness: Kafka and PostgreSQL reachable, the model provider usable", "health",
+        "Readiness: Kafka and PostgreSQL reachable, the model provider usable", "health", access=PUBLIC,
         responses={200: Reply("All answer", r.Ready),
                    503: Reply("Not ready, with the reason per dependency", r.NotReady,
                               headers={"Retry-After": "Seconds to wait before asking again."})}),
     ("GET", "/openapi.json"): Operation(
-        "This OpenAPI document", "docs", needs_dependencies=False,
+        "This OpenAPI document", "docs", access=PUBLIC, needs_dependencies=False,
         responses={200: Reply("OpenAPI 3.1", schema={"type": "object"})}),
     ("GET", "/docs"): Operation(
-        "API reference (Swagger UI, served offline)", "docs", needs_dependencies=False,
+        "API reference (Swagger UI, served offline)", "docs", access=PUBLIC, needs_dependencies=False,
         responses={200: Reply("HTML", media_type="text/html", schema={"type": "string"})}),
     ("GET", "/docs/"): Operation(
-        "API reference (Swagger UI, served offline)", "docs", needs_dependencies=False,
+        "API reference (Swagger UI, served offline)", "docs", access=PUBLIC, needs_dependencies=False,
         responses={200: Reply("HTML", media_type="text/html", schema={"type": "string"})}),
     ("GET", "/"): Operation(
-        "The web monitor's overview (HTML); its other pages are under /monitor/", "monitor",
+        "The web monitor's overview (HTML); its other pages are under /monitor/", "monitor", access=Role.READER,
         responses={200: Reply("HTML", media_type="text/html", schema={"type": "string"})}),
     **MONITOR_PAGES,
+    **ACCESS_ROUTES,
     ("GET", "/monitor/events"): Operation(
-        "The monitor's live overview (Server-Sent Events)", "monitor",
+        "The monitor's live overview (Server-Sent Events)", "monitor", access=Role.READER,
         description="Every 2 s an `overview` event: the figures as JSON and the rendered panel. Endless, so it "
                     "answers only a client that sends `Accept: text/event-stream` (EventSource does).",
         responses={200: Reply("`overview` events", media_type="text/event-stream", schema={"type": "string"}),
                    406: error("The client does not accept an event stream")}),
     ("GET", "/metrics"): Operation(
-        "Figures for Prometheus: per stage and lane counters, durations, queues; projector lag", "monitor",
+        "Figures for Prometheus: per stage and lane counters, durations, queues; projector lag", "monitor", access=Role.READER,
         responses={200: Reply("Prometheus text format 0.0.4", media_type="text/plain", schema={"type": "string"})}),
     ("POST", "/content-intake"): _INTAKE,
     ("POST", "/v1/jobs"): _INTAKE,
     ("GET", "/content-intake/{job_id}"): Operation(
-        "A job's status as the seed's client polls it", "jobs", params=(path_id("job_id", "job"),),
+        "A job's status as the seed's client polls it", "jobs", access=Role.SUBMITTER, tenants=True, params=(path_id("job_id", "job"),),
         description="`status` is queued, processing, completed or failed; a seed client polls until completed "
                     "or failed. A dead-lettered or cancelled job is `failed` with `failure` saying why.",
         responses={200: Reply("The job's status", r.SeedJobStatus), 400: BAD_ID, 404: error("Unknown job")}),
     ("GET", "/v1/jobs"): Operation(
-        "List jobs, newest first", "jobs",
+        "List jobs, newest first (a submitter's own)", "jobs", access=Role.SUBMITTER, tenants=True,
         params=(Param("status", "query", JobStatus, "Only jobs in this status."),
                 Param("stage", "query", Stage, "Only jobs at this stage."), limit(50, 500),
                 Param("cursor", "query", str, "`next_cursor` of the previous page.")),
         responses={200: Reply("A page of jobs", r.JobPage), 400: BAD_ID}),
     ("GET", "/v1/jobs/{job_id}"): Operation(
-        "A job with its stages and its model usage", "jobs", params=(path_id("job_id", "job"),),
+        "A job with its stages and its model usage", "jobs", access=Role.SUBMITTER, tenants=True,
+        params=(path_id("job_id", "job"),),
         responses={200: Reply("The job", r.Job), 400: BAD_ID, 404: error("Unknown job")}),
     ("GET", "/v1/jobs/{job_id}/events"): Operation(
-        "A job's events in sequence order", "jobs", params=(path_id("job_id", "job"),),
+        "A job's events in sequence order", "jobs", access=Role.SUBMITTER, tenants=True, params=(path_id("job_id", "job"),),
         responses={200: Reply("The events", r.JobEvents), 400: BAD_ID, 404: error("Unknown job")}),
     ("GET", "/v1/jobs/{job_id}/payloads/{stage}"): Operation(
-        "A stage's output", "jobs",
+        "A stage's output", "jobs", access=Role.SUBMITTER, tenants=True,
         params=(path_id("job_id", "job"), Param("stage", "path", Stage, "The stage.", required=True)),
         responses={200: Reply("The output", r.StagePayload), 400: BAD_ID,
                    404: error("Unknown job, or the stage has no output (yet)")}),
     ("GET", "/v1/jobs/{job_id}/result"): Operation(
-        "The finished content: Markdown, HTML and JSON-LD", "jobs", params=(path_id("job_id", "job"),),
+        "The finished content: Markdown, HTML and JSON-LD", "jobs", access=Role.SUBMITTER, tenants=True, params=(path_id("job_id", "job"),),
         responses={200: Reply("The result", r.JobResult), 400: BAD_ID, 404: error("Unknown job"),
                    409: error("The job has not completed")}),
     ("GET", "/v1/jobs/{job_id}/stream"): Operation(
-        "Follow a job live (Server-Sent Events)", "jobs", description=STREAM_DESCRIPTION,
+        "Follow a job live (Server-Sent Events)", "jobs", access=Role.SUBMITTER, tenants=True, description=STREAM_DESCRIPTION,
         params=(path_id("job_id", "job"),
                 Param("include_output", "query", bool, "Send each StageCompleted with its whole output."),
                 Param("Last-Event-ID", "header", Annotated[int, Field(ge=0, le=2**31 - 1)],
@@ -203,25 +253,25 @@ CONTRACT: dict[tuple[str, str], Operation] = {
                               media_type="text/event-stream", mode="validation"),
                    400: BAD_ID, 404: error("Unknown job")}),
     ("POST", "/v1/jobs/{job_id}/cancel"): Operation(
-        "Cancel a job", "jobs", params=(path_id("job_id", "job"),),
+        "Cancel a job", "jobs", access=Role.OPERATOR, tenants=True, params=(path_id("job_id", "job"),),
         responses={202: Reply("Cancellation requested", r.CancelAccepted), 400: BAD_ID,
                    404: error("Unknown job"), 409: error("The job has already finished")}),
     ("GET", "/v1/dlq"): Operation(
-        "List dead letters, newest first", "operations",
+        "List dead letters, newest first", "operations", access=Role.READER, tenants=True,
         params=(Param("status", "query", Literal["dead", "redriven"], "Only these."),
                 Param("stage", "query", Stage, "Only this stage's."),
                 Param("job_id", "query", UUID, "Only this job's."), limit(100, 1000)),
         responses={200: Reply("Dead letters", r.DeadLetters), 400: BAD_ID}),
     ("GET", "/v1/dlq/{dead_letter_id}"): Operation(
-        "A dead letter with its original message", "operations", params=(path_id("dead_letter_id", "dead letter"),),
+        "A dead letter with its original message", "operations", access=Role.READER, tenants=True, params=(path_id("dead_letter_id", "dead letter"),),
         responses={200: Reply("The dead letter", r.DeadLetterDetail), 400: BAD_ID, 404: error("Unknown dead letter")}),
     ("POST", "/v1/dlq/{dead_letter_id}/redrive"): Operation(
-        "Redrive a dead-lettered job", "operations", params=(path_id("dead_letter_id", "dead letter"),),
+        "Redrive a dead-lettered job", "operations", access=Role.OPERATOR, tenants=True, params=(path_id("dead_letter_id", "dead letter"),),
         description="Back to the failed stage with fresh attempts; the dead letter is kept and marked redriven.",
         responses={202: Reply("Redrive requested", r.RedriveAccepted), 400: BAD_ID,
                    404: error("Unknown dead letter"), 409: error("Already redriven, or not a job")}),
     ("GET", "/v1/usage"): Operation(
-        "Model calls, tokens and cost per day", "operations",
+        "Model calls, tokens and cost per day", "operations", access=Role.READER,
         description="Summed from every stage attempt's recorded model calls (StageCompleted and StageFailed), per "
                     "UTC day from `from` to `to` (both included; days without a call are left out), optionally "
                     "split by provider, provider and model, or pacing user. The offline provider makes no calls.",
@@ -233,57 +283,60 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         responses={200: Reply("Usage per day and in total", r.UsageReport),
                    400: error("A malformed date or parameter, or `to` before `from` (named in `field`)")}),
     ("GET", "/v1/queues"): Operation(
-        "Queue depth per topic and consumer group", "operations",
+        "Queue depth per topic and consumer group", "operations", access=Role.READER,
         responses={200: Reply("Depths", r.Queues)}),
     ("POST", "/v1/pacing/schedules"): Operation(
-        "Create a pacing schedule", "pacing", body=ScheduleCreate, params=(IDEMPOTENCY_KEY,),
+        "Create a pacing schedule", "pacing", access=Role.SUBMITTER, rate_limited=True, body=ScheduleCreate,
+        params=(IDEMPOTENCY_KEY,),
         responses={202: Reply("The schedule is on the log", r.ScheduleAccepted, headers=LOCATION),
-                   400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
+                   400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/pacing/schedules"): Operation(
-        "List schedules, oldest first", "pacing", params=(USER_ID_QUERY, limit(50, 500)),
+        "List schedules, oldest first", "pacing", access=Role.READER, params=(USER_ID_QUERY, limit(50, 500)),
         responses={200: Reply("Schedules", r.Schedules), 400: BAD_ID}),
     ("GET", "/v1/pacing/schedules/{schedule_id}"): Operation(
-        "A schedule", "pacing", params=(path_id("schedule_id", "schedule"),),
+        "A schedule", "pacing", access=Role.READER, params=(path_id("schedule_id", "schedule"),),
         responses={200: Reply("The schedule", r.Schedule), 400: BAD_ID, 404: error("Unknown schedule")}),
     ("PATCH", "/v1/pacing/schedules/{schedule_id}"): Operation(
-        "Change a schedule", "pacing", body=SchedulePatch, params=(path_id("schedule_id", "schedule"),),
+        "Change a schedule", "pacing", access=Role.OPERATOR, body=SchedulePatch, params=(path_id("schedule_id", "schedule"),),
         responses={202: Reply("The change is on the log", r.ScheduleAccepted), 400: BAD_JSON,
                    404: error("Unknown schedule"), 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
     ("DELETE", "/v1/pacing/schedules/{schedule_id}"): Operation(
-        "Delete a schedule", "pacing", params=(path_id("schedule_id", "schedule"),),
+        "Delete a schedule", "pacing", access=Role.OPERATOR, params=(path_id("schedule_id", "schedule"),),
         responses={202: Reply("The deletion is on the log", r.ScheduleDeletion), 400: BAD_ID,
                    404: error("Unknown schedule")}),
     ("POST", "/v1/users/{user_id}/knowledge"): Operation(
-        "Add a knowledge document", "pacing", body=KnowledgeCreate, params=(USER_ID_PATH, IDEMPOTENCY_KEY),
+        "Add a knowledge document", "pacing", access=Role.SUBMITTER, rate_limited=True, body=KnowledgeCreate,
+        params=(USER_ID_PATH, IDEMPOTENCY_KEY),
         responses={202: Reply("The document is on the log", r.DocumentAccepted), 400: BAD_JSON,
-                   413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
+                   413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/users/{user_id}/knowledge"): Operation(
-        "List a user's knowledge documents, newest first", "pacing", params=(USER_ID_PATH, limit(100, 1000)),
+        "List a user's knowledge documents, newest first", "pacing", access=Role.READER, params=(USER_ID_PATH, limit(100, 1000)),
         responses={200: Reply("Documents", r.Documents), 400: BAD_ID}),
     ("POST", "/v1/users/{user_id}/meetings"): Operation(
-        "Add meeting notes or a transcript", "pacing", body=MeetingCreate, params=(USER_ID_PATH, IDEMPOTENCY_KEY),
+        "Add meeting notes or a transcript", "pacing", access=Role.SUBMITTER, rate_limited=True, body=MeetingCreate,
+        params=(USER_ID_PATH, IDEMPOTENCY_KEY),
         responses={202: Reply("The meeting is on the log", r.MeetingAccepted), 400: BAD_JSON,
-                   413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
+                   413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/users/{user_id}/meetings"): Operation(
-        "List a user's meetings, latest first", "pacing", params=(USER_ID_PATH, limit(100, 1000)),
+        "List a user's meetings, latest first", "pacing", access=Role.READER, params=(USER_ID_PATH, limit(100, 1000)),
         responses={200: Reply("Meetings", r.Meetings), 400: BAD_ID}),
     ("POST", "/v1/pacing/trigger"): Operation(
-        "Analyse a user's context for today, now", "pacing", body=TriggerRequest,
+        "Analyse a user's context for today, now", "pacing", access=Role.OPERATOR, rate_limited=True, body=TriggerRequest,
         responses={202: Reply("Today's analysis is on the log", r.AnalysisAccepted, headers=LOCATION),
                    200: Reply("Today already has an analysis: that one", r.AnalysisAccepted, headers=LOCATION),
                    400: BAD_JSON, 404: error("Unknown user or schedule"), 413: TOO_LARGE, 415: NOT_JSON,
-                   422: INVALID}),
+                   422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/pacing/status"): Operation(
-        "Pacing queues, analyses and generations by status", "pacing",
+        "Pacing queues, analyses and generations by status", "pacing", access=Role.READER,
         responses={200: Reply("Pending messages and lag per pacing topic; counts", r.PacingStatus)}),
     ("GET", "/v1/pacing/analyses"): Operation(
-        "List analyses, latest date first", "pacing", params=(USER_ID_QUERY, limit(50, 500)),
+        "List analyses, latest date first", "pacing", access=Role.READER, params=(USER_ID_QUERY, limit(50, 500)),
         responses={200: Reply("Analyses", r.Analyses), 400: BAD_ID}),
     ("GET", "/v1/pacing/analyses/{analysis_id}"): Operation(
-        "An analysis with its suggestions", "pacing", params=(path_id("analysis_id", "analysis"),),
+        "An analysis with its suggestions", "pacing", access=Role.READER, params=(path_id("analysis_id", "analysis"),),
         responses={200: Reply("The analysis", r.Analysis), 400: BAD_ID, 404: error("Unknown analysis")}),
     ("GET", "/v1/pacing/generations"): Operation(
-        "List generated pieces, newest first", "pacing",
+        "List generated pieces, newest first", "pacing", access=Role.READER,
         params=(USER_ID_QUERY, Param("analysis_id", "query", UUID, "Only this analysis's."),
                 Param("status", "query", GENERATION_STATUS, "Only pieces in this status."), limit(50, 500)),
         responses={200: Reply("Generated pieces with their sources", r.GenerationList), 400: BAD_ID}),

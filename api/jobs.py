@@ -12,6 +12,7 @@ from aiohttp import web
 
 from api.bodies import read_model
 from api.errors import ApiError
+from api.principal import principal_of
 from api.params import cursor_param, idempotency_key_param, last_event_id_param, limit_param, path_uuid, stage_param
 from api.publish import publish
 from api.requests import IntakeRequest, refused_choice
@@ -39,7 +40,10 @@ def _location(request: web.Request, job_id: object) -> str:
 @routes.post("/v1/jobs")
 async def submit(request: web.Request) -> web.Response:
     req = await read_model(request, IntakeRequest)
+    caller = principal_of(request)
     key = idempotency_key_param(request)
+    if key is not None:
+        key = caller.idempotency_scope(key)
     cfg = request.app[CONFIG]
     if (refused := refused_choice(req.payload, cfg.provider_choices)) is not None:
         field, reason = refused
@@ -70,6 +74,8 @@ async def submit(request: web.Request) -> web.Response:
         retry_delay_seconds=req.retry_delay_seconds if req.retry_delay_seconds is not None else cfg.default_retry_delay_seconds,
         visibility_seconds=req.visibility_seconds or cfg.default_visibility_seconds,
         idempotency_key=key,
+        tenant=caller.tenant,
+        submitted_by=caller.key_id,
         token_budget=req.token_budget,
     )
     await publish(request.app, cfg.topics.job_events, encode(event), key_for(job_id))
@@ -91,7 +97,9 @@ async def job_or_404(request: web.Request, job_id: UUID) -> dict:
 
     job = await state[READS].read(lookup, projection=JobsProjection.name, topic=state[CONFIG].topics.job_events,
                                   key=key_for(job_id), job_id=str(job_id))
-    if job is None:
+    # Another tenant's job, or another submitter's, is not there for this caller: the same 404, so that an id
+    # says nothing about whether it exists.
+    if job is None or not principal_of(request).sees(job.pop("tenant"), job.pop("submitted_by")):
         raise ApiError(404, "job_not_found", f"no job {job_id}", field="job_id")
     return job
 
@@ -173,8 +181,10 @@ async def list_jobs(request: web.Request) -> web.Response:
     stage = stage_param(q.get("stage"))
     limit = limit_param(request)
     after = cursor_param(request)
+    caller = principal_of(request)
     async with request.app[POOL].acquire() as conn:
-        jobs, nxt = await queries.list_jobs(conn, status=status, stage=stage, limit=limit, after=after)
+        jobs, nxt = await queries.list_jobs(conn, status=status, stage=stage, limit=limit, after=after,
+                                            tenant=caller.tenant, submitted_by=caller.owner_filter)
     return web.json_response({"jobs": jobs, "next_cursor": nxt})
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
-from api.contract import CONTRACT, Operation, Param, Reply
+from api.contract import CONTRACT, PUBLIC, Operation, Param, Reply
 from api.monitor.guard import SAFE_METHODS
 from api.responses import Error
 
@@ -23,10 +23,27 @@ result; pacing schedules, a user's knowledge and meetings, analyses and generate
 Writes answer 202 once the fact is on the log; reads come from the read model, which follows the log within
 milliseconds. Every 4xx and 5xx answer is JSON `{"error": {"code", "message", "field", "details"}}`: `field`
 names the parameter, header or body field at fault. A 503 (Kafka or PostgreSQL unreachable) carries
-Retry-After; retry writes with the same Idempotency-Key."""
+Retry-After; retry writes with the same Idempotency-Key.
+
+Every operation but health, readiness, this document and the monitor's sign-in needs an API key with a role
+(submitter < reader < operator < admin; each operation says which), sent as `Authorization: Bearer <key>`.
+Without one it answers 401 with `WWW-Authenticate`; with a role too low, 403."""
+
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "pp_<key_id>_<secret>",
+               "description": "An API key: `planperfect keys create --role R --name N`, or POST /v1/keys."},
+    "monitorSession": {"type": "apiKey", "in": "cookie", "name": "planperfect_key",
+                       "description": "The web monitor's session: the same key, set by POST /monitor/session."},
+}
 
 _SERVER_ERROR = Reply("The server failed; the error is logged (never a stack trace)", Error)
 _CROSS_SITE = Reply("A browser sent this write on behalf of another site (Origin or Sec-Fetch-Site)", Error)
+_UNAUTHORIZED = Reply("No API key, or one unknown, revoked or malformed", Error,
+                      headers={"WWW-Authenticate": 'Bearer realm="planperfect", with error="invalid_token" when a '
+                                                   'key was sent'})
+_FORBIDDEN = Reply("The key's role may not do this", Error)
+_FORBIDDEN_WRITE = Reply("The key's role may not do this, or a browser sent this write on behalf of another site "
+                         "(Origin or Sec-Fetch-Site)", Error)
 _UNAVAILABLE = Reply("Kafka or PostgreSQL is unreachable, or the read model is behind: retry", Error,
                      headers={"Retry-After": "Seconds to wait before retrying."})
 
@@ -48,10 +65,14 @@ def handlers_of(app: web.Application) -> dict[tuple[str, str], Any]:
 
 
 def replies(op: Operation, method: str) -> dict[int, Reply]:
-    """The operation's answers, with the 500 every route may give, the 403 of every write (the cross-site guard
-    answers it before any handler) and the 503 of those that need a dependency."""
+    """The operation's answers, with the 500 every route may give, the 401 and 403 of every route that needs a key,
+    the 403 of every write (the cross-site guard answers it before any handler) and the 503 of those that need a
+    dependency."""
     replies = dict(op.responses)
     replies.setdefault(500, _SERVER_ERROR)
+    if op.access != PUBLIC:
+        replies.setdefault(401, _UNAUTHORIZED)
+        replies.setdefault(403, _FORBIDDEN if method in SAFE_METHODS else _FORBIDDEN_WRITE)
     if method not in SAFE_METHODS:
         replies.setdefault(403, _CROSS_SITE)
     if op.needs_dependencies:
@@ -113,8 +134,19 @@ def _operation(method: str, path: str, op: Operation, schemas: _Schemas) -> dict
         "summary": op.summary,
         "tags": [op.tag],
     }
-    if op.description:
-        out["description"] = op.description
+    if op.access == PUBLIC:
+        out["security"] = []
+        if op.description:
+            out["description"] = op.description
+    else:
+        role = op.access.value if op.access is not None else "admin (undeclared)"
+        out["security"] = [{"bearer": []}, {"monitorSession": []}]
+        scope = ("A key bound to a tenant sees and acts on that tenant's jobs only; a submitter on its own."
+                 if op.tenants else "Refused to a key bound to a tenant (403 tenant_not_supported).")
+        out["description"] = ((op.description + "\n\n" if op.description else "")
+                              + f"Needs a key with the {role} role or above. {scope}")
+        out["x-required-role"] = role
+        out["x-tenant-scoped"] = op.tenants
     if op.params:
         out["parameters"] = [
             {"name": p.name, "in": p.where, "required": p.required or p.where == "path",
@@ -156,5 +188,5 @@ def _document(routes: frozenset[tuple[str, str]]) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "PlanPerfect", "version": "0.1.0", "description": DESCRIPTION},
         "paths": paths,
-        "components": {"schemas": schemas.components},
+        "components": {"schemas": schemas.components, "securitySchemes": SECURITY_SCHEMES},
     }

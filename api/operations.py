@@ -10,6 +10,7 @@ from aiokafka.errors import KafkaError
 
 from api.errors import ApiError, unavailable
 from api.jobs import job_or_404
+from api.principal import principal_of
 from api.publish import publish
 from api.params import limit_param, path_uuid, stage_param, uuid_param
 from api.state import CONFIG, POOL
@@ -36,7 +37,8 @@ async def cancel(request: web.Request) -> web.Response:
     if job["status"] in TERMINAL:
         raise ApiError(409, "job_finished", f"job {job_id} is already {job['status']}; there is nothing to cancel")
     now = datetime.now(timezone.utc)
-    cmd = CancelJob(command_id=command_id_for(job_id, f"cancel:{now.isoformat()}"), job_id=job_id, requested_at=now)
+    cmd = CancelJob(command_id=command_id_for(job_id, f"cancel:{now.isoformat()}"), job_id=job_id, requested_at=now,
+                    requested_by=principal_of(request).actor)
     await _send_control(request, job_id, cmd)
     return web.json_response({"job_id": str(job_id), "status": "cancelling"}, status=202)
 
@@ -51,7 +53,8 @@ async def list_dlq(request: web.Request) -> web.Response:
     job_id = uuid_param(q.get("job_id"), "job_id")
     limit = limit_param(request, 100, 1000)
     async with request.app[POOL].acquire() as conn:
-        letters = await queries.list_dead_letters(conn, status=status, stage=stage, job_id=job_id, limit=limit)
+        letters = await queries.list_dead_letters(conn, status=status, stage=stage, job_id=job_id, limit=limit,
+                                                  tenant=principal_of(request).tenant)
     return web.json_response({"dead_letters": letters})
 
 
@@ -59,8 +62,10 @@ async def dead_letter_or_404(request: web.Request, letter_id: UUID) -> dict:
     """One dead letter with its original message, or 404 naming the id (the JSON routes and the monitor's pages)."""
     async with request.config_dict[POOL].acquire() as conn:
         letter = await queries.get_dead_letter(conn, letter_id)
-    if letter is None:
+    caller = principal_of(request)
+    if letter is None or (caller.tenant is not None and letter.pop("tenant") != caller.tenant):
         raise ApiError(404, "dead_letter_not_found", f"no dead letter {letter_id}", field="dead_letter_id")
+    letter.pop("tenant", None)
     return letter
 
 
@@ -91,6 +96,7 @@ async def redrive(request: web.Request) -> web.Response:
         command_id=command_id_for(job_id, f"redrive-command:{letter_id}"), job_id=job_id,
         requested_at=datetime.now(timezone.utc), dead_letter_id=letter_id, request=request_model,
         next_sequence=letter["next_sequence"], fresh_attempts=budget or request_model.max_attempts,
+        requested_by=principal_of(request).actor,
     )
     await _send_control(request, job_id, cmd)
     return web.json_response({"dead_letter_id": str(letter_id), "job_id": str(job_id), "status": "redriving",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
-from pydantic import ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from api.storable import StorableRequest
 from streams.payloads import PIPELINES, Brief, JobType, Stage
@@ -96,3 +97,23 @@ def refused_choice(brief: Brief, allowed: Sequence[tuple[str, str]]) -> tuple[st
     if (brief.provider, brief.model) not in allowed:
         return "payload.model", f"'{brief.model}' is not a model jobs may pick with {brief.provider}; {listed}"
     return None
+
+
+class KeyCreate(StorableRequest):
+    """POST /v1/keys: a new API key (admin only); the answer shows its secret once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200, description="Who or what uses the key: `billing service`.")
+    role: Literal["submitter", "reader", "operator", "admin"] = Field(
+        description="submitter < reader < operator < admin; each may do what the ones before it may.")
+    tenant: str | None = Field(None, min_length=1, max_length=200,
+                               description="The organisation the key is bound to (none: not bound).")
+
+
+class SignIn(BaseModel):
+    """POST /monitor/session: the key the monitor signs in with (kept in an HttpOnly cookie, never in the page)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(min_length=1, max_length=200, description="An API key, `pp_<id>_<secret>`.")

@@ -450,3 +450,38 @@ class PacingStatus(_Body):
     analyses: dict[str, int] = Field(description="Count per status.")
     analysis_outcomes: dict[str, int] = Field(description="Count per outcome.")
     generations: dict[str, int] = Field(description="Count per status.")
+
+
+# ---------------------------------------------------------------- access: API keys and the monitor's session
+
+KeyRoleName = Literal["submitter", "reader", "operator", "admin"]
+
+
+class ApiKey(_Body):
+    key_id: str = Field(description="The key's public id (the `<id>` in `pp_<id>_<secret>`).")
+    name: str
+    role: KeyRoleName
+    tenant: str | None
+    created_at: datetime
+    created_by: str = Field(description="Who created it: `key:<id> (<name>)`, `cli:<user>` or `bootstrap`.")
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+class ApiKeys(_Body):
+    keys: list[ApiKey]
+
+
+class ApiKeyCreated(ApiKey):
+    key: str = Field(description="The key itself: shown this once, only its hash is stored.")
+
+
+class Session(_Body):
+    key_id: str
+    name: str
+    role: KeyRoleName
+    tenant: str | None
+
+
+class SignedOut(_Body):
+    signed_out: Literal[True]

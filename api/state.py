@@ -7,6 +7,8 @@ from aiohttp import web
 
 from api.config import ApiConfig
 from api.consistency import ReadYourWrites
+from api.keys import KeyVerifier
+from api.ratelimit import TokenBuckets
 from api.notifications import JobNotifications
 from api.producer import KafkaProducerLink
 
@@ -15,3 +17,5 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 PRODUCER = web.AppKey("producer", KafkaProducerLink)
 NOTIFICATIONS = web.AppKey("notifications", JobNotifications)
 READS = web.AppKey("reads", ReadYourWrites)
+KEYS = web.AppKey("keys", KeyVerifier)
+INTAKE_LIMITS = web.AppKey("intake_limits", TokenBuckets)

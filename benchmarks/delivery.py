@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planperfect.migrate import migrate  # noqa: E402
 from planperfect.processes import ROLES, child_env, spawn, stop_children  # noqa: E402
+from planperfect.api_key import new_key  # noqa: E402
 from planperfect.settings import Settings  # noqa: E402
 from planperfect.topic_admin import ensure_topics  # noqa: E402
 
@@ -135,10 +136,12 @@ async def main() -> None:
     await ensure_topics(base_settings.kafka(), prefix)
     settings = Settings(kafka_bootstrap=base_settings.kafka(), database_url=dsn, topic_prefix=prefix,
                         api_port=18765, data_dir=Path(f"/tmp/{name}"))
-    children = [spawn(role, child_env(settings), settings.data_dir / "logs") for role in ROLES]
+    _, key = await new_key(settings, name="benchmark", role="admin", actor="benchmark")
+    env = child_env(settings) | {"PLANPERFECT_INTAKE_RATE_PER_KEY": "0"}  # a 1000-job backlog from one key, at once
+    children = [spawn(role, env, settings.data_dir / "logs") for role in ROLES]
     base = f"http://127.0.0.1:{settings.api_port}"
     try:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
             for _ in range(300):
                 try:
                     async with http.get(f"{base}/readyz") as resp:

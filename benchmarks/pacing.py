@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
+from planperfect.api_key import auth_headers
 from planperfect.cli import prepare
 from planperfect.pacing_demo import _get, _post, wait_for_analysis, wait_for_context, wait_for_generations
 from planperfect.pacing_samples import sample_documents, sample_meetings
@@ -51,7 +52,7 @@ async def one_run(base: str, http: aiohttp.ClientSession, run: int) -> tuple[flo
 
 async def measure(settings: Settings, runs: int) -> None:
     base = f"http://{settings.api_host}:{settings.api_port}"
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=auth_headers(settings)) as http:  # the admin key prepare() made
         deadline = time.monotonic() + 90
         while True:
             try:

@@ -21,7 +21,7 @@ from planperfect.settings import Settings
 # and `needs` (KAFKA, POSTGRES) when the command cannot work without them: they are probed, bounded, first.
 EXTENSIONS: tuple[str, ...] = (
     "planperfect.cli_jobs", "planperfect.cli_delivery", "planperfect.cli_ops", "planperfect.cli_pacing",
-    "planperfect.cli_bench", "planperfect.cli_soak",
+    "planperfect.cli_bench", "planperfect.cli_soak", "planperfect.cli_keys",
 )
 HTTP_TIMEOUT = 10.0
 
@@ -70,6 +70,12 @@ def _ready(settings: Settings, *, quiet: bool) -> None:
     for r in reports:
         if r.state == "drift":
             say(f"  DRIFT {r.name}: {'; '.join(r.differences)}")
+    from planperfect.api_key import ensure_admin_key
+
+    made = ensure_admin_key(settings)
+    if made is not None:
+        say(f"api key: an admin key was created in {made} (readable only by you; the CLI and the demo use it)",
+              flush=True)
 
 
 def _migrate(settings: Settings) -> list[str]:
@@ -189,9 +195,12 @@ def _unreachable_api(url: str, reason: object) -> SystemExit:
 
 def _http(settings: Settings, method: str, path: str, body: dict | None = None, headers: dict | None = None):
     """(status, JSON answer) of one API call; SystemExit with one line when the API does not answer."""
+    from planperfect.api_key import auth_headers
+
     url = api_url(settings, path)
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", **auth_headers(settings), **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as resp:
             return resp.status, _json(resp.read())
@@ -217,7 +226,9 @@ def api_error(status: int, answer: object) -> str:
     if not isinstance(error, dict):
         return f"{status}: {json.dumps(answer)}"
     field = f" (field {error['field']})" if error.get("field") else ""
-    return f"{status} {error.get('code', 'error')}: {error.get('message', '')}{field}"
+    hint = (" (set PLANPERFECT_API_KEY, or run `planperfect up` once to make the admin key file)"
+            if status == 401 else "")
+    return f"{status} {error.get('code', 'error')}: {error.get('message', '')}{field}{hint}"
 
 
 def cmd_demo(settings: Settings, args) -> int:

@@ -108,7 +108,8 @@ def describe_event(ev: dict) -> str | None:
         case "StageReturned":
             return f"{stage:9} returned the job to {ev.get('to_stage')}: {'; '.join(ev.get('findings') or [])}"
         case "JobCancelled":
-            return f"CANCELLED{f' at {stage}' if stage else ''}: {ev.get('reason')}"
+            by = f" (by {ev['by']})" if ev.get("by") else ""
+            return f"CANCELLED{f' at {stage}' if stage else ''}: {ev.get('reason')}{by}"
     return None
 
 
@@ -132,13 +133,15 @@ def sse_events(lines: Iterator[bytes]) -> Iterator[tuple[str, dict]]:
 
 def follow(settings: Settings, job_id: str, out: Out = print) -> str:
     """Print the job's events as they happen (GET /v1/jobs/{id}/stream) until it ends; its final status."""
+    from planperfect.api_key import auth_headers
     from planperfect.cli import _http, _unreachable_api, api_error, api_url
 
     last_id = "0"
     visible_by = time.monotonic() + VISIBLE_WITHIN
     while True:
         url = api_url(settings, f"/v1/jobs/{job_id}/stream")
-        req = urllib.request.Request(url, headers={"Accept": "text/event-stream", "Last-Event-ID": last_id})
+        req = urllib.request.Request(url, headers={"Accept": "text/event-stream", "Last-Event-ID": last_id,
+                                                   **auth_headers(settings)})
         try:
             with urllib.request.urlopen(req, timeout=STREAM_READ_TIMEOUT) as resp:
                 for last_id, ev in sse_events(resp):
@@ -192,7 +195,8 @@ def status_lines(job: dict, events: list[dict] | None = None) -> list[str]:
     if job["status"] == "cancelled":
         if cancel := next((ev for ev in reversed(events or []) if ev.get("type") == "JobCancelled"), None):
             at = f" (at {cancel['stage']})" if cancel.get("stage") else ""
-            lines.append(f"  why cancelled: {cancel.get('reason')}{at}")
+            by = f", by {cancel['by']}" if cancel.get("by") else ""
+            lines.append(f"  why cancelled: {cancel.get('reason')}{by}{at}")
     elif job["status"] not in ("completed", "queued", "running", "retrying") and job.get("last_error"):
         lines.append(f"  why {job['status']}: {job['last_error']}")
     if usage := job.get("usage"):

@@ -115,8 +115,10 @@ class DemoError(RuntimeError):
 
 
 async def _drive(settings: Settings, console: Console, n: int, check: Callable[[], None], monitor: bool = False) -> int:
+    from planperfect.api_key import auth_headers
+
     base = f"http://{settings.api_host}:{settings.api_port}"
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=auth_headers(settings)) as http:
         await _wait_ready(http, base, check)
         if monitor:
             console.print(f"web monitor: {monitor_url(settings)}")

@@ -195,6 +195,9 @@ def api_config(settings: Settings, env: Mapping[str, str] = os.environ):
         kafka_send_timeout_seconds=settings.kafka_send_timeout_seconds,
         database_timeout_seconds=settings.database_timeout_seconds,
         read_your_writes_seconds=settings.read_your_writes_seconds,
+        key_cache_seconds=settings.api_key_cache_seconds,
+        intake_rate_per_key=settings.intake_rate_per_key,
+        intake_burst_per_key=settings.intake_burst_per_key,
     )
 
 

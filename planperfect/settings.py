@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     restart_limit: int = Field(5, ge=1, le=1000, description="`planperfect run` gives up (exit 1) when one child exits this many times ...")
     restart_window_seconds: float = Field(60.0, gt=0, le=86400, description="... within this many seconds; each restart waits 1, 2, 4 ... 30 s.")
     max_body_bytes: int = Field(256 * 1024, description="Largest accepted HTTP request body.")
+    api_key: SecretStr | None = Field(None, description="The key the CLI and the demo send to the API (else the admin "
+                                      "key file the first `up` wrote in the data directory).")
+    intake_rate_per_key: float = Field(50.0, ge=0, description="Jobs one API key may submit per second, on average "
+                                       "(token bucket per key and API process; 0: no limit). Past it: 429 with Retry-After.")
+    intake_burst_per_key: int = Field(100, ge=1, description="Submissions one API key may make at once before the "
+                                      "rate applies (the bucket's size).")
+    api_key_cache_seconds: float = Field(5.0, ge=0, le=300, description="How long an API process trusts a key it "
+                                         "checked: a key revoked elsewhere is refused within this long.")
     fault_injection: bool = Field(False, description="Tests only: honour [fault:STAGE:KIND:N] markers in job titles.")
     stage_max_attempts: int = Field(3, ge=1, le=20, description="Default attempts per stage.")
     stage_retry_delay_seconds: int = Field(5, ge=0, le=3600, description="Default base of the retry backoff.")

@@ -33,7 +33,9 @@ def _json_value(v: Any) -> Any:
 
 
 async def get_job(conn: asyncpg.Connection, job_id: UUID) -> dict[str, Any] | None:
-    job = _row(await conn.fetchrow(f"SELECT {JOB_COLUMNS}, brief FROM content_jobs WHERE job_id = $1", job_id))
+    # tenant and submitted_by: for the API to confine the read (api/jobs.py, job_or_404), which takes them out
+    job = _row(await conn.fetchrow(f"SELECT {JOB_COLUMNS}, brief, tenant, submitted_by FROM content_jobs WHERE job_id = $1",
+                                   job_id))
     if job is None:
         return None
     job["brief"] = json.loads(job["brief"])
@@ -85,15 +87,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 
 async def list_jobs(
     conn: asyncpg.Connection, *, status: str | None, stage: str | None, limit: int,
-    after: tuple[datetime, UUID] | None,
+    after: tuple[datetime, UUID] | None, tenant: str | None = None, submitted_by: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first, keyset-paged after a decoded cursor; returns the page and the cursor of the next one."""
+    """Newest first, keyset-paged after a decoded cursor; returns the page and the cursor of the next one.
+    `tenant` and `submitted_by` confine it to one tenant's jobs, or one key's."""
     rows = await conn.fetch(
         f"""SELECT {JOB_COLUMNS} FROM content_jobs
              WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR current_stage = $2)
                AND ($3::timestamptz IS NULL OR (queued_at, job_id) < ($3, $4::uuid))
+               AND ($6::text IS NULL OR tenant = $6) AND ($7::text IS NULL OR submitted_by = $7)
              ORDER BY queued_at DESC, job_id DESC LIMIT $5""",
-        status, stage, after[0] if after else None, after[1] if after else None, limit + 1,
+        status, stage, after[0] if after else None, after[1] if after else None, limit + 1, tenant, submitted_by,
     )
     page = rows[:limit]
     nxt = encode_cursor(page[-1]["queued_at"], page[-1]["job_id"]) if len(rows) > limit else None
@@ -119,22 +123,27 @@ DEAD_LETTER_COLUMNS = """d.dead_letter_id, d.job_id, d.stage, d.reason, d.error,
 
 
 async def list_dead_letters(
-    conn: asyncpg.Connection, *, status: str | None, stage: str | None, job_id: UUID | None, limit: int
+    conn: asyncpg.Connection, *, status: str | None, stage: str | None, job_id: UUID | None, limit: int,
+    tenant: str | None = None,
 ) -> list[dict[str, Any]]:
+    """`tenant`: only the letters of that tenant's jobs (a letter of no job, such as undecodable bytes, is no
+    tenant's)."""
     rows = await conn.fetch(
         f"""SELECT {DEAD_LETTER_COLUMNS} FROM content_dead_letters d
               LEFT JOIN content_dead_letter_redrives r USING (dead_letter_id)
              WHERE ($1::text IS NULL OR (CASE WHEN r.dead_letter_id IS NULL THEN 'dead' ELSE 'redriven' END) = $1)
                AND ($2::text IS NULL OR d.stage = $2) AND ($3::uuid IS NULL OR d.job_id = $3)
+               AND ($5::text IS NULL OR d.job_id IN (SELECT job_id FROM content_jobs WHERE tenant = $5))
              ORDER BY d.dead_lettered_at DESC, d.dead_letter_id LIMIT $4""",
-        status, stage, job_id, limit,
+        status, stage, job_id, limit, tenant,
     )
     return [_row(r) for r in rows]
 
 
 async def get_dead_letter(conn: asyncpg.Connection, dead_letter_id: UUID) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        f"""SELECT {DEAD_LETTER_COLUMNS}, d.original, encode(d.raw, 'base64') AS raw_base64
+        f"""SELECT {DEAD_LETTER_COLUMNS}, d.original, encode(d.raw, 'base64') AS raw_base64,
+                   (SELECT j.tenant FROM content_jobs j WHERE j.job_id = d.job_id) AS tenant
               FROM content_dead_letters d LEFT JOIN content_dead_letter_redrives r USING (dead_letter_id)
              WHERE d.dead_letter_id = $1""",
         dead_letter_id,

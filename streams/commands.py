@@ -62,6 +62,7 @@ class CancelJob(Message):
     job_id: UUID
     requested_at: datetime
     reason: str = "cancelled by request"
+    requested_by: str | None = None  # the API key that asked (`key:<id> (<name>)`), recorded on JobCancelled
 
 
 class RedriveJob(Message):
@@ -76,6 +77,7 @@ class RedriveJob(Message):
     request: RequestStage = Field(description="The dead-lettered request.")
     next_sequence: int = Field(ge=2, description="The job's next sequence after its dead letter.")
     fresh_attempts: int = Field(3, ge=1, le=20, description="Attempts the redriven stage gets.")
+    requested_by: str | None = Field(None, description="The API key that asked, recorded on JobRedriven.")
 
 
 Control = Annotated[Union[CancelJob, RedriveJob], Field(discriminator="type")]

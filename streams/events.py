@@ -26,6 +26,10 @@ class JobSubmitted(Envelope):
     retry_delay_seconds: int
     visibility_seconds: int
     idempotency_key: str | None = None
+    # Who it is for (additive: older events have neither): the submitting API key's tenant, if it is bound to one,
+    # and that key's id. Reads are confined by them (api/principal.py, Principal.sees).
+    tenant: str | None = None
+    submitted_by: str | None = None
     # Additive, no new version: an older event has no budget, which is what None says.
     token_budget: int | None = Field(None, ge=1, description="Input + output tokens the job may use in all.")
 
@@ -107,6 +111,7 @@ class JobRedriven(Envelope):
     schema_version: Literal[1] = 1
     stage: Stage
     dead_letter_id: UUID
+    by: str | None = None  # who redrove it: `key:<id> (<name>)` (additive: older events have none)
 
 
 class JobCancelled(Envelope):
@@ -114,6 +119,7 @@ class JobCancelled(Envelope):
     schema_version: Literal[1] = 1
     stage: Stage | None
     reason: str
+    by: str | None = None  # who asked for it: `key:<id> (<name>)` (additive: older events have none)
 
 
 class StageReturned(Envelope):

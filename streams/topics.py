@@ -65,6 +65,7 @@ JOB_EVENTS = TopicSpec("job-events", DEFAULT_PARTITIONS, "Source of truth: every
 DEAD_LETTERS = TopicSpec("dead-letters", DEFAULT_PARTITIONS, "Messages that could not be processed, with the reason.")
 JOB_CONTROL = TopicSpec("job-control", DEFAULT_PARTITIONS, "Cancellation requests, keyed by job id.", retention_ms=7 * DAY_MS)
 PACING_EVENTS = TopicSpec("pacing-events", DEFAULT_PARTITIONS, "Pacing context: users' schedules, knowledge and meetings, keyed by user id.")
+ACCESS_EVENTS = TopicSpec("access-events", DEFAULT_PARTITIONS, "Audit trail of API keys: created and revoked, by whom, keyed by key id.")
 STAGE_REQUESTS: dict[tuple[Stage, Lane], TopicSpec] = {
     (stage, lane): TopicSpec(
         f"stage.{stage.value}.{lane.value}",
@@ -81,7 +82,7 @@ DELAYS: dict[int, TopicSpec] = {
 }
 
 CATALOGUE: tuple[TopicSpec, ...] = (JOB_EVENTS, DEAD_LETTERS, JOB_CONTROL, *STAGE_REQUESTS.values(), *DELAYS.values(),
-                                    PACING_EVENTS)
+                                    PACING_EVENTS, ACCESS_EVENTS)
 
 
 class Topics:
@@ -94,6 +95,7 @@ class Topics:
         self.dead_letters = DEAD_LETTERS.name(prefix)
         self.job_control = JOB_CONTROL.name(prefix)
         self.pacing_events = PACING_EVENTS.name(prefix)
+        self.access_events = ACCESS_EVENTS.name(prefix)
 
     def stage(self, stage: Stage, lane: Lane = Lane.NORMAL) -> str:
         return STAGE_REQUESTS[(stage, lane)].name(self.prefix)

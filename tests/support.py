@@ -8,9 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
+
+import aiohttp
 
 from planperfect.stack.ports import free_port, free_port_pair  # noqa: F401  (tests import them from here)
 
@@ -87,3 +90,56 @@ def start_child(role: str, env: dict[str, str], log_dir: Path) -> Child:
         stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )
     return Child(role, proc, log)
+
+
+# ---------------------------------------------------------------- API keys: the one way tests authenticate
+
+
+async def make_key(infra, dsn: str, prefix: str, role: str = "admin", *, tenant: str | None = None,
+                   name: str | None = None, logged: bool = False) -> str:
+    """A new API key in the test's database, made by api/keys.py as `keys create` makes it. Its KeyCreated fact
+    goes to the test's access-events topic only when `logged`: the first write to a fresh prefix's topic waits
+    seconds for its leader, a cost every test would pay for a fact only the audit tests read."""
+    import asyncpg
+
+    from api.keys import create_key
+    from api.principal import Role
+    from planperfect.api_key import new_key
+    from planperfect.settings import Settings
+
+    name = name or f"test {role}"
+    if logged:
+        settings = Settings(kafka_bootstrap=infra.bootstrap, database_url=dsn, topic_prefix=prefix)
+        return (await new_key(settings, name=name, role=role, tenant=tenant, actor="test"))[1]
+
+    async def unlogged(_fact) -> None:
+        return None
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return (await create_key(conn, unlogged, name=name, role=Role(role), tenant=tenant, actor="test"))[1]
+    finally:
+        await conn.close()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@asynccontextmanager
+async def api_client(infra, config, *, role: str = "admin", key_prefix: str | None = None):
+    """A test client of create_app(config) that sends a fresh key of `role` on every request (`client.key`).
+    `key_prefix`: where the key's fact goes when the app's own prefix has no topics."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from api.app import create_app
+
+    key = await make_key(infra, config.dsn, key_prefix or config.topics.prefix, role)
+    async with TestClient(TestServer(create_app(config)), headers=bearer(key)) as client:
+        client.key = key
+        yield client
+
+
+def api_session(key: str, **kwargs) -> aiohttp.ClientSession:
+    """An aiohttp session that sends `key` on every request (the e2e tests' clients of a running API)."""
+    return aiohttp.ClientSession(headers=bearer(key), **kwargs)

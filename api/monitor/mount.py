@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from api.monitor import metrics, pacing_pages, pages
+from api.monitor import metrics, pacing_pages, pages, session
 from api.monitor.figures import OverviewCache
 from api.monitor.render import STATIC, environment
 from api.monitor.state import CLOSING, OVERVIEW, TEMPLATES
@@ -27,6 +27,7 @@ def add_monitor(app: web.Application) -> None:
     monitor = web.Application()
     monitor.add_routes(pages.routes)
     monitor.add_routes(pacing_pages.routes)
+    monitor.add_routes(session.routes)
     monitor.router.add_static("/static", STATIC)
     app.add_subapp(PREFIX, monitor)
 

@@ -11,8 +11,10 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from api.auth import signed_in
 from api.errors import ApiError
 from api.monitor.figures import sparkline
+from api.principal import Role
 from api.monitor.state import TEMPLATES
 
 HERE = Path(__file__).parent
@@ -25,7 +27,16 @@ def environment() -> jinja2.Environment:
     env.filters["age"] = age
     env.filters["when"] = when
     env.filters["pretty_json"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
+    env.globals["signed_in"] = signed_in
+    env.globals["can"] = can
     return env
+
+
+def can(request: web.Request, role: str) -> bool:
+    """Whether the signed-in key may do what `role` may: a page offers only the actions its viewer may take
+    (the API refuses the others all the same)."""
+    who = signed_in(request)
+    return who is not None and who.role.allows(Role(role))
 
 
 def age(seconds: float | None) -> str:

@@ -7,6 +7,7 @@ import time
 
 import aiohttp
 
+from planperfect.api_key import new_key
 from planperfect.bench.deployment import deployment
 from planperfect.bench.report import Progress, Result, percentile
 from planperfect.settings import Settings
@@ -36,10 +37,11 @@ def body(n: int) -> dict:
 async def run_intake(base_settings: Settings, *, requests: int, concurrency: int = 64) -> Result:
     result = Result("intake: POST /v1/jobs on one API process")
     async with deployment(base_settings, "intake", api_port=free_port()) as dep:
-        dep.start("api")
+        dep.start("api", PLANPERFECT_INTAKE_RATE_PER_KEY="0")  # the API's own ceiling, not a key's allowance
         base = f"http://127.0.0.1:{dep.settings.api_port}"
+        _, key = await new_key(dep.settings, name="bench intake", role="submitter", actor="bench")
         connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector) as http:
+        async with aiohttp.ClientSession(connector=connector, headers={"Authorization": f"Bearer {key}"}) as http:
             await wait_ready(base, http, dep.check_alive)
             for n in range(concurrency):  # connections opened and code paths warm before the clock starts
                 async with http.post(f"{base}/v1/jobs", json=body(n)) as resp:

@@ -28,12 +28,13 @@ class Intake:
     refused_503: list[float] = field(default_factory=list)  # when each 503 came
     unreachable: int = 0  # no answer: the API was killed or restarting
     other: Counter = field(default_factory=Counter)  # any other status: a finding
+    headers: dict[str, str] = field(default_factory=dict)  # the API key it submits with
 
     async def submit_until(self, base_url: str, rate: float, stop: asyncio.Event) -> None:
         """One request every 1/rate s (one at a time: a slow answer slows the pace) until `stop` is set."""
         interval, n = 1.0 / rate, 0
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
+        async with aiohttp.ClientSession(timeout=timeout, headers=self.headers) as http:
             next_at = time.monotonic()
             while not stop.is_set():
                 n += 1

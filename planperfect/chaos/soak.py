@@ -31,6 +31,7 @@ from planperfect.chaos.intake import Intake
 from planperfect.chaos.ledger import logged_events
 from planperfect.chaos.schedule import PROCESS_BLOWS, Blow, Moment, Plan, schedule
 from planperfect.chaos.verdict import TERMINAL_STATUSES, Verdict, judge, longest_stall, read_model
+from planperfect.api_key import new_key
 from planperfect.processes import child_env
 from planperfect.settings import Settings
 
@@ -108,10 +109,12 @@ async def run_soak(base: Settings, config: SoakConfig, say: Echo) -> SoakReport:
     try:
         await asyncio.to_thread(stack.up)
         await _prepare(settings)
+        _, key = await new_key(settings, name="soak intake", role="submitter", actor="soak")
+        report.intake.headers = {"Authorization": f"Bearer {key}"}
         for role in ["worker"] * config.workers + ["projector", "api"]:
             crew.start(role)
         base_url = f"http://{settings.api_host}:{settings.api_port}"
-        await _first_job_ends(base_url, settings.database(), crew, report.intake.accepted)
+        await _first_job_ends(base_url, settings.database(), crew, report.intake)
         say(f"ready: {config.workers} workers, projector and API on {base_url}; data in {data}")
         await Chaos(settings, config, stack, crew, report, say).run(base_url)
         report.drained = await _drain(settings.database(), list(report.intake.accepted), config.drain_timeout,
@@ -145,12 +148,12 @@ async def _prepare(settings: Settings) -> None:
     await wait_for_topics(settings.kafka(), [name for name, _ in settings.topics().all()])
 
 
-async def _first_job_ends(base_url: str, dsn: str, crew: Crew, accepted: dict[str, float]) -> None:
+async def _first_job_ends(base_url: str, dsn: str, crew: Crew, soak_intake: Intake) -> None:
     """Until the API is ready and one job has gone through the whole pipeline: the blows start on a system
     that works. The job joins `accepted`; the refusals while the API started are not the soak's figures."""
-    intake = Intake()
+    intake = Intake(headers=soak_intake.headers)
     deadline = time.monotonic() + READY_TIMEOUT_S
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), headers=intake.headers) as http:
         job_id = None
         while job_id is None or await _ended(dsn, [job_id]) < 1:
             crew.tend()
@@ -164,7 +167,7 @@ async def _first_job_ends(base_url: str, dsn: str, crew: Crew, accepted: dict[st
                 raise SoakError(f"no job went through the pipeline within {READY_TIMEOUT_S:.0f}s "
                                    f"(logs in {crew.log_dir})")
             await asyncio.sleep(0.5)  # poll interval of a deadline-bound wait
-    accepted.update(intake.accepted)
+    soak_intake.accepted.update(intake.accepted)
 
 
 async def _ended(dsn: str, job_ids: list[str]) -> int:

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import create_database, create_prefix, delete_prefix, drop_database
-from tests.support import Child, eventually, free_port, start_child
+from tests.support import Child, api_session, eventually, free_port, make_key, start_child
 
 
 @dataclass
@@ -21,7 +21,12 @@ class System:
     log_dir: Path
     database: str
     prefix: str
+    key: str  # an admin key, also in env as PLANPERFECT_API_KEY for the CLI
     children: dict[str, Child] = field(default_factory=dict)
+
+    def http(self, **kwargs) -> aiohttp.ClientSession:
+        """A session that sends the system's admin key."""
+        return api_session(self.key, **kwargs)
 
     def start(self, role: str, name: str | None = None) -> Child:
         child = start_child(role, self.env, self.log_dir)
@@ -57,15 +62,17 @@ async def wait_ready(base_url: str, system: System | None = None, timeout: float
 async def running_system(infra, database: str, prefix: str, work: Path, **extra_env: str):
     """Worker, projector and API as real processes; stopped (SIGTERM) on exit."""
     port = free_port()
+    key = await make_key(infra, database, prefix, "admin")
     env = {
         "PLANPERFECT_KAFKA_BOOTSTRAP": infra.bootstrap,
         "PLANPERFECT_DATABASE_URL": database,
         "PLANPERFECT_TOPIC_PREFIX": prefix,
         "PLANPERFECT_DATA_DIR": str(work / "data"),
         "PLANPERFECT_API_PORT": str(port),
+        "PLANPERFECT_API_KEY": key,
         **extra_env,
     }
-    sys_ = System(f"http://127.0.0.1:{port}", env, work / "logs", database, prefix)
+    sys_ = System(f"http://127.0.0.1:{port}", env, work / "logs", database, prefix, key)
     for role in ("worker", "projector", "api"):
         sys_.start(role)
     try:

@@ -39,7 +39,7 @@ async def test_a_job_can_be_read_and_cancelled_right_after_its_202(faulty_system
     base = faulty_system.base_url
     statuses: dict[int, int] = {}
     reads: list[float] = []
-    async with aiohttp.ClientSession() as http:
+    async with faulty_system.http() as http:
         for i in range(LOOP):
             job_id = await _submit(http, base, article(f"Read back {i}", delay_seconds=LATER))
             started = time.perf_counter()
@@ -71,7 +71,7 @@ async def test_a_job_can_be_read_and_cancelled_right_after_its_202(faulty_system
 async def test_an_unknown_id_is_a_prompt_404_when_the_projector_is_caught_up(faulty_system):
     base = faulty_system.base_url
     timings: list[float] = []
-    async with aiohttp.ClientSession() as http:
+    async with faulty_system.http() as http:
         for path in ("/v1/jobs/{}", "/v1/jobs/{}/events", "/v1/jobs/{}/result", "/content-intake/{}",
                      "/v1/pacing/schedules/{}", "/v1/pacing/analyses/{}"):
             async with http.get(base + path.format(uuid4())) as resp:
@@ -89,7 +89,7 @@ async def test_an_unknown_id_is_a_prompt_404_when_the_projector_is_caught_up(fau
 
 async def test_pacing_writes_can_be_read_right_after_their_202(faulty_system):
     base = faulty_system.base_url
-    async with aiohttp.ClientSession() as http:
+    async with faulty_system.http() as http:
         for i in range(20):
             user = f"reader-{i}"
             async with http.post(f"{base}/v1/pacing/schedules", json={"user_id": user, "time_zone": "UTC"}) as resp:
@@ -127,7 +127,7 @@ async def seed_poll(http: aiohttp.ClientSession, url: str, timeout: float = 90) 
 
 async def test_a_seed_clients_poll_ends_for_every_way_a_job_ends(faulty_system):
     base = faulty_system.base_url
-    async with aiohttp.ClientSession() as http:
+    async with faulty_system.http() as http:
         urls = {}
         for name, body in {"completed": article("Seed client, done"),
                            "dead_lettered": article("Seed client, broken [fault:research:permanent]", max_attempts=1),

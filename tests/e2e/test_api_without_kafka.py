@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import uuid
 
-import aiohttp
 
 from tests.conftest import create_database, create_prefix, delete_prefix, drop_database
 from tests.e2e.test_delivery import job
 from tests.e2e.test_faults import _submit, _wait_readyz, own_stack  # noqa: F401 - own_stack is the fixture
-from tests.support import free_port, start_child
+from tests.support import api_session, free_port, make_key, start_child
 
 
 async def test_the_api_starts_without_kafka_answers_503_and_recovers_when_the_broker_returns(own_stack, tmp_path):
     infra = own_stack.infra
     database = await create_database(infra)
     prefix = await create_prefix(infra)
+    key = await make_key(infra, database, prefix, "submitter")
     await own_stack.kill("kafka")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     api = start_child("api", {"PLANPERFECT_KAFKA_BOOTSTRAP": infra.bootstrap, "PLANPERFECT_DATABASE_URL": database,
                               "PLANPERFECT_TOPIC_PREFIX": prefix, "PLANPERFECT_API_PORT": str(port)}, tmp_path)
     try:
-        async with aiohttp.ClientSession() as http:
+        async with api_session(key) as http:
             try:  # it listens and answers, rather than exiting 69 and leaving clients "connection refused"
                 await _wait_readyz(http, base, 503, timeout=30)
             except AssertionError:

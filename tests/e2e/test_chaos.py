@@ -7,7 +7,6 @@ import asyncio
 import os
 import random
 
-import aiohttp
 import asyncpg
 import pytest
 
@@ -40,7 +39,7 @@ async def test_sigkill_chaos_every_job_completes_exactly_once(infra, database, p
     async with running_system(infra, database, prefix, tmp_path, PLANPERFECT_WORKER_IN_FLIGHT="3",
                               PLANPERFECT_FAULT_INJECTION="1", PYTHONUNBUFFERED="1") as system:
         system.start("worker", "worker-b")
-        async with aiohttp.ClientSession() as http:
+        async with system.http() as http:
             ids = []
             for i in range(JOBS):
                 title = f"Chaos {i} {SLOW}"

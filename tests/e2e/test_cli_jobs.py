@@ -7,7 +7,6 @@ import json
 import os
 import sys
 
-import aiohttp
 
 from streams.payloads import PIPELINES, JobType
 from tests.support import cli
@@ -52,7 +51,7 @@ async def test_submit_wait_exits_non_zero_on_a_dead_letter_and_status_says_why(f
     assert "error: " in research and "injected permanent fault" in research, out
     assert "why dead_lettered: " in out, out
 
-    async with aiohttp.ClientSession() as http:
+    async with faulty_system.http() as http:
         async with http.get(f"{faulty_system.base_url}/v1/dlq?job_id={job_id}") as resp:
             reason = (await resp.json())["dead_letters"][0]["reason"]
     code, out, err = await cli("dlq", "list", "--job", job_id, env=faulty_system.env)

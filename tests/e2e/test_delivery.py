@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-import aiohttp
 
 from tests.support import eventually
 
@@ -68,7 +67,7 @@ def at(e: dict) -> datetime:
 
 async def test_transient_failures_retry_with_exponential_backoff(faulty_system):
     base = faulty_system.base_url
-    async with aiohttp.ClientSession() as http:
+    async with faulty_system.http() as http:
         job_id = await submit(http, base, job("Backoff drill [fault:draft:transient:2]", retry_delay_seconds=1, max_attempts=3))
         done = await wait_status(http, base, job_id, system=faulty_system)
         assert done["status"] == "completed"
@@ -90,7 +89,7 @@ async def test_transient_failures_retry_with_exponential_backoff(faulty_system):
 
 async def test_dead_letter_after_max_attempts_then_redrive_to_completion(faulty_system):
     base = faulty_system.base_url
-    async with aiohttp.ClientSession() as http:
+    async with faulty_system.http() as http:
         job_id = await submit(http, base, job("Flaky outline [fault:outline:transient:2]", retry_delay_seconds=0, max_attempts=2))
         dead = await wait_status(http, base, job_id, system=faulty_system)
         assert dead["status"] == "dead_lettered" and dead["dead_lettered_at"]
@@ -116,12 +115,13 @@ async def test_dead_letter_after_max_attempts_then_redrive_to_completion(faulty_
         events = await events_of(http, base, job_id)
     assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
     assert [e["type"] for e in events].count("JobCompleted") == 1
-    assert "JobRedriven" in [e["type"] for e in events]
+    redriven = [e for e in events if e["type"] == "JobRedriven"]
+    assert len(redriven) == 1 and redriven[0]["by"] == "key:" + faulty_system.key[3:15] + " (test admin)", redriven
 
 
 async def test_permanent_error_is_dead_lettered_without_retry(faulty_system):
     base = faulty_system.base_url
-    async with aiohttp.ClientSession() as http:
+    async with faulty_system.http() as http:
         job_id = await submit(http, base, job("Broken research [fault:research:permanent]", max_attempts=5))
         dead = await wait_status(http, base, job_id, system=faulty_system)
         events = await events_of(http, base, job_id)
@@ -132,7 +132,7 @@ async def test_permanent_error_is_dead_lettered_without_retry(faulty_system):
 
 async def test_time_limit_times_out_and_extension_is_recorded(faulty_system):
     base = faulty_system.base_url
-    async with aiohttp.ClientSession() as http:
+    async with faulty_system.http() as http:
         hung = await submit(http, base, job("Hung research [fault:research:hang:30]", visibility_seconds=1, max_attempts=1))
         slow = await submit(http, base, job("Slow research [fault:research:slow:2]", visibility_seconds=1))
         dead = await wait_status(http, base, hung, system=faulty_system)
@@ -150,7 +150,7 @@ async def test_time_limit_times_out_and_extension_is_recorded(faulty_system):
 
 async def test_cancellation_in_each_state(faulty_system):
     base = faulty_system.base_url
-    async with aiohttp.ClientSession() as http:
+    async with faulty_system.http() as http:
         delayed = await submit(http, base, job("Later", delay_seconds=120))
         running = await submit(http, base, job("Stuck [fault:outline:hang:60]"))
         await wait_status(http, base, delayed, statuses=("queued",))
@@ -172,6 +172,11 @@ async def test_cancellation_in_each_state(faulty_system):
             assert resp.status == 404
         events = await events_of(http, base, delayed)
         assert [e["type"] for e in events] == ["JobSubmitted", "JobCancelled"]
+        # Who asked is on the job's timeline, whether the job waited or its stage was running.
+        for job_id in (delayed, running):
+            cancelled = (await events_of(http, base, job_id))[-1]
+            assert cancelled["type"] == "JobCancelled" and cancelled["by"] == "key:" + faulty_system.key[3:15] + \
+                " (test admin)", cancelled
 
 
 async def test_poison_bytes_are_dead_lettered_and_the_stage_keeps_flowing(faulty_system, infra):
@@ -188,7 +193,7 @@ async def test_poison_bytes_are_dead_lettered_and_the_stage_keeps_flowing(faulty
     finally:
         await producer.stop()
     base = faulty_system.base_url
-    async with aiohttp.ClientSession() as http:
+    async with faulty_system.http() as http:
         job_id = await submit(http, base, job("After the poison"))
         assert (await wait_status(http, base, job_id, system=faulty_system))["status"] == "completed"
 

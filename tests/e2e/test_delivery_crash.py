@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import aiohttp
 
 from tests.e2e.conftest import running_system
 from tests.e2e.test_delivery import events_of, get, job, stage_status, submit, wait_status
@@ -18,7 +17,7 @@ def at(value: str) -> datetime:
 async def test_delay_is_honoured_and_survives_a_worker_restart(infra, database, prefix, tmp_path):
     async with running_system(infra, database, prefix, tmp_path) as system:
         base = system.base_url
-        async with aiohttp.ClientSession() as http:
+        async with system.http() as http:
             early = await submit(http, base, job("Due soon", delay_seconds=2))
             late = await submit(http, base, job("Due later", delay_seconds=9))
             await wait_status(http, base, early, statuses=("completed",), system=system)
@@ -39,7 +38,7 @@ async def test_delay_is_honoured_and_survives_a_worker_restart(infra, database, 
 async def test_worker_killed_mid_stage_loses_nothing_and_completes_once(infra, database, prefix, tmp_path):
     async with running_system(infra, database, prefix, tmp_path, PLANPERFECT_FAULT_INJECTION="1") as system:
         base = system.base_url
-        async with aiohttp.ClientSession() as http:
+        async with system.http() as http:
             job_id = await submit(http, base, job("Long outline [fault:outline:slow:4]", visibility_seconds=2))
 
             async def outline_running():
@@ -63,7 +62,7 @@ async def test_worker_killed_mid_stage_loses_nothing_and_completes_once(infra, d
 async def test_high_priority_overtakes_a_low_backlog_and_low_still_progresses(infra, database, prefix, tmp_path):
     async with running_system(infra, database, prefix, tmp_path, PLANPERFECT_WORKER_IN_FLIGHT="2") as system:
         base = system.base_url
-        async with aiohttp.ClientSession() as http:
+        async with system.http() as http:
             low = [await submit(http, base, {**job(f"Backlog item {i}"), "priority": 0,
                                             "payload": {"title": f"Backlog item {i}", "word_count": 2500}})
                    for i in range(40)]

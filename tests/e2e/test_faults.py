@@ -24,11 +24,12 @@ import aiohttp
 import asyncpg
 import pytest
 
+from planperfect.api_key import KEY_FILE
 from planperfect.settings import Settings
 from tests.conftest import Infra, create_database, create_prefix, delete_prefix, drop_database
 from tests.e2e.chaos_diagnose import logged_events
 from tests.e2e.test_delivery import job
-from tests.support import eventually, free_port, free_port_pair
+from tests.support import api_session, eventually, free_port, free_port_pair
 
 JOBS = 6
 OUTAGE_S = 12.0  # how long a dependency stays down
@@ -180,6 +181,10 @@ class Supervised:
         return [int(line.rsplit("pid ", 1)[1].rstrip(")")) for line in self.out.read_text().splitlines()
                 if line.startswith(f"started {role} (pid ")]
 
+    def http(self) -> aiohttp.ClientSession:
+        """A session sending the admin key that `run` made in its data directory (readable once /readyz is 200)."""
+        return api_session((self.work / "data" / KEY_FILE).read_text().strip())
+
     def child_log(self, role: str) -> str:
         path = self.work / "data" / "logs" / f"{role}.log"
         return path.read_text(errors="replace") if path.exists() else ""
@@ -245,7 +250,7 @@ async def faults_system(own_stack, tmp_path):
 async def test_kafka_outage_readiness_intake_503_and_every_job_once(own_stack, faults_system):
     system, base, infra = faults_system, faults_system.base_url, own_stack.infra
     answers = Answers()
-    async with aiohttp.ClientSession() as http:
+    async with system.http() as http:
         ids = []
         for i in range(JOBS):
             status, job_id = await _submit(http, base, f"kafka-before-{i}", f"Before the Kafka outage {i}")
@@ -292,7 +297,7 @@ async def test_kafka_outage_readiness_intake_503_and_every_job_once(own_stack, f
 async def test_postgres_outage_answers_503_and_the_projector_rides_it_out(own_stack, faults_system):
     system, base, infra = faults_system, faults_system.base_url, own_stack.infra
     answers = Answers()
-    async with aiohttp.ClientSession() as http:
+    async with system.http() as http:
         ids = []
         for i in range(JOBS):
             status, job_id = await _submit(http, base, f"pg-before-{i}", f"Before the PostgreSQL outage {i}")
@@ -304,7 +309,8 @@ async def test_postgres_outage_answers_503_and_the_projector_rides_it_out(own_st
         await own_stack.kill("postgres")
         down_at = time.monotonic()
         not_ready_after = await _wait_readyz(http, base, 503, timeout=READY_WITHIN_S + 5)
-        # Without a key, intake needs only Kafka: the job is accepted and projected once PostgreSQL is back.
+        # Without an Idempotency-Key, intake needs only Kafka: the job is accepted and projected once PostgreSQL is
+        # back (the API key was checked before the outage, and is trusted as it was while PostgreSQL is away).
         async with http.post(f"{base}/v1/jobs", json=job("Unkeyed, during the PostgreSQL outage")) as resp:
             answers.seen["POST /v1/jobs (no key)"].append(resp.status)
             assert resp.status == 202, await resp.text()

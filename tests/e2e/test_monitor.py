@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import uuid
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,7 +21,7 @@ from streams.topics import Lane
 from tests.conftest import create_database, create_prefix, delete_prefix, drop_database
 from tests.e2e.conftest import running_system, wait_ready
 from tests.e2e.test_pacing import add_context, post
-from tests.support import eventually
+from tests.support import api_session, eventually
 
 CHROMIUM = "/usr/bin/chromium"
 LONG = 90_000  # ms: the longest a page may take to show what a job or an analysis does
@@ -52,8 +53,9 @@ async def browser():
             await chromium.close()
 
 
-@pytest.fixture
-async def page(browser: Browser):
+@asynccontextmanager
+async def browsing(browser: Browser):
+    """A fresh browser context (no cookies) and a page in it that must raise no JavaScript error."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     errors: list[str] = []
@@ -63,6 +65,22 @@ async def page(browser: Browser):
     finally:
         await context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+async def sign_in(page: Page, base: str, key: str, then: str = "/") -> None:
+    """Sign in as a person does: a page without a session sends the browser to the sign-in form, and back."""
+    await page.goto(f"{base}{then}")
+    await page.wait_for_url(re.compile(r"/monitor/sign-in\?next="))
+    await page.get_by_label("API key").fill(key)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{base}{then}")
+
+
+@pytest.fixture
+async def page(browser: Browser, monitored):
+    async with browsing(browser) as page:
+        await sign_in(page, monitored.base_url, monitored.key)
+        yield page
 
 
 async def shot(page: Page, tmp_path: Path, name: str, docs_name: str | None = None) -> None:
@@ -117,7 +135,7 @@ async def test_submit_form_shows_errors_per_field_then_the_timeline_reaches_comp
 
     # Latency: from an event's time on the log to the moment the page showed it.
     seen = await page.evaluate("window.monitorSeen")
-    async with aiohttp.ClientSession() as http:
+    async with monitored.http() as http:
         async with http.get(f"{monitored.base_url}/v1/jobs/{job_id}/events") as resp:
             events = (await resp.json())["events"]
     lags = sorted(seen[str(e["sequence"])] / 1000 - datetime.fromisoformat(e["occurred_at"]).timestamp()
@@ -127,7 +145,7 @@ async def test_submit_form_shows_errors_per_field_then_the_timeline_reaches_comp
           f"max {lags[-1] * 1000:.0f} ms over {len(lags)} events")
 
     # /metrics counts the same stage events the pages show, per stage and lane (priority 8: high).
-    async with aiohttp.ClientSession() as http:
+    async with monitored.http() as http:
         async with http.get(f"{monitored.base_url}/metrics") as resp:
             assert resp.status == 200 and resp.content_type == "text/plain"
             metrics = {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -147,7 +165,7 @@ async def test_a_dead_letter_is_redriven_by_clicking_after_a_confirmation(monito
     base = monitored.base_url
     body = {"job_type": "article", "requester_email": "qa@example.com", "max_attempts": 2, "retry_delay_seconds": 0,
             "payload": {"title": "Flaky outline [fault:outline:transient:2]", "word_count": 300}}
-    async with aiohttp.ClientSession() as http:
+    async with monitored.http() as http:
         job_id = (await post(http, f"{base}/v1/jobs", body))["job_id"]
 
         async def letters():
@@ -195,7 +213,7 @@ async def test_a_cross_site_form_post_is_refused_and_same_origin_fetch_works(mon
 
 async def test_pacing_run_now_shows_generations_whose_citations_open_the_chunk(monitored, page, tmp_path):
     base, user, zone = monitored.base_url, f"mon-{uuid.uuid4().hex[:8]}", "America/New_York"
-    async with aiohttp.ClientSession() as http:
+    async with monitored.http() as http:
         # A slot just after midnight: the scheduler leaves today to the button.
         await post(http, f"{base}/v1/pacing/schedules", {"user_id": user, "time_zone": zone, "local_times": ["00:00:01"]})
         await add_context(http, base, user, zone, docs=3, meetings=2)
@@ -224,6 +242,61 @@ async def test_pacing_run_now_shows_generations_whose_citations_open_the_chunk(m
     text = await page.locator("#chunk-text").inner_text()
     assert len(text.split()) >= 5, text
     await shot(page, tmp_path, "chunk")
+
+
+async def test_a_reader_sees_no_actions_and_is_refused_them_and_a_wrong_key_is_not_signed_in(monitored, browser):
+    base = monitored.base_url
+    async with monitored.http() as http:  # an admin makes a reader key through the API
+        async with http.post(f"{base}/v1/keys", json={"name": "monitor reader", "role": "reader"}) as resp:
+            assert resp.status == 201, await resp.text()
+            reader = await resp.json()
+        async with http.post(f"{base}/v1/keys", json={"name": "monitor operator", "role": "operator"}) as resp:
+            operator = await resp.json()
+        async with http.post(f"{base}/v1/jobs", json={"job_type": "article", "delay_seconds": 3600,
+                                                      "payload": {"title": "Waits an hour for a reader to see it"}}) as resp:
+            job_id = (await resp.json())["job_id"]
+    async with browsing(browser) as page:
+        await page.goto(f"{base}/monitor/jobs")
+        await page.wait_for_url(re.compile(r"/monitor/sign-in\?next=.*jobs$"))
+        await page.get_by_label("API key").fill(operator["key"][:-4] + "AAAA")  # a key that is not one
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.locator('[id="e-key"]')).to_contain_text("unknown, revoked or malformed")
+        await page.get_by_label("API key").fill(reader["key"])
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(f"{base}/monitor/jobs")
+        await expect(page.locator("header .who")).to_contain_text("monitor reader (reader)")
+        cookie = (await page.context.cookies())[0]
+        assert (cookie["httpOnly"], cookie["sameSite"]) == (True, "Strict"), cookie
+        assert await page.evaluate("document.cookie") == ""  # out of reach of the page's scripts
+
+        await page.goto(f"{base}/monitor/jobs/{job_id}")
+        await expect(page.locator("#job-status")).to_have_text("queued", timeout=LONG)
+        await expect(page.get_by_role("button", name="Cancel this job")).to_have_count(0)
+        await page.goto(f"{base}/monitor/dead-letters")
+        await expect(page.locator("#redrive-help")).to_have_text("Redriving needs an operator key.")
+        for name in ("Redrive selected", "Select all shown"):
+            await expect(page.get_by_role("button", name=name)).to_have_count(0)
+        await page.goto(f"{base}/monitor/pacing")
+        await expect(page.get_by_role("button", name="Run now")).to_have_count(0)
+        for url in (f"/v1/jobs/{job_id}/cancel", f"/v1/dlq/{uuid.uuid4()}/redrive"):  # tried anyway: refused
+            answer = await page.evaluate("""async (url) => { const r = await fetch(url, {method: "POST"});
+                                            return [r.status, (await r.json()).error.code]; }""", url)
+            assert answer == [403, "forbidden"], (url, answer)
+        await page.get_by_role("button", name="Sign out").click()
+        await page.wait_for_url(re.compile(r"/monitor/sign-in$"))
+        assert await page.context.cookies() == []
+    async with browsing(browser) as page:  # an operator is offered the cancel, and it works
+        await sign_in(page, base, operator["key"], f"/monitor/jobs/{job_id}")
+        async def confirm(dialog):
+            await dialog.accept()
+
+        page.once("dialog", confirm)
+        await page.get_by_role("button", name="Cancel this job").click()
+        await expect(page.locator("#job-status")).to_have_text("cancelled", timeout=LONG)
+    async with api_session(reader["key"]) as http, http.get(f"{base}/v1/jobs/{job_id}/events") as resp:
+        events = (await resp.json())["events"]
+    assert events[-1]["type"] == "JobCancelled", events
+    assert events[-1]["by"] == f"key:{operator['key_id']} (monitor operator)", events[-1]  # who, on the timeline
 
 
 async def test_the_overview_resumes_by_itself_after_an_api_restart(monitored, page, tmp_path):

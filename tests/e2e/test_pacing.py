@@ -125,7 +125,7 @@ async def group_members(bootstrap: str, group: str) -> int:
 
 async def test_concurrent_triggers_give_one_analysis_whose_pieces_cite_real_chunks(pacing_system):
     system, base, user, zone = pacing_system, pacing_system.base_url, f"ana-{uuid.uuid4().hex[:6]}", "America/New_York"
-    async with aiohttp.ClientSession() as http:
+    async with pacing_system.http() as http:
         schedule = (await post(http, f"{base}/v1/pacing/schedules", {"user_id": user, "time_zone": zone}))["schedule"]
         await add_context(http, base, user, zone)
         deadline = time.monotonic() + 90
@@ -166,7 +166,7 @@ async def test_concurrent_triggers_give_one_analysis_whose_pieces_cite_real_chun
 
 async def test_no_context_completes_with_an_explicit_result_and_no_pieces(pacing_system):
     base, user = pacing_system.base_url, f"empty-{uuid.uuid4().hex[:6]}"
-    async with aiohttp.ClientSession() as http:
+    async with pacing_system.http() as http:
         await post(http, f"{base}/v1/pacing/schedules", {"user_id": user, "time_zone": "Asia/Tokyo"})
 
         async def schedule_visible():
@@ -200,7 +200,7 @@ async def test_two_workers_fire_a_slot_once_and_a_restarted_scheduler_does_not_f
                          what="two workers in the group")
         base, zone, user = system.base_url, "Asia/Kolkata", f"sam-{uuid.uuid4().hex[:6]}"
         deadline = time.monotonic() + 120
-        async with aiohttp.ClientSession() as http:
+        async with system.http() as http:
             await add_context(http, base, user, zone, docs=3, meetings=2)
             slot, day = in_a_moment(zone, 12)
             await post(http, f"{base}/v1/pacing/schedules", {"user_id": user, "time_zone": zone, "local_times": [slot]})

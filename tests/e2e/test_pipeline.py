@@ -53,7 +53,7 @@ async def _wait_done(http: aiohttp.ClientSession, base: str, job_id: str, system
 
 async def test_article_and_schema_jobs_complete_end_to_end(system):
     base = system.base_url
-    async with aiohttp.ClientSession() as http:
+    async with system.http() as http:
         async with http.post(f"{base}/content-intake", json=ARTICLE) as resp:
             assert resp.status == 202, await resp.text()
             accepted = await resp.json()
@@ -134,7 +134,7 @@ def _logs_are_json_lines_with_context(system, job_id: str) -> None:
 
 async def test_live_stream_delivers_every_event_until_completion(system):
     base = system.base_url
-    async with aiohttp.ClientSession() as http:
+    async with system.http() as http:
         async with http.post(f"{base}/v1/jobs", json=ARTICLE) as resp:
             job_id = (await resp.json())["job_id"]
 
@@ -159,7 +159,7 @@ async def test_live_stream_delivers_every_event_until_completion(system):
 
 async def test_idempotency_key_returns_the_same_job(system):
     base = system.base_url
-    async with aiohttp.ClientSession() as http:
+    async with system.http() as http:
         headers = {"Idempotency-Key": "order-42"}
         async with http.post(f"{base}/v1/jobs", json=ARTICLE, headers=headers) as resp:
             first = await resp.json()

@@ -39,7 +39,7 @@ async def test_a_picked_provider_writes_its_job_and_a_cancel_hangs_up_the_held_c
     try:
         # Ready means the API's provider check asked both fakes for their models, as the worker did at start.
         async with running_system(infra, database, prefix, tmp_path, **env) as system, \
-                aiohttp.ClientSession(base_url=system.base_url) as http:
+                system.http(base_url=system.base_url) as http:
             picked = await submit(http, PICKED)
             held = await submit(http, HELD)
 

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 
-import aiohttp
 
 from planperfect.settings import Settings
 from planperfect.stack.kafka import kafka_tool_command
@@ -33,7 +32,7 @@ def tool_lags(bootstrap: str, group: str) -> dict[tuple[str, int], tuple[str, st
 async def test_queue_figures_equal_kafka_consumer_groups(infra, database, prefix, tmp_path):
     async with running_system(infra, database, prefix, tmp_path) as system:
         base = system.base_url
-        async with aiohttp.ClientSession() as http:
+        async with system.http() as http:
             first = await submit(http, base, job("Warm the groups up"))
             await wait_status(http, base, first, statuses=("completed",), system=system)
             system.children["worker"].stop()

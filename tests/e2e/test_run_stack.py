@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from planperfect.api_key import KEY_FILE
 from planperfect.resilience import EXIT_CONFIG
 from planperfect.settings import Settings
 from planperfect.stack import LocalStack
@@ -52,9 +54,15 @@ def test_run_stops_the_stack_it_started_and_leaves_one_already_running(stack_set
     assert ran.returncode == EXIT_CONFIG, ran.stdout + ran.stderr
     status = stack.status()
     assert not status.kafka.running and not status.postgres.running, ran.stdout + ran.stderr
+    # The first start made the admin key, in a file only its owner may read, and said where.
+    key_file = stack_settings.data_dir / KEY_FILE
+    assert f"api key: an admin key was created in {key_file}" in ran.stdout, ran.stdout
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    first_key = key_file.read_text()
 
     stack.up()  # as `planperfect up` would: a stack that other commands use
     ran = run_on_a_taken_port(stack_settings)
     assert ran.returncode == EXIT_CONFIG, ran.stdout + ran.stderr
     assert stack.status().running, ran.stdout + ran.stderr
     assert "stack: left running (it was running before this command)" in ran.stdout, ran.stdout
+    assert "api key:" not in ran.stdout and key_file.read_text() == first_key  # made once, kept

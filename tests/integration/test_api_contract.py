@@ -7,18 +7,18 @@ import re
 from uuid import UUID
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from pydantic import BaseModel
 
 from api import pacing_requests, requests
 from api.app import create_app
 from api.config import ApiConfig
-from api.contract import CONTRACT
+from api.contract import CONTRACT, PUBLIC
 from api.openapi import handlers_of, openapi_document, replies
 from api.responses import Error, StreamFrame
 from projections.runner import ProjectionRunner
 from streams.topics import Topics
 from tests.joblog import job_events, produce
+from tests.support import api_client
 
 REQUEST_MODELS = {
     m for mod in (requests, pacing_requests) for m in vars(mod).values()
@@ -40,6 +40,7 @@ def test_every_route_is_declared_with_the_body_model_its_handler_validates():
         named = {m for m in REQUEST_MODELS if m.__name__ in handler.__code__.co_names}
         assert named == ({op.body} if op.body else set()), (method, path, named, op.body)
         assert op.summary and op.summary != "Undocumented", (method, path)
+        assert op.access is not None, f"{method} {path} declares no access (a Role, or PUBLIC) in api/contract.py"
         declared_path = {p.name for p in op.params if p.where == "path"}
         assert declared_path == set(re.findall(r"{(\w+)}", path)), (method, path)
         assert any(200 <= s < 300 and (r.model or r.schema) for s, r in op.responses.items()), (method, path)
@@ -63,22 +64,30 @@ def test_the_document_has_bodies_parameters_responses_and_summaries_for_every_op
             if code >= "400":
                 assert reply["content"]["application/json"]["schema"]["$ref"].endswith(("/Error", "/NotReady"))
         for p in op.get("parameters", []):
-            if p["name"].endswith("_id") and p["name"] != "user_id":
+            if p["name"].endswith("_id") and p["name"] not in ("user_id", "key_id"):
                 assert p["schema"] == {"type": "string", "format": "uuid"}, (method, path, p)
-        if method in ("post", "patch") and path not in ("/v1/jobs/{job_id}/cancel", "/v1/dlq/{dead_letter_id}/redrive"):
+        if method in ("post", "patch") and path not in ("/v1/jobs/{job_id}/cancel", "/v1/dlq/{dead_letter_id}/redrive",
+                                                        "/v1/keys/{key_id}/revoke"):
             ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
             assert ref.rpartition("/")[2] in schemas
     listed = {p["name"] for p in doc["paths"]["/v1/dlq"]["get"]["parameters"]}
     assert listed == {"status", "stage", "job_id", "limit"}
     stream = {p["name"]: p["in"] for p in doc["paths"]["/v1/jobs/{job_id}/stream"]["get"]["parameters"]}
     assert stream["Last-Event-ID"] == "header" and stream["include_output"] == "query"
+    for path, method, op in ops:  # the security each route declares, as the document shows it
+        declared = CONTRACT[(method.upper(), path)].access
+        assert op["security"] == ([] if declared == PUBLIC else [{"bearer": []}, {"monitorSession": []}]), (method, path)
+        if declared != PUBLIC:
+            assert {"401", "403"} <= set(op["responses"]) and op["x-required-role"] == declared.value, (method, path)
+    assert doc["components"]["securitySchemes"]["bearer"] == {**doc["components"]["securitySchemes"]["bearer"],
+                                                             "type": "http", "scheme": "bearer"}
     intake = schemas["IntakeRequest"]["properties"]["job_type"]
     assert "pacing" not in intake.get("enum", schemas["JobType"]["enum"]), intake
 
 
 @pytest.fixture
 async def client(infra, database, prefix):
-    async with TestClient(TestServer(create_app(_config(infra, database, prefix)))) as c:
+    async with api_client(infra, _config(infra, database, prefix)) as c:
         yield c
 
 

@@ -15,6 +15,7 @@ from projections.runner import ProjectionRunner
 from streams.codec import key_for
 from streams.pacing_events import pacing_key
 from streams.topics import Topics
+from tests.support import api_client
 
 ARTICLE = {"job_type": "article", "payload": {"title": "Read it back"}}
 
@@ -36,8 +37,8 @@ async def test_the_partition_waited_for_is_the_one_the_producer_wrote_to(infra, 
 
 async def test_a_miss_waits_for_the_projector_and_never_answers_a_wrong_404(infra, database, prefix):
     topics = Topics(prefix)
-    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics, read_your_writes_seconds=0.5))
-    async with TestClient(TestServer(app)) as client:
+    config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics, read_your_writes_seconds=0.5)
+    async with api_client(infra, config, role="operator") as client:
         unknown = uuid4()
         assert (await client.get(f"/v1/jobs/{unknown}")).status == 404  # nothing written: caught up at once
 
@@ -87,8 +88,8 @@ async def _project(infra, database: str, topics: Topics) -> None:
 
 async def test_a_schedule_read_after_its_change_or_deletion_is_never_the_stale_one(infra, database, prefix):
     topics = Topics(prefix)
-    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics, read_your_writes_seconds=0.5))
-    async with TestClient(TestServer(app)) as client:
+    config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics, read_your_writes_seconds=0.5)
+    async with api_client(infra, config, role="operator") as client:
         resp = await client.post("/v1/pacing/schedules", json={"user_id": "grace", "time_zone": "UTC"})
         schedule = f"/v1/pacing/schedules/{(await resp.json())['schedule']['schedule_id']}"
         await _project(infra, database, topics)

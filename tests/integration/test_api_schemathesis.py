@@ -15,7 +15,6 @@ import time
 import pytest
 import requests
 import schemathesis
-from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -24,12 +23,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
 from api.config import ApiConfig
 from api.openapi import openapi_document
 from projections.runner import ProjectionRunner
 from streams.topics import Topics
 from tests.joblog import job_events, produce
+from tests.support import api_client, bearer
 
 # Schemathesis' strategies use `random` in a way Hypothesis deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
@@ -51,12 +50,13 @@ def _passes(operation, real: dict[str, str]):
         yield "existing ids", operation.as_strategy(path_parameters=fixed)
 
 
-def _run(spec: dict, base_url: str, real: dict[str, str]) -> tuple[list[str], int]:
-    """Every operation; the failures as readable lines, and how many requests were sent."""
+def _run(spec: dict, base_url: str, real: dict[str, str], key: str) -> tuple[list[str], int]:
+    """Every operation, with an admin key; the failures as readable lines, and how many requests were sent."""
     schema = schemathesis.openapi.from_dict(spec)
     failures: list[str] = []
     sent = 0
     with requests.Session() as session:
+        session.headers.update(bearer(key))
         for result in schema.get_all_operations():
             operation = result.ok()
             for label, strategy in _passes(operation, real):
@@ -95,8 +95,10 @@ async def _existing(client, infra, prefix: str) -> dict[str, str]:
     assert trigger.status == 202, await trigger.text()
     job_id = str(events[0].job_id)
     assert (await client.get(f"/v1/jobs/{job_id}")).status == 200  # projected (read-your-writes waits)
+    spare = await client.post("/v1/keys", json={"name": "revoked by schemathesis", "role": "reader"})
+    assert spare.status == 201, await spare.text()
     return {"job_id": job_id, "user_id": "maya", "schedule_id": answers[0]["schedule"]["schedule_id"],
-            "analysis_id": (await trigger.json())["analysis_id"]}
+            "analysis_id": (await trigger.json())["analysis_id"], "key_id": (await spare.json())["key_id"]}
 
 
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(infra, database, prefix):
@@ -106,13 +108,13 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(infra,
     stop = asyncio.Event()
     projecting = asyncio.create_task(projector.run(stop))
     try:
-        async with TestClient(TestServer(create_app(config))) as client:
+        async with api_client(infra, config) as client:
             spec = openapi_document(client.server.app)
             real = await _existing(client, infra, prefix)
             base_url = str(client.make_url("")).rstrip("/")
             started = time.monotonic()
             # The app and the projector run on this loop; schemathesis blocks, so it runs in a thread.
-            failures, sent = await asyncio.to_thread(_run, spec, base_url, real)
+            failures, sent = await asyncio.to_thread(_run, spec, base_url, real, client.key)
             print(f"schemathesis: {sent} requests over {len(spec['paths'])} paths in {time.monotonic() - started:.1f} s")
     finally:
         stop.set()

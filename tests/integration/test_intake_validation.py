@@ -18,7 +18,7 @@ from api.app import create_app
 from api.config import ApiConfig
 from api.openapi import routes_of
 from streams.topics import Topics
-from tests.support import eventually
+from tests.support import api_client, eventually, make_key
 
 GOOD = {
     "job_type": "article",
@@ -79,8 +79,8 @@ CASES = [
 
 @pytest.fixture
 async def client(infra, database, prefix):
-    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), max_body_bytes=4096))
-    async with TestClient(TestServer(app)) as c:
+    async with api_client(infra, ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix),
+                                           max_body_bytes=4096), role="submitter") as c:
         yield c
 
 
@@ -133,6 +133,7 @@ async def test_an_idempotency_key_that_is_not_utf8_is_refused(client, infra, pre
     body = json.dumps(GOOD).encode()
     reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
     writer.write(b"POST /v1/jobs HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\nIdempotency-Key: k\xff\xfe\r\n"
+                 b"Authorization: Bearer " + client.key.encode() + b"\r\n"
                  b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
     await writer.drain()
     head, _, payload = (await reader.read()).partition(b"\r\n\r\n")
@@ -165,6 +166,7 @@ async def test_a_client_that_hangs_up_mid_body_is_not_a_database_outage(infra, d
     caplog.set_level(logging.INFO, logger="planperfect.api")
     # Served as `planperfect api` serves it (aiohttp's TestServer cancels a handler whose client hangs up; the
     # real server lets it run on and hands it the lost connection as a socket error).
+    key = await make_key(infra, database, prefix, "submitter")
     runner = web.AppRunner(create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix))))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -173,6 +175,7 @@ async def test_a_client_that_hangs_up_mid_body_is_not_a_database_outage(infra, d
         host, port = runner.addresses[0][:2]
         reader, writer = await asyncio.open_connection(host, port)
         writer.write(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer " + key.encode() + b"\r\n"
                      b"Content-Length: 1000\r\nExpect: 100-continue\r\n\r\n")
         # The server's 100 Continue says the request reached its route; then part of the body, and hang up.
         assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 100")

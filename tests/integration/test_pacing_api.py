@@ -6,14 +6,12 @@ import json
 import uuid
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from api.app import create_app
 from api.config import ApiConfig
 from streams.topics import Topics
 from tests.conftest import create_database, create_prefix, drop_database
-from tests.support import eventually
+from tests.support import api_client, eventually
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 SCHEDULE = {"user_id": "maya", "time_zone": "Europe/Berlin"}
@@ -109,8 +107,7 @@ CASES = [
 
 @pytest.fixture
 async def client(infra, database, prefix):
-    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix)))
-    async with TestClient(TestServer(app)) as c:
+    async with api_client(infra, ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix))) as c:
         yield c
 
 
@@ -118,9 +115,8 @@ async def client(infra, database, prefix):
 async def shared(infra):
     """One database, prefix and app for the bad-input table: none of its cases may write anything."""
     database, prefix = await create_database(infra), await create_prefix(infra)
-    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix)))
     try:
-        async with TestClient(TestServer(app)) as c:
+        async with api_client(infra, ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix))) as c:
             yield c, prefix
     finally:
         await drop_database(infra, database)

@@ -9,10 +9,8 @@ from datetime import date, datetime, timezone
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaProducer
 
-from api.app import create_app
 from api.config import ApiConfig
 from planperfect.migrate import load_migrations
 from projections.base import Record
@@ -26,7 +24,7 @@ from streams.pacing_events import ScheduleCreated, pacing_key
 from streams.topics import JOB_EVENTS, Topics
 from tests.joblog import dump, job_events, produce
 from tests.pacing_support import context_events
-from tests.support import cli, env_of
+from tests.support import api_client, cli, env_of
 
 DDL = [(f"{m.version:04d}_{m.name}", m.sql) for m in load_migrations()]
 TODAY = date(2026, 3, 10)
@@ -125,7 +123,7 @@ async def test_events_postgresql_cannot_store_are_dead_lettered_and_the_projecto
     assert {r["job_id"] for r in rows} == {None}  # not stage requests: `dlq redrive --all` leaves them alone
     assert {d["dead_letter_id"] for d in listed} == {str(r["dead_letter_id"]) for r in rows}
     config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics)
-    async with TestClient(TestServer(create_app(config))) as client:
+    async with api_client(infra, config, role="operator") as client:
         resp = await client.post(f"/v1/dlq/{rows[0]['dead_letter_id']}/redrive")
         error = (await resp.json())["error"]
     assert resp.status == 409 and error["code"] == "not_redrivable", error

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from api.app import create_app
 from api.config import ApiConfig
 from projections.rebuild import RebuildError, rebuild, verify
 from streams.topics import Topics
 from tests.integration.test_rebuild import DDL, job, project, sql
 from tests.joblog import job_events, produce
+from tests.support import api_client
 
 
 async def test_a_verify_and_a_dry_run_are_recorded_and_shown_on_the_projections_page(infra, prefix, database):
@@ -35,8 +34,8 @@ async def test_a_verify_and_a_dry_run_are_recorded_and_shown_on_the_projections_
     assert (dry["state"], dry["events_applied"]) == ("different", len(events)), dry
     assert "dry run" in dry["message"] and "different: content_jobs" in dry["message"], dry["message"]
 
-    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix)))
-    async with TestClient(TestServer(app)) as client:
+    async with api_client(infra, ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix)),
+                          role="reader") as client:
         page = await client.get("/monitor/projections")
         html = await page.text()
     assert page.status == 200, html

@@ -8,16 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from api.app import create_app
 from planperfect.processes import api_config
 from planperfect.settings import Settings
 from streams.topics import Topics
 from tests.fakes.secret_scan import no_key_in_any_log  # noqa: F401  (autouse: scans every log line)
 from tests.fakes.wiring import SECRET, fake_for
 from tests.integration.test_intake_validation import _log_size
-from tests.support import eventually, free_port
+from tests.support import api_client, eventually, free_port
 
 GOOD = {"job_type": "article", "payload": {"title": "A Good Title", "keywords": ["alpha"], "word_count": 800}}
 ANTHROPIC_MODELS = ("claude-haiku-4-5", "claude-sonnet-4-5")
@@ -28,7 +27,7 @@ async def api(infra, database: str, prefix: str, env: dict[str, str], **settings
     """The app as `planperfect api` builds it (processes.api_config), with `env` as the vendors' variables."""
     config = api_config(Settings(kafka_bootstrap=infra.bootstrap, database_url=database, topic_prefix=prefix,
                                  **settings), env)
-    async with TestClient(TestServer(create_app(config))) as client:
+    async with api_client(infra, config) as client:
         yield client
 
 

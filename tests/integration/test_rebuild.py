@@ -24,7 +24,7 @@ from projections.replay import LogHead, catch_up
 from projections.runner import NOTIFY_CHANNEL, ProjectionRunner, default_projections
 from streams.topics import JOB_EVENTS, Topics
 from tests.joblog import dump, job_events, produce
-from tests.support import cli, env_of, eventually, free_port
+from tests.support import api_session, cli, env_of, eventually, free_port, make_key
 
 DDL = [(f"{m.version:04d}_{m.name}", m.sql) for m in load_migrations()]
 
@@ -184,6 +184,7 @@ async def test_the_api_answers_throughout_a_rebuild_while_the_projector_runs(inf
     await sql(database, "UPDATE content_jobs SET title = 'tampered' WHERE job_id = $1", job(1))
 
     port = free_port()
+    key = await make_key(infra, database, prefix, "reader")
     app_runner = web.AppRunner(create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics)))
     await app_runner.setup()
     await web.TCPSite(app_runner, "127.0.0.1", port).start()
@@ -202,7 +203,7 @@ async def test_the_api_answers_throughout_a_rebuild_while_the_projector_runs(inf
                 answers.append(Answer(path, resp.status, title, started, loop.time()))
             i += 1
 
-    async with aiohttp.ClientSession() as http:
+    async with api_session(key) as http:
         pollers = [asyncio.create_task(poll(http, n)) for n in range(4)]
         try:
             await eventually(lambda: _seen(answers, "tampered"), what="the API serving the old copy")

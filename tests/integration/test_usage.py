@@ -7,14 +7,13 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from agents import transitions
 from agents.handlers import run_stage
 from agents.progress import MemoryGuard
 from agents.providers.usage import UsageLedger, recording
 from agents.runner import Emitter, StageRunner
-from api.app import create_app
 from api.config import ApiConfig
 from api.responses import Job, UsageReport
 from planperfect.cli_jobs import status_lines
@@ -27,6 +26,7 @@ from streams.payloads import PIPELINES, Brief, JobType
 from streams.topics import DELAYS, Topics
 from tests.fakes.wiring import wired
 from tests.joblog import produce
+from tests.support import api_client
 
 BRIEF = Brief(title="How to Plan Meals for a Busy Week", keywords=["meal planning", "batch cooking"], word_count=600)
 
@@ -96,7 +96,7 @@ async def test_an_articles_usage_is_summed_per_job_and_per_day(vendor: str, infr
     await produce(infra.bootstrap, topics.job_events, events)
     await project(infra, database, topics)
     config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics)
-    async with TestClient(TestServer(create_app(config))) as client:
+    async with api_client(infra, config, role="reader") as client:
         job = Job.model_validate(await read(client, f"/v1/jobs/{sub.job_id}"))
         day = sub.occurred_at.date().isoformat()
         report = UsageReport.model_validate(await read(client, f"/v1/usage?from={day}&to={day}&group_by=model"))
@@ -136,8 +136,8 @@ async def test_a_job_past_its_token_budget_is_dead_lettered_with_the_reason(infr
 
     await produce(infra.bootstrap, topics.job_events, events)
     await project(infra, database, topics)
-    async with TestClient(TestServer(create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database,
-                                                          topics=topics)))) as client:
+    async with api_client(infra, ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics),
+                          role="reader") as client:
         job = await read(client, f"/v1/jobs/{sub.job_id}")
     assert job["status"] == "dead_lettered" and reason in job["last_error"]
     assert job["usage"]["tokens"] == used and job["usage"]["calls"] == 2 and job["usage"]["token_budget"] == budget

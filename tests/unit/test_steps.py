@@ -93,6 +93,12 @@ def test_an_outcome_settles_first_then_routes_or_ends_or_cancels():
     assert [(type(e), e.sequence) for e in cancelled.events] == [(StageCompleted, 3), (JobCancelled, 4)]
     assert cancelled.route is None and cancelled.settle.cancel_requested
     assert (cancelled.guard.state, cancelled.guard.next_sequence) == (JobState.CANCELLED, 5)
+    # Who asked is kept while the outcome settles and named on the JobCancelled (the API key's actor).
+    by = "key:0123456789ab (ops)"
+    named = steps.completed(req, begun, 3, NOTES, 5, NOW, cancel_requested=True, cancel_by=by)
+    assert named.events[-1].by == by and named.settle.cancel_by == by
+    failed = steps.failed(req, begun, 3, TransientError("flaky"), 5, NOW, True, "t.stage.research", cancel_by=by)
+    assert isinstance(failed.events[-1], JobCancelled) and failed.events[-1].by == by
 
     last = first(Stage.COMPLETE)
     done = steps.completed(last, transitions.started(last, NOW), 3, _completion(), 5, NOW, cancel_requested=False)

@@ -128,6 +128,9 @@ document.addEventListener("click", async (ev) => {
       }
     }
     out.textContent = lines.join("; ");
+  } else if (t.id === "sign-out") {
+    await api("DELETE", "/monitor/session");
+    location.assign("/monitor/sign-in");
   } else if (t.classList.contains("run-now")) {
     const out = t.parentElement.querySelector(".run-result");
     const a = await api("POST", "/v1/pacing/trigger", {user_id: t.dataset.user});
@@ -178,6 +181,16 @@ function submitForm(form) {
   });
 }
 
+// The key goes to the server once; the answer sets an HttpOnly cookie, so no script of the page keeps it.
+function signInForm(form) {
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const a = await api("POST", "/monitor/session", {key: form.querySelector('[name="key"]').value.trim()});
+    if (a.ok) location.assign(form.dataset.next || "/");
+    else setErrors(form, a);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const ov = document.querySelector("[data-live]");
   if (ov) overview(ov);
@@ -185,4 +198,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (j) job(j);
   const f = document.getElementById("submit-job");
   if (f) submitForm(f);
+  const s = document.getElementById("sign-in");
+  if (s) signInForm(s);
 });

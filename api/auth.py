@@ -1,0 +1,111 @@
+"""Authentication at the edge: every request's key resolved to a Principal and held to its route's declared role.
+
+The role each route needs is declared once, in api/contract.py; a route without a declaration is let through
+for an admin key only (fail closed). A key comes as `Authorization: Bearer <key>`, or, for the web monitor's
+pages and their fetches and event streams (which cannot set headers), in its HttpOnly session cookie.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+from aiohttp.web_urldispatcher import StaticResource
+from yarl import URL
+
+from api.contract import CONTRACT, PUBLIC, Operation
+from api.errors import ApiError
+from api.principal import PRINCIPAL, Principal, Role
+from api.ratelimit import retry_after
+from api.state import INTAKE_LIMITS, KEYS
+
+COOKIE = "planperfect_key"
+SIGN_IN = "/monitor/sign-in"
+REALM = 'Bearer realm="planperfect"'
+
+
+_PUBLIC = Operation("Static files, and requests no route matched", "public", {}, access=PUBLIC)
+_UNDECLARED = Operation("A route api/contract.py does not declare", "undeclared", {}, access=Role.ADMIN)
+
+
+def declared(request: web.Request) -> Operation:
+    """The matched route's contract. Static files and requests no route matched are public (their 404 or 405 says
+    nothing a caller could not learn from the OpenAPI document); a route without a declared role is an admin's."""
+    info = request.match_info
+    if info.http_exception is not None:
+        return _PUBLIC
+    resource = info.route.resource
+    if isinstance(resource, StaticResource):
+        return _PUBLIC
+    details = resource.get_info() if resource is not None else {}
+    path = details.get("path") or details.get("formatter")
+    method = "GET" if request.method == "HEAD" else request.method
+    op = CONTRACT.get((method, path))
+    return op if op is not None and op.access is not None else _UNDECLARED
+
+
+def presented_key(request: web.Request) -> str | None:
+    """The key the request carries: the Authorization header first, else the monitor's cookie."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, key = header.partition(" ")
+        return key.strip() if scheme.lower() == "bearer" else header  # another scheme: a key that fails
+    return request.cookies.get(COOKIE)
+
+
+def unauthorized(request: web.Request, sent: bool) -> web.HTTPException:
+    if not sent and request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
+        # A person opening a monitor page without a session: to the sign-in form, and back after it.
+        return web.HTTPSeeOther(URL(SIGN_IN).with_query(next=request.path_qs))
+    if sent:
+        return ApiError(401, "invalid_token", "the API key is unknown, revoked or malformed",
+                        headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
+    return ApiError(401, "unauthorized", "an API key is required: send Authorization: Bearer <key> "
+                    "(planperfect keys create makes one)", headers={"WWW-Authenticate": REALM})
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler):
+    op = declared(request)
+    needed = op.access
+    if needed == PUBLIC:
+        return await handler(request)
+    key = presented_key(request)
+    principal = await request.config_dict[KEYS].principal(key) if key else None
+    if principal is None:
+        raise unauthorized(request, sent=bool(key))
+    refusal = forbidden(request, op, principal)
+    if refusal is not None:
+        if op.tag == "monitor" and request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
+            # A person on a monitor page their key may not see: a page saying so, signed in as who they are.
+            from api.monitor.render import render  # not at the top: the monitor's rendering imports this module
+
+            request[PRINCIPAL] = principal
+            return render(request, "error.html", status=403, error=json.loads(refusal.text)["error"],
+                          title="Error 403")
+        raise refusal
+    if op.rate_limited:
+        wait = request.config_dict[INTAKE_LIMITS].take(principal.key_id)
+        if wait is not None:
+            limits = request.config_dict[INTAKE_LIMITS]
+            raise ApiError(429, "rate_limited", f"key {principal.key_id} may submit {limits.rate:g} a second "
+                           f"(bursts of {limits.burst}); retry after {retry_after(wait)} s",
+                           headers={"Retry-After": retry_after(wait)})
+    request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+def forbidden(request: web.Request, op: Operation, principal: Principal) -> ApiError | None:
+    """Why `principal` may not call the route `op` declares (403), or None."""
+    if not principal.role.allows(op.access):
+        return ApiError(403, "forbidden", f"{request.method} {request.path} needs the {op.access.value} role; "
+                        f"key {principal.key_id} is a {principal.role.value}")
+    if principal.tenant is not None and not op.tenants:
+        return ApiError(403, "tenant_not_supported", f"{request.method} {request.path} is not confined to a tenant; "
+                        f"key {principal.key_id} is bound to one (use a key bound to no tenant)")
+    return None
+
+
+def signed_in(request: web.Request) -> Principal | None:
+    """The principal of a request that had to present a key; None on a public route."""
+    return request.get(PRINCIPAL)

@@ -1,0 +1,95 @@
+"""`planperfect keys …`: create (the key printed once), list (never a secret) and revoke API keys.
+
+They work on the database directly, as `migrate` does (whoever may run them holds the database anyway), so that
+keys can be made before any API runs; each change is also a fact on the access-events topic naming who made it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import asyncpg
+
+from planperfect.reachability import KAFKA, POSTGRES
+from planperfect.settings import Settings
+
+ROLES = ("submitter", "reader", "operator", "admin")
+
+
+def register(sub) -> None:
+    from planperfect.cli import _command
+
+    keys = _command(sub, "keys", "API keys: create, list, revoke").add_subparsers(
+        dest="keys_cmd", required=True, metavar="COMMAND")
+    c = _command(keys, "create", "make an API key and print it (shown this once)", cmd_create,
+                 "Make an API key with a role and print it on stdout, this once: only its hash is stored. "
+                 "Roles: submitter (intake, its jobs), reader (reads everything), operator (cancel, redrive, "
+                 "rebuild, pacing triggers), admin (keys).", needs=(POSTGRES, KAFKA))
+    c.add_argument("--role", required=True, choices=ROLES, help="what the key may do")
+    c.add_argument("--name", required=True, help="who or what uses it, for lists and the audit trail")
+    c.add_argument("--tenant", help="bind the key to this organisation")
+    ls = _command(keys, "list", "every key, revoked ones too (never a secret)", cmd_list, needs=(POSTGRES,))
+    ls.add_argument("--json", action="store_true", help="one JSON object per key")
+    r = _command(keys, "revoke", "revoke a key: the API refuses it within PLANPERFECT_API_KEY_CACHE_SECONDS",
+                 cmd_revoke, needs=(POSTGRES, KAFKA))
+    r.add_argument("key_id", help="the key's id (the <id> of pp_<id>_<secret>, as `keys list` shows it)")
+
+
+async def _connected(settings: Settings, work):
+    conn = await asyncpg.connect(settings.database())
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_create(settings: Settings, args) -> int:
+    from api.storable import unstorable
+    from planperfect.api_key import new_key
+
+    for flag, value in (("--name", args.name), ("--tenant", args.tenant)):
+        if value is not None and (not value.strip() or len(value) > 200 or unstorable(value)):
+            print(f"planperfect keys create: {flag} must be 1 to 200 characters of text", file=sys.stderr)
+            return 2
+
+    record, key = asyncio.run(new_key(settings, name=args.name, role=args.role, tenant=args.tenant))
+    tenant = f", tenant {record.tenant}" if record.tenant else ""
+    print(f"created key {record.key_id} ({record.name}: {record.role.value}{tenant}); it is shown this once:",
+          file=sys.stderr)
+    print(key)
+    return 0
+
+
+def cmd_list(settings: Settings, args) -> int:
+    from api.keys import list_keys
+
+    records = asyncio.run(_connected(settings, list_keys))
+    if args.json:
+        for r in records:
+            print(json.dumps(r.as_json()))
+        return 0
+    print(f"{'id':12}  {'role':9}  {'tenant':12}  {'created':20}  {'state':28}  name")
+    for r in records:
+        state = f"revoked {r.revoked_at:%Y-%m-%d %H:%M} by {r.revoked_by}" if r.revoked_at else "active"
+        print(f"{r.key_id:12}  {r.role.value:9}  {r.tenant or '-':12}  {r.created_at:%Y-%m-%d %H:%M:%S}  "
+              f"{state:28}  {r.name}")
+    return 0
+
+
+def cmd_revoke(settings: Settings, args) -> int:
+    from api.keys import revoke_key
+    from planperfect.api_key import access_log, cli_actor
+
+    async def work(conn):
+        async with access_log(settings) as send:
+            return await revoke_key(conn, send, args.key_id, actor=cli_actor())
+
+    record = asyncio.run(_connected(settings, work))
+    if record is None:
+        print(f"planperfect keys revoke: no key {args.key_id} (see planperfect keys list)", file=sys.stderr)
+        return 1
+    print(f"revoked key {record.key_id} ({record.name}) at {record.revoked_at:%Y-%m-%d %H:%M:%S %Z} "
+          f"by {record.revoked_by}; API processes refuse it within {settings.api_key_cache_seconds:g} s")
+    return 0

@@ -1,0 +1,183 @@
+"""Who may do what: every route of the contract called with no key, a malformed, unknown and revoked key, a role
+too low and the role it declares (generated from api/contract.py, so a new route is covered when it is declared);
+an undeclared route is an admin's only; a revocation takes effect."""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from yarl import URL
+
+from api.app import create_app
+from api.config import ApiConfig
+from api.contract import CONTRACT, PUBLIC
+from api.keys import key_id_of, revoke_key
+from api.principal import Role
+from api.responses import Error
+from streams.topics import Topics
+from tests.conftest import create_database, create_prefix, delete_prefix, drop_database
+from tests.support import bearer, cli, env_of, eventually, make_key
+
+PLACEHOLDERS = {"stage": "draft", "user_id": "nobody", "key_id": "0" * 12}
+REALM = 'Bearer realm="planperfect"'
+
+
+def url_of(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: PLACEHOLDERS.get(m.group(1), str(UUID(int=1))), path)
+
+
+async def _unlogged(_fact) -> None:
+    return None
+
+
+@pytest.fixture(scope="module")
+async def world(infra):
+    """One app for the matrix (none of its requests changes anything a later one reads): a key per role, and a
+    revoked admin key."""
+    database, prefix = await create_database(infra), await create_prefix(infra)
+    keys = {role: await make_key(infra, database, prefix, role.value) for role in Role}
+    revoked = await make_key(infra, database, prefix, "admin", name="revoked admin")
+    conn = await asyncpg.connect(database)
+    try:
+        await revoke_key(conn, _unlogged, key_id_of(revoked), actor="test")
+    finally:
+        await conn.close()
+    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix)))
+    try:
+        async with TestClient(TestServer(app)) as client:
+            yield client, keys, revoked
+    finally:
+        await drop_database(infra, database)
+        await delete_prefix(infra, prefix)
+
+
+async def _error(resp) -> str:
+    return Error.model_validate_json(await resp.text()).error.code
+
+
+@pytest.mark.parametrize("method,path", sorted(CONTRACT), ids=[f"{m} {p}" for m, p in sorted(CONTRACT)])
+async def test_each_route_asks_for_the_role_it_declares(world, method, path):
+    client, keys, revoked = world
+    needed, url = CONTRACT[(method, path)].access, url_of(path)
+    assert needed is not None, f"{method} {path}: no access declared"
+
+    async def call(key: str | None = None, **headers: str):
+        return await client.request(method, url, headers={**(bearer(key) if key else {}), **headers},
+                                    allow_redirects=False)
+
+    if needed == PUBLIC:
+        resp = await call()
+        assert resp.status not in (401, 403), (method, path, resp.status, await resp.text())
+        return
+    resp = await call()
+    assert resp.status == 401 and resp.headers["WWW-Authenticate"] == REALM, (method, path, resp.status)
+    assert await _error(resp) == "unauthorized"
+    well_formed_unknown = keys[Role.ADMIN][:-6] + "AAAAAA"
+    for wrong in (well_formed_unknown, "pp_nonsense", revoked):
+        resp = await call(wrong)
+        assert resp.status == 401, (method, path, wrong[:8], resp.status)
+        assert resp.headers["WWW-Authenticate"] == f'{REALM}, error="invalid_token"'
+        assert await _error(resp) == "invalid_token"
+    resp = await call(None, Authorization=f"Basic {keys[Role.ADMIN]}")  # another scheme: not a key
+    assert resp.status == 401 and await _error(resp) == "invalid_token", (method, path, resp.status)
+    if needed.rank > 0:
+        below = list(Role)[needed.rank - 1]
+        resp = await call(keys[below])
+        assert resp.status == 403 and await _error(resp) == "forbidden", (method, path, below, resp.status)
+    for role in list(Role)[needed.rank:]:
+        resp = await call(keys[role])
+        assert resp.status not in (401, 403), (method, path, role, resp.status, await resp.text())
+
+
+async def test_a_browser_without_a_session_is_sent_to_sign_in_and_back(world):
+    client, keys, _ = world
+    resp = await client.get("/monitor/jobs?status=queued", headers={"Accept": "text/html"}, allow_redirects=False)
+    assert resp.status == 303
+    location = URL(resp.headers["Location"])
+    assert (location.path, location.query["next"]) == ("/monitor/sign-in", "/monitor/jobs?status=queued")
+    page = await client.get("/monitor/sign-in?next=//elsewhere.example/", headers={"Accept": "text/html"})
+    assert page.status == 200 and 'data-next="/"' in await page.text()  # never sent off-site
+    refused = await client.get("/monitor/jobs", headers={"Accept": "text/html", **bearer(keys[Role.SUBMITTER])})
+    html = await refused.text()
+    assert refused.status == 403 and refused.content_type == "text/html", html  # a page for a person
+    assert "needs the reader role" in html and "test submitter (submitter)" in html
+
+
+async def test_the_session_cookie_is_the_key_for_pages_and_their_fetches(world):
+    client, keys, _ = world
+    base = str(client.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:  # its own jar
+        assert (await browser.post("/monitor/session", json={"key": keys[Role.ADMIN][:-1] + "x"})).status == 401
+        resp = await browser.post("/monitor/session", json={"key": keys[Role.READER]})
+        assert resp.status == 200 and (await resp.json())["role"] == "reader"
+        cookie = resp.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie, cookie
+        assert (await browser.get("/monitor/jobs")).status == 200
+        assert (await browser.get("/v1/dlq")).status == 200
+        assert (await browser.post(f"/v1/jobs/{UUID(int=1)}/cancel")).status == 403
+        assert (await browser.delete("/monitor/session")).status == 200
+        assert (await browser.get("/v1/dlq")).status == 401
+
+
+async def test_an_undeclared_route_is_an_admins_only(infra, database, prefix):
+    async def hello(_request):
+        return web.json_response({"hello": True})
+
+    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix)))
+    app.router.add_get("/v1/undeclared", hello)
+    operator, admin = [await make_key(infra, database, prefix, r) for r in ("operator", "admin")]
+    async with TestClient(TestServer(app)) as client:
+        assert (await client.get("/v1/undeclared", headers=bearer(operator))).status == 403
+        assert (await client.get("/v1/undeclared", headers=bearer(admin))).status == 200
+
+
+async def test_revocation_takes_effect_at_once_here_and_within_the_cache_time_elsewhere(infra, database, prefix):
+    config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), key_cache_seconds=1.0)
+    admin = await make_key(infra, database, prefix, "admin")
+    first, second = [await make_key(infra, database, prefix, "reader", name=n) for n in ("first", "second")]
+    async with TestClient(TestServer(create_app(config)), headers=bearer(admin)) as client:
+        for key in (first, second):
+            assert (await client.get("/v1/jobs", headers=bearer(key))).status == 200
+        # Through this API: refused from the next request on.
+        resp = await client.post(f"/v1/keys/{key_id_of(first)}/revoke")
+        assert resp.status == 200 and (await resp.json())["revoked_by"].startswith("key:")
+        assert (await client.get("/v1/jobs", headers=bearer(first))).status == 401
+        # From the command line (another process): refused once this process's cache time has passed.
+        code, out, err = await cli("keys", "revoke", key_id_of(second), env=env_of(infra, database, prefix))
+        assert code == 0 and f"revoked key {key_id_of(second)}" in out, err
+
+        async def refused() -> bool:
+            return (await client.get("/v1/jobs", headers=bearer(second))).status == 401
+
+        await eventually(refused, timeout=config.key_cache_seconds + 5, what="the CLI's revocation applied")
+        listed = {k["key_id"]: k for k in (await (await client.get("/v1/keys")).json())["keys"]}
+        assert listed[key_id_of(second)]["revoked_by"].startswith("cli:")
+        assert all("key" not in k and "secret_hash" not in k for k in listed.values())
+
+
+async def test_intake_is_rate_limited_per_key_with_retry_after(infra, database, prefix):
+    config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), intake_rate_per_key=2.0,
+                       intake_burst_per_key=2)
+    one, other = [await make_key(infra, database, prefix, "submitter", name=n) for n in ("one", "other")]
+    # An empty body: the limit is counted before the body is read (422 past it), so no write to Kafka is needed.
+    async with TestClient(TestServer(create_app(config))) as client:
+        statuses = [(await client.post("/v1/jobs", json={}, headers=bearer(one))).status for _ in range(2)]
+        assert statuses == [422, 422]
+        refused = await client.post("/content-intake", json={}, headers=bearer(one))  # one bucket for both routes
+        assert refused.status == 429 and refused.headers["Retry-After"] == "1", await refused.text()
+        assert await _error(refused) == "rate_limited"
+        paced = await client.post("/v1/users/ada/knowledge", json={}, headers=bearer(one))  # pacing writes too
+        assert paced.status == 429 and int(paced.headers["Retry-After"]) >= 1, await paced.text()
+        assert (await client.post("/v1/jobs", json={}, headers=bearer(other))).status == 422
+        assert (await client.get("/v1/jobs", headers=bearer(one))).status == 200  # reads are not limited
+
+        async def allowed_again() -> bool:
+            return (await client.post("/v1/jobs", json={}, headers=bearer(one))).status == 422
+
+        await eventually(allowed_again, timeout=5, interval=0.25, what="a token back after Retry-After")
