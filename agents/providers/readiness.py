@@ -11,7 +11,7 @@ from agents.providers import config as provider_config
 from planperfect.settings import Settings
 
 CACHE_SECONDS = 15.0  # an orchestrator polls every few seconds: each poll must not cost a request to the vendor
-PROBE_SECONDS = 10.0  # longest wait for a vendor's model list (the model timeout, 120 s, is for long answers)
+PROBE_SECONDS = provider_config.PROBE_SECONDS
 
 
 class ProviderReadiness:
