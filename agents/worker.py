@@ -20,6 +20,7 @@ from agents.pacing.scheduler import Delivery, PacingScheduler, run_pacing
 from agents.providers.base import ContentProvider
 from agents.runner import DelayForwarder, Dispatcher, Emitter, JobControl, Send, StageFn, StageRunner
 from streams.topics import Topics
+from streams.access import kafka_options
 
 log = logging.getLogger("planperfect.worker")
 
@@ -109,7 +110,7 @@ async def serve(config: WorkerConfig, provider: ContentProvider, stage_fn: Stage
                 database.call(lambda: asyncpg.create_pool(config.dsn, min_size=1, max_size=4)), stop)
             stack.push_async_callback(pool.close)
             producer = await _unless_stopped(_started(lambda: AIOKafkaProducer(
-                bootstrap_servers=config.bootstrap, acks="all", enable_idempotence=True,
+                **kafka_options(config.bootstrap), acks="all", enable_idempotence=True,
                 linger_ms=config.linger_ms), kafka), stop)
             stack.push_async_callback(producer.stop)
         except Stopped:

@@ -88,9 +88,15 @@ def cmd_up(settings: Settings, _args) -> int:
     if not settings.uses_local_stack:
         print("PLANPERFECT_KAFKA_BOOTSTRAP or PLANPERFECT_DATABASE_URL is set: `up` only manages the local stack.", file=sys.stderr)
         return 2
+    from planperfect.reachability import postgres_address
+    from planperfect.stack.secrets import secrets_path
+    from streams.access import kafka_address
+
     prepare(settings)
-    print(f"kafka:    {settings.kafka()}")
-    print(f"postgres: {settings.database()}")
+    print(f"kafka:    {kafka_address(settings.kafka())} (SASL/SCRAM-SHA-256)")
+    print(f"postgres: {postgres_address(settings.database())}")
+    print(f"credentials: {secrets_path(settings.data_dir)} (readable only by you; "
+          "`planperfect kafka ...` and every command read it)")
     return 0
 
 

@@ -86,7 +86,24 @@ class Settings(BaseSettings):
         return self.kafka_bootstrap is None and self.database_url is None
 
     def kafka(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        """The bootstrap every client of this deployment uses: the configured one, else the local stack's, with the
+        application principal's generated credentials (streams/access.py says how a bootstrap carries them)."""
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        address = f"127.0.0.1:{self.kafka_port}"
+        local = self._local_secrets()
+        return local.kafka_bootstrap(address) if local else address
 
     def database(self) -> str:
-        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.postgres_port}/{self.postgres_db}"
+        """The PostgreSQL URL of this deployment: the configured one, else the local stack's application role's."""
+        if self.database_url:
+            return self.database_url
+        address = f"127.0.0.1:{self.postgres_port}"
+        local = self._local_secrets()
+        return local.database_url(address, self.postgres_db) if local else f"postgresql://{address}/{self.postgres_db}"
+
+    def _local_secrets(self):
+        """The local stack's credentials, None before its first start (its addresses then answer nothing anyway)."""
+        from planperfect.stack.secrets import read_secrets
+
+        return read_secrets(self.data_dir)

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.topics import DEFAULT_PARTITIONS, Topics, TopicSpec
+from streams.access import kafka_options
 
 TOPIC_ALREADY_EXISTS = 36
 UNKNOWN_TOPIC = 3
@@ -87,7 +88,7 @@ async def ensure_topics(bootstrap: str, prefix: str, partitions: int = DEFAULT_P
     """Create missing catalogue topics; give an empty topic with fewer partitions the deployment's count;
     report every other difference and never alter a topic that holds messages."""
     topics = Topics(prefix, partitions).all()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap), request_timeout_ms=15000)
     await admin.start()
     try:
         existing = await describe(admin, [name for name, _ in topics])
@@ -149,7 +150,7 @@ async def _message_counts(bootstrap: str, partitions: dict[str, int]) -> dict[st
     """Messages ever written to each topic (end offsets; a topic emptied by retention still had keys placed)."""
     if not partitions:
         return {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(name, p) for name, count in partitions.items() for p in range(count)]
@@ -162,7 +163,7 @@ async def _message_counts(bootstrap: str, partitions: dict[str, int]) -> dict[st
 async def list_topics(bootstrap: str, prefix: str, partitions: int = DEFAULT_PARTITIONS) -> list[TopicReport]:
     """The catalogue's topics as the cluster has them (missing ones are absent)."""
     topics = Topics(prefix, partitions).all()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap), request_timeout_ms=15000)
     await admin.start()
     try:
         existing = await describe(admin, [name for name, _ in topics])

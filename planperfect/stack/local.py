@@ -15,6 +15,7 @@ from planperfect.settings import Settings
 from planperfect.stack.kafka import KafkaBroker
 from planperfect.stack.postgres import PostgresCluster
 from planperfect.stack.process import StackError
+from planperfect.stack.secrets import read_secrets, secrets_path
 
 Echo = Callable[[str], None]
 
@@ -35,11 +36,22 @@ class Service(Protocol):
 
 @dataclass(frozen=True)
 class StackInfo:
-    """Where the running stack is, and which services this `up()` started."""
+    """Where the running stack is, with the credentials to reach it, and which services this `up()` started.
+
+    `bootstrap` and `database_url` are the application's (what every process of the project uses); the admin
+    ones are the Kafka super user's and the PostgreSQL superuser's, for administration only."""
 
     bootstrap: str
     database_url: str
     started: list[str]
+    admin_bootstrap: str = ""
+    admin_database_url: str = ""
+
+    def as_admin(self, settings: Settings) -> Settings:
+        """`settings` pointed at this stack as its administrators: for harnesses (benchmarks) that create their
+        own databases and topic prefixes outside the application's grant, never for the application."""
+        return settings.model_copy(update={"kafka_bootstrap": self.admin_bootstrap,
+                                           "database_url": self.admin_database_url})
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,7 @@ class LocalStack:
         """
         _refuse_event_loop_thread("up")
         with self._lock():
+            self._refuse_data_from_before_the_lockdown()
             stopped = [service for service in self._services if not self._reports_running(service)]
             try:
                 self._start(stopped)
@@ -97,8 +110,19 @@ class LocalStack:
                 raise
         if not stopped:
             self._echo("stack: everything was already running; started nothing")
-        return StackInfo(bootstrap=self._kafka.address, database_url=self._postgres.url,
-                         started=[service.name for service in stopped])
+        return StackInfo(bootstrap=self._kafka.bootstrap, database_url=self._postgres.url,
+                         started=[service.name for service in stopped],
+                         admin_bootstrap=self._kafka.admin_bootstrap, admin_database_url=self._postgres.admin_url)
+
+    def _refuse_data_from_before_the_lockdown(self) -> None:
+        """Services' data without the credentials file was made by a stack that required none: its broker
+        has no SCRAM users and its database lets anyone in. Say so rather than start it half secured."""
+        if read_secrets(self._settings.data_dir) is not None:
+            return
+        if old := [str(service.data_dir) for service in self._services if service.data_dir.exists()]:
+            raise StackError(f"stack: {', '.join(old)} were created before the local stack required credentials "
+                             f"({secrets_path(self._settings.data_dir)} is missing); stop the stack "
+                             f"(`planperfect down`) and remove {self._settings.data_dir.resolve()} to start afresh")
 
     def _reports_running(self, service: Service) -> bool:
         if (pid := service.pid()) is None:

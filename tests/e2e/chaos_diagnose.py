@@ -8,11 +8,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from streams.codec import decode_event
 from streams.topics import Topics
 from tests.support import TEST_PARTITIONS
+from streams.access import kafka_options
 
 
 async def _read_all(bootstrap: str, topics: list[tuple[str, int]]):
     """(topic partition, message) for every message now on the (name, partitions) topics, from the beginning."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
         tps = [TopicPartition(name, p) for name, partitions in topics for p in range(partitions)]
@@ -44,7 +45,7 @@ async def logged_events(bootstrap: str, prefix: str) -> list:
 async def where_are(bootstrap: str, prefix: str, job_ids: list[str]) -> str:
     """Each message of the stuck jobs with its partition's committed offset, then every partition the workers lag on."""
     topics = Topics(prefix, TEST_PARTITIONS)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(topics.group("workers"))
