@@ -84,10 +84,12 @@ def refusal(spec: TopicSpec, partitions: int, messages: int) -> str:
             f"partitions away (delete the empty topic and run ensure again)")
 
 
-async def ensure_topics(bootstrap: str, prefix: str, partitions: int = DEFAULT_PARTITIONS) -> list[TopicReport]:
-    """Create missing catalogue topics; give an empty topic with fewer partitions the deployment's count;
-    report every other difference and never alter a topic that holds messages."""
-    topics = Topics(prefix, partitions).all()
+async def ensure_topics(
+    bootstrap: str, prefix: str, partitions: int = DEFAULT_PARTITIONS, replication: int = 1
+) -> list[TopicReport]:
+    """Create missing catalogue topics (with `replication` replicas each); give an empty topic with fewer partitions
+    the deployment's count; report every other difference and never alter a topic that holds messages."""
+    topics = Topics(prefix, partitions, replication).all()
     admin = AIOKafkaAdminClient(**kafka_options(bootstrap), request_timeout_ms=15000)
     await admin.start()
     try:

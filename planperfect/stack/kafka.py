@@ -159,16 +159,20 @@ def kafka_tool_command(
 
 
 class KafkaBroker:
-    """A single-node KRaft broker (broker and controller in one JVM) under `data_dir/kafka`."""
+    """One KRaft node, broker and controller in one JVM: alone under `data_dir/kafka`, or node `node` of
+    `settings.kafka_brokers` under `data_dir/kafka-cluster/node-N` (every node a voter of the controller quorum)."""
 
-    name = "kafka"
-
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, node: int = 1) -> None:
         self._settings = settings
-        self.home = settings.data_dir.resolve() / "kafka"
+        self.node = node
+        self._nodes = settings.kafka_brokers
+        single = self._nodes == 1
+        self.name = "kafka" if single else f"kafka-{node}"
+        self.home = settings.data_dir.resolve() / ("kafka" if single else f"kafka-cluster/node-{node}")
         self.data_dir = self.home / "data"
-        self.address = f"{HOST}:{settings.kafka_port}"
-        self._controller_port = settings.kafka_port + 1
+        self._port = settings.kafka_port + 2 * (node - 1)
+        self.address = f"{HOST}:{self._port}"
+        self._controller_port = self._port + 1
         self._config = self.home / "server.properties"
         # Clients' configuration files for Kafka's own tools (`--command-config`) and kcat (`-F`), mode 0600.
         self.admin_properties = self.home / "admin.properties"
@@ -187,12 +191,12 @@ class KafkaBroker:
     @property
     def bootstrap(self) -> str:
         """The application principal's bootstrap: what the project's processes use."""
-        return self._passwords().kafka_bootstrap(self.address)
+        return self._passwords().kafka_bootstrap(self._settings.local_kafka_servers())
 
     @property
     def admin_bootstrap(self) -> str:
         """The super user's bootstrap: topic administration outside the application's prefix, ACLs."""
-        return self._passwords().kafka_bootstrap(self.address, admin=True)
+        return self._passwords().kafka_bootstrap(self._settings.local_kafka_servers(), admin=True)
 
     def _passwords(self) -> StackSecrets:
         if self._secrets is None:
@@ -208,7 +212,7 @@ class KafkaBroker:
 
     def prepare(self, echo: Echo) -> None:
         """Check the ports are free, find the jars, write the config, format the storage on first start."""
-        for port in (self._settings.kafka_port, self._controller_port):
+        for port in (self._port, self._controller_port):
             if process.port_is_open(HOST, port):
                 raise StackError(f"kafka: {HOST}:{port} is already taken by another process; choose other "
                                  "ports with PLANPERFECT_KAFKA_PORT (the controller uses the next one)")
@@ -230,7 +234,7 @@ class KafkaBroker:
             raise StackError("kafka: launch() before prepare()")
         self._launched_at = time.time()
         self._spawned = process.spawn_detached(
-            [_java(), "-Xmx1g", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            [_java(), "-Xmx1g" if self._nodes == 1 else "-Xmx512m", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
              f"-Dlog4j2.configurationFile={self._log4j}", "-cp", f"{self._libs}/*",
              BROKER_MAIN, str(self._config)],
             log_path=self._console_log, cwd=self.home,
@@ -241,18 +245,20 @@ class KafkaBroker:
         """Block until the broker answers the super user's metadata request listing itself, then grant the
         application principal its prefix (once per prefix: ACLs live in the metadata log)."""
         process.wait_until(
-            lambda: process.port_is_open(HOST, self._settings.kafka_port) and asyncio.run(_answers(self.admin_bootstrap)),
+            lambda: process.port_is_open(HOST, self._port) and asyncio.run(_answers(self._own_admin_bootstrap())),
             timeout=READY_TIMEOUT_S, what=f"kafka on {self.address}", alive=lambda: self.pid() is not None,
             logs=(self._console_log, self.server_log), since=self._launched_at,
         )
         prefix = self._settings.topic_prefix
-        if not self._acl_marker.is_file() or prefix not in self._acl_marker.read_text().splitlines():
+        granted = self._acl_marker.read_text().splitlines() if self._acl_marker.is_file() else []
+        if self.node == 1 and prefix not in granted:  # ACLs are the cluster's: the first node grants them
             self._grant(prefix)
+
+    def _own_admin_bootstrap(self) -> str:
+        return self._passwords().kafka_bootstrap(self.address, admin=True)
 
     def _grant(self, prefix: str) -> None:
         """The application principal may do anything to topics and consumer groups under `prefix`, nothing else."""
-        if self._libs is None:
-            self._libs = kafka_libs(self._settings)
         result = subprocess.run(
             kafka_tool_command(self._settings, ACL_TOOL, [
                 "--bootstrap-server", self.address, "--command-config", str(self.admin_properties), "--add",
@@ -291,7 +297,7 @@ class KafkaBroker:
                      for arg in ("--add-scram", f"{SCRAM}=[name={user},password={password}]")]
             result = subprocess.run(
                 [_java(), f"-Dlog4j2.configurationFile={self._log4j}", "-cp", f"{libs}/*", STORAGE_TOOL,
-                 "format", "-t", _cluster_id(), "-c", str(config), *scram],
+                 "format", "-t", self._cluster_id(), "-c", str(config), *scram],
                 capture_output=True, text=True,
             )
             if result.returncode != 0:
@@ -301,13 +307,26 @@ class KafkaBroker:
             config.unlink(missing_ok=True)
             shutil.rmtree(staging, ignore_errors=True)  # gone already if renamed
 
+    def _cluster_id(self) -> str:
+        """A new id for a single node; the nodes of a cluster share the first one made (kept beside them)."""
+        if self._nodes == 1:
+            return _cluster_id()
+        shared = self.home.parent / "cluster.id"
+        if not shared.is_file():
+            shared.write_text(_cluster_id())
+        return shared.read_text().strip()
+
     def _server_properties(self, log_dir: Path) -> dict[str, str]:
-        port, controller = self._settings.kafka_port, self._controller_port
+        port, controller = self._port, self._controller_port
         admin_password = self._passwords().kafka_admin_password
+        voters = ",".join(f"{n}@{HOST}:{self._settings.kafka_port + 2 * (n - 1) + 1}" for n in range(1, self._nodes + 1))
+        # Three copies of everything on a cluster of three or more, two of which must have a write (with acks=all)
+        # before it is acknowledged: one broker may die without losing an acknowledged record or stopping writes.
+        replicas, in_sync = str(min(3, self._nodes)), str(min(2, self._nodes))
         return {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@{HOST}:{controller}",
+            "node.id": str(self.node),
+            "controller.quorum.voters": voters,
             "listeners": f"CLIENT://{HOST}:{port},CONTROLLER://{HOST}:{controller}",
             "advertised.listeners": f"CLIENT://{HOST}:{port}",
             "inter.broker.listener.name": "CLIENT",
@@ -337,11 +356,13 @@ class KafkaBroker:
             # topic says otherwise.
             "log.retention.ms": "-1",
             "num.partitions": "1",
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "default.replication.factor": replicas,
+            "min.insync.replicas": in_sync,
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": in_sync,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": in_sync,
             "group.initial.rebalance.delay.ms": "0",
         }
 

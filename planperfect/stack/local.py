@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import time
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,12 +66,13 @@ class ServiceStatus:
 
 @dataclass(frozen=True)
 class StackStatus:
-    kafka: ServiceStatus
+    kafka: ServiceStatus  # the first broker
     postgres: ServiceStatus
+    brokers: tuple[ServiceStatus, ...] = ()  # every broker, the first included
 
     @property
     def running(self) -> bool:
-        return self.kafka.running and self.postgres.running
+        return all(broker.running for broker in self.brokers or (self.kafka,)) and self.postgres.running
 
 
 class LocalStack:
@@ -85,11 +87,12 @@ class LocalStack:
     def __init__(self, settings: Settings, *, echo: Echo = print) -> None:
         self._settings = settings
         self._echo = echo
-        self._kafka = KafkaBroker(settings)
+        self._brokers = [KafkaBroker(settings, node) for node in range(1, settings.kafka_brokers + 1)]
+        self._kafka = self._brokers[0]  # writes the clients' files and grants the ACLs for the cluster
         self._postgres = PostgresCluster(settings)
-        # Both are prepared (jars, initdb, format) before either is launched, and launched before
-        # either is waited on, so that their start-ups overlap and a failed preparation starts nothing.
-        self._services: list[Service] = [self._postgres, self._kafka]
+        # All are prepared (jars, initdb, format) before any is launched, and launched before any is
+        # waited on, so that their start-ups overlap and a failed preparation starts nothing.
+        self._services: list[Service] = [self._postgres, *self._brokers]
 
     def up(self) -> StackInfo:
         """Start whatever is not running, and return once both services answer.
@@ -150,20 +153,26 @@ class LocalStack:
         (SIGKILL past a deadline). Safe when nothing runs."""
         _refuse_event_loop_thread("down")
         with self._lock():
-            for service in reversed(self._services):
-                if only is not None and service.name not in only:
-                    continue
-                began = time.monotonic()
-                pid = service.stop(self._echo)
-                if pid is None:
-                    self._echo(f"{service.name}: not running")
-                else:
-                    self._echo(f"{service.name}: stopped (pid {pid}) in {time.monotonic() - began:.1f}s")
+            # The brokers of a cluster stop together: one by one, the last would wait for a controller quorum
+            # that the others took with them, and be killed at the deadline.
+            brokers = [b for b in self._brokers if only is None or b.name in only]
+            with ThreadPoolExecutor(max_workers=max(1, len(brokers))) as pool:
+                list(pool.map(self._stop, brokers))
+            if only is None or self._postgres.name in only:
+                self._stop(self._postgres)
+
+    def _stop(self, service: Service) -> None:
+        began = time.monotonic()
+        pid = service.stop(self._echo)
+        if pid is None:
+            self._echo(f"{service.name}: not running")
+        else:
+            self._echo(f"{service.name}: stopped (pid {pid}) in {time.monotonic() - began:.1f}s")
 
     def status(self) -> StackStatus:
         """Each service's pid, address and data directory; does not start or probe anything."""
-        kafka, postgres = (self._status_of(service) for service in (self._kafka, self._postgres))
-        return StackStatus(kafka=kafka, postgres=postgres)
+        brokers = tuple(self._status_of(broker) for broker in self._brokers)
+        return StackStatus(kafka=brokers[0], postgres=self._status_of(self._postgres), brokers=brokers)
 
     @staticmethod
     def _status_of(service: Service) -> ServiceStatus:
