@@ -33,6 +33,8 @@ class StageInput(BaseModel):
     attempt: int
     brief: AnyBrief
     outputs: StageOutputs
+    token_budget: int | None = None  # the job's, in input + output tokens
+    tokens_used: int = 0  # by the job's earlier attempts and stages
 
 
 @dataclass

@@ -42,6 +42,10 @@ def handler_for(job_type: JobType, stage: Stage) -> Handler:
 
 
 async def run_stage(inp: StageInput, ctx: StageContext) -> StageOutput:
-    """Run the handler registered for the input's job type and stage; its model calls go to `ctx.usage`."""
+    """Run the handler registered for the input's job type and stage; its model calls go to `ctx.usage`, and
+    count against the job's token budget (measured after each call: see agents/providers/usage.py)."""
+    ctx.usage.limit(inp.token_budget, inp.tokens_used)
+    if reason := ctx.usage.over_budget():  # spent already (a redriven job): no call is made
+        raise PermanentError(reason, code="token_budget_exceeded")
     with recording(ctx.usage):
         return await handler_for(inp.job_type, inp.stage)(inp, ctx)

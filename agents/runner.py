@@ -22,6 +22,7 @@ from streams.commands import CancelJob, DelayStage, RedriveJob, RequestStage
 from streams.deadletters import DeadLettered
 from streams.events import JobSubmitted, StageStarted
 from streams.topics import Topics
+from streams.usage import StageUsage
 
 log = logging.getLogger("planperfect.agents")
 
@@ -158,7 +159,8 @@ class StageRunner:
     async def _execute(self, req: RequestStage, begun: StageStarted, seq: int, *, record_extensions: bool) -> None:
         ctx = StageContext(provider=self.provider)
         inp = StageInput(job_id=req.job_id, job_type=req.job_type, stage=req.stage, attempt=begun.attempt,
-                         brief=req.brief, outputs=req.outputs)
+                         brief=req.brief, outputs=req.outputs, token_budget=req.token_budget,
+                         tokens_used=req.tokens_used)
         t0 = time.monotonic()
         seq_box = [seq]
         try:
@@ -166,6 +168,8 @@ class StageRunner:
                 raise PermanentError(f"the stage was interrupted {begun.attempt - 1} times (worker crashes)",
                                      code="crash_loop")
             output = await self._attempt(req, begun, inp, ctx, seq_box, record_extensions)
+            if (rejection := transitions.rejected(req, output)) is not None:
+                raise rejection  # QA still fails a redone draft: the attempt fails like any other
         except asyncio.CancelledError:
             if req.job_id in self.fenced:  # its partition went to another worker during the attempt
                 self.fenced.discard(req.job_id)
@@ -181,7 +185,7 @@ class StageRunner:
         except StageError as exc:
             async with self.locks(req.job_id):
                 await self._settling(req, begun, seq_box[0])
-                await self._failed(req, begun, seq_box[0], exc, t0)
+                await self._failed(req, begun, seq_box[0], exc, t0, self._usage(ctx))
             return
         except Exception as exc:  # a bug or an unclassified library error: retried, then dead-lettered
             log.exception("job %s stage %s attempt %d raised", req.job_id, req.stage, begun.attempt,
@@ -189,20 +193,29 @@ class StageRunner:
             async with self.locks(req.job_id):
                 await self._settling(req, begun, seq_box[0])
                 await self._failed(req, begun, seq_box[0],
-                                   TransientError(f"{type(exc).__name__}: {exc}", code="unexpected"), t0)
+                                   TransientError(f"{type(exc).__name__}: {exc}", code="unexpected"), t0,
+                                   self._usage(ctx))
             return
         duration = int((time.monotonic() - t0) * 1000)
         async with self.locks(req.job_id):  # a cancel lands before the outcome or after it, never in between
-            await self._complete(req, begun, seq_box[0], output, duration)
+            await self._complete(req, begun, seq_box[0], output, duration, self._usage(ctx))
         log.info("job %s stage %s attempt %d completed in %d ms", req.job_id, req.stage, begun.attempt, duration,
                  extra=_context(req, begun))
 
-    async def _complete(self, req: RequestStage, begun: StageStarted, seq: int, output: object, duration: int) -> None:
+    def _usage(self, ctx: StageContext) -> StageUsage:
+        """The attempt's model calls as its outcome records them (the calls name the provider they went to)."""
+        return ctx.usage.stage_usage(self.provider.name)
+
+    async def _complete(self, req: RequestStage, begun: StageStarted, seq: int, output: object, duration: int,
+                        usage: StageUsage) -> None:
         await self._settling(req, begun, seq)
-        done, after = transitions.completed(req, begun, seq, output, duration, utc_now())
+        done, after = transitions.completed(req, begun, seq, output, duration, utc_now(), usage)
         await self.emit.event(done)
+        if isinstance(after, transitions.Returned):  # QA sent the job back to the draft: say so, then go there
+            await self.emit.event(after.event)
+            after = after.request
         if await self._cancel_requested(req.job_id) and isinstance(after, RequestStage):
-            await self._cancelled(req, begun, seq + 1)
+            await self._cancelled(req, begun, after.next_sequence)
         elif isinstance(after, RequestStage):
             at = await self.emit.route(after)
             await self.guard.put(req.job_id, Progress.waiting(after, JobState.QUEUED, at))
@@ -258,11 +271,12 @@ class StageRunner:
         p = await self.guard.get(job_id)
         return p is not None and p.cancel_requested
 
-    async def _failed(self, req: RequestStage, begun: StageStarted, seq: int, err: StageError, t0: float) -> None:
+    async def _failed(self, req: RequestStage, begun: StageStarted, seq: int, err: StageError, t0: float,
+                      usage: StageUsage) -> None:
         duration = int((time.monotonic() - t0) * 1000)
         log.warning("job %s stage %s attempt %d failed: %s", req.job_id, req.stage, begun.attempt, err,
                     extra=_context(req, begun))
-        events, after = transitions.failed(req, begun, seq, err, duration, utc_now())
+        events, after = transitions.failed(req, begun, seq, err, duration, utc_now(), usage)
         for event in events:
             await self.emit.event(event)
         seq += len(events)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from pydantic import BaseModel
 
-from agents.errors import StageError
+from agents.errors import PermanentError, StageError
 from agents.retry import DeadLetter, decide
 from streams.commands import DelayStage, RedriveJob, RequestStage
 from streams.deadletters import DeadLettered
@@ -22,12 +23,22 @@ from streams.events import (
     StageCompleted,
     StageExtended,
     StageFailed,
+    StageReturned,
     StageStarted,
 )
-from streams.payloads import Stage, StageOutputs, next_stage
+from streams.payloads import QAReport, Stage, StageOutputs, next_stage
+from streams.usage import StageUsage
 
 # What a request turns into on the way to its stage: delivered now, or held until due.
 Routed = RequestStage | DelayStage
+
+
+@dataclass(frozen=True)
+class Returned:
+    """The job goes back to an earlier stage: the event that says so, then the request that redoes the stage."""
+
+    event: StageReturned
+    request: RequestStage
 
 
 def _envelope(job_id: UUID, correlation_id: UUID, seq: int, now: datetime, causation: UUID | None) -> dict:
@@ -53,7 +64,7 @@ def first_request(sub: JobSubmitted, now: datetime) -> Routed:
         next_sequence=sub.sequence + 1, requested_at=now, correlation_id=sub.correlation_id,
         causation_id=sub.event_id, priority=sub.priority, max_attempts=sub.max_attempts,
         retry_delay_seconds=sub.retry_delay_seconds, visibility_seconds=sub.visibility_seconds,
-        brief=sub.brief, outputs=StageOutputs(),
+        brief=sub.brief, outputs=StageOutputs(), token_budget=sub.token_budget,
     )
     return route(req, sub.occurred_at + timedelta(seconds=sub.delay_seconds), now)
 
@@ -74,13 +85,18 @@ def extended(begun: StageStarted, seq: int, extra: float, deadline: datetime, no
 
 
 def completed(
-    req: RequestStage, begun: StageStarted, seq: int, output: BaseModel, duration_ms: int, now: datetime
-) -> tuple[StageCompleted, RequestStage | JobCompleted]:
-    """The completion written at `seq`, then the next stage's request or the job's end."""
-    following = next_stage(req.job_type, req.stage)
+    req: RequestStage, begun: StageStarted, seq: int, output: BaseModel, duration_ms: int, now: datetime,
+    usage: StageUsage | None = None,
+) -> tuple[StageCompleted, RequestStage | JobCompleted | Returned]:
+    """The completion written at `seq` with the attempt's model usage, then the next stage's request (which
+    carries the job's tokens so far), the job's end, or, when QA found what a new draft can fix, the return to
+    the draft (once a job)."""
+    usage = usage or StageUsage()
+    following = Stage.DRAFT if _returns_to_draft(req, output) else next_stage(req.job_type, req.stage)
     done = StageCompleted(
         **_envelope(req.job_id, req.correlation_id, seq, now, begun.event_id),
         stage=req.stage, attempt=begun.attempt, duration_ms=duration_ms, output=output, next_stage=following,
+        usage=usage,
     )
     if following is None:
         return done, JobCompleted(**_envelope(req.job_id, req.correlation_id, seq + 1, now, done.event_id),
@@ -88,20 +104,46 @@ def completed(
     nxt = req.model_copy(update=dict(
         command_id=command_id_for(req.job_id, f"{following.value}:1"), stage=following, attempt=1,
         next_sequence=seq + 1, requested_at=now, causation_id=done.event_id,
-        outputs=req.outputs.with_output(req.stage, output),
+        outputs=req.outputs.with_output(req.stage, output), tokens_used=req.tokens_used + usage.tokens,
     ))
+    if req.stage is Stage.QA and following is Stage.DRAFT:
+        back = StageReturned(**_envelope(req.job_id, req.correlation_id, seq + 1, now, done.event_id),
+                             stage=req.stage, to_stage=following, findings=output.draft_findings)
+        again = nxt.model_copy(update=dict(command_id=command_id_for(req.job_id, f"{following.value}:returned"),
+                                           next_sequence=seq + 2, causation_id=back.event_id))
+        return done, Returned(back, again)
     return done, nxt
 
 
+def _returns_to_draft(req: RequestStage, output: BaseModel) -> bool:
+    """QA found what a new draft can fix, and has not sent this job back before: a request to QA carries an earlier
+    QA report only when the draft was redone after one."""
+    return (req.stage is Stage.QA and isinstance(output, QAReport) and bool(output.draft_findings)
+            and req.outputs.qa is None)
+
+
+def rejected(req: RequestStage, output: BaseModel) -> StageError | None:
+    """The failure of a QA attempt that still finds fault with a draft redone once for it (None: the output stands).
+    Permanent: another QA attempt measures the same draft; the job is dead-lettered with the findings."""
+    if req.stage is Stage.QA and isinstance(output, QAReport) and output.draft_findings and req.outputs.qa is not None:
+        return PermanentError("QA still finds fault with the draft after it was redone once: "
+                              + "; ".join(output.draft_findings), code="qa_rejected")
+    return None
+
+
 def failed(
-    req: RequestStage, begun: StageStarted, seq: int, error: StageError, duration_ms: int, now: datetime
+    req: RequestStage, begun: StageStarted, seq: int, error: StageError, duration_ms: int, now: datetime,
+    usage: StageUsage | None = None,
 ) -> tuple[list, Routed | DeadLettered]:
-    """StageFailed at `seq`; then a retry after backoff while attempts remain, else the dead letters."""
+    """StageFailed at `seq` with the attempt's model usage; then a retry after backoff while attempts remain,
+    else the dead letters. Either way the job's tokens so far include this attempt's."""
+    usage = usage or StageUsage()
     fail = StageFailed(
         **_envelope(req.job_id, req.correlation_id, seq, now, begun.event_id),
         stage=req.stage, attempt=begun.attempt, error_code=error.code, error=str(error),
-        retryable=error.retryable, duration_ms=duration_ms,
+        retryable=error.retryable, duration_ms=duration_ms, usage=usage,
     )
+    req = req.model_copy(update={"tokens_used": req.tokens_used + usage.tokens})
     decision = decide(error, begun.attempt, req.max_attempts, req.retry_delay_seconds, req.job_id)
     if isinstance(decision, DeadLetter):
         dead, letter = dead_lettered(req, seq + 1, begun.attempt, decision.reason, str(error), fail.event_id, now)

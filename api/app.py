@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from api import health, jobs, operations, pacing
+from api import health, jobs, operations, pacing, usage
 from api.docs import add_docs
 from api.config import ApiConfig
 from api.consistency import ReadYourWrites
@@ -27,6 +27,7 @@ def create_app(config: ApiConfig) -> web.Application:
     app.add_routes(jobs.routes)
     app.add_routes(operations.routes)
     app.add_routes(pacing.routes)
+    app.add_routes(usage.routes)
     add_docs(app)
     add_monitor(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from streams.topics import Topics
@@ -19,3 +20,6 @@ class ApiConfig:
     kafka_send_timeout_seconds: float = 10.0  # a write Kafka has not acknowledged by then answers 503
     database_timeout_seconds: float = 5.0  # connecting to PostgreSQL, and readiness probes
     read_your_writes_seconds: float = 5.0  # longest a miss waits for the projector before 404 (or 503 if behind)
+    # The model provider's problem in one line, or None (agents/providers/readiness.py; None here: not checked).
+    provider_check: Callable[[], Awaitable[str | None]] | None = None
+    provider_choices: tuple[tuple[str, str], ...] = ()  # (provider, model) pairs a job may pick

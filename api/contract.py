@@ -7,6 +7,7 @@ route declared, each handler validating the body model declared here, each answe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -138,8 +139,8 @@ CONTRACT: dict[tuple[str, str], Operation] = {
     ("GET", "/healthz"): Operation("Liveness", "health", needs_dependencies=False,
                                    responses={200: Reply("The process is up", r.Alive)}),
     ("GET", "/readyz"): Operation(
-        "Readiness: Kafka and PostgreSQL reachable", "health",
-        responses={200: Reply("Both answer", r.Ready),
+        "Readiness: Kafka and PostgreSQL reachable, the model provider usable", "health",
+        responses={200: Reply("All answer", r.Ready),
                    503: Reply("Not ready, with the reason per dependency", r.NotReady,
                               headers={"Retry-After": "Seconds to wait before asking again."})}),
     ("GET", "/openapi.json"): Operation(
@@ -178,7 +179,7 @@ CONTRACT: dict[tuple[str, str], Operation] = {
                 Param("cursor", "query", str, "`next_cursor` of the previous page.")),
         responses={200: Reply("A page of jobs", r.JobPage), 400: BAD_ID}),
     ("GET", "/v1/jobs/{job_id}"): Operation(
-        "A job with its stages", "jobs", params=(path_id("job_id", "job"),),
+        "A job with its stages and its model usage", "jobs", params=(path_id("job_id", "job"),),
         responses={200: Reply("The job", r.Job), 400: BAD_ID, 404: error("Unknown job")}),
     ("GET", "/v1/jobs/{job_id}/events"): Operation(
         "A job's events in sequence order", "jobs", params=(path_id("job_id", "job"),),
@@ -219,6 +220,18 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         description="Back to the failed stage with fresh attempts; the dead letter is kept and marked redriven.",
         responses={202: Reply("Redrive requested", r.RedriveAccepted), 400: BAD_ID,
                    404: error("Unknown dead letter"), 409: error("Already redriven, or not a job")}),
+    ("GET", "/v1/usage"): Operation(
+        "Model calls, tokens and cost per day", "operations",
+        description="Summed from every stage attempt's recorded model calls (StageCompleted and StageFailed), per "
+                    "UTC day from `from` to `to` (both included; days without a call are left out), optionally "
+                    "split by provider, provider and model, or pacing user. The offline provider makes no calls.",
+        params=(Param("from", "query", date, "First day, YYYY-MM-DD (default: 29 days before `to`)."),
+                Param("to", "query", date, "Last day, YYYY-MM-DD (default: today, UTC)."),
+                Param("group_by", "query", Literal["provider", "model", "user"],
+                      "Split each day by provider, by provider and model, or by pacing user."),
+                USER_ID_QUERY),
+        responses={200: Reply("Usage per day and in total", r.UsageReport),
+                   400: error("A malformed date or parameter, or `to` before `from` (named in `field`)")}),
     ("GET", "/v1/queues"): Operation(
         "Queue depth per topic and consumer group", "operations",
         responses={200: Reply("Depths", r.Queues)}),

@@ -1,4 +1,4 @@
-"""Liveness, readiness (Kafka and PostgreSQL reachable) and the OpenAPI document."""
+"""Liveness, readiness (Kafka and PostgreSQL reachable, the model provider usable) and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -22,12 +22,16 @@ async def healthz(_request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when PostgreSQL answers a query and a Kafka broker answers a fresh metadata request naming the
-    job-events topic; both probes run at once, each bounded, so an outage shows within seconds."""
+    """Ready when PostgreSQL answers a query, a Kafka broker answers a fresh metadata request naming the
+    job-events topic, and the model provider is usable (the worker's own check, cached); the probes run at once,
+    each bounded, so an outage shows within seconds."""
     app = request.app
     limit = min(PROBE_TIMEOUT_S, app[CONFIG].database_timeout_seconds)
-    results = await asyncio.gather(_probe(_postgres(app), limit), _probe(_kafka(app), limit))
-    problems = {name: problem for name, problem in zip(("postgres", "kafka"), results) if problem}
+    checks = {"postgres": _postgres(app), "kafka": _kafka(app)}
+    if app[CONFIG].provider_check is not None:
+        checks["provider"] = app[CONFIG].provider_check()
+    results = await asyncio.gather(*(_probe(check, limit) for check in checks.values()))
+    problems = {name: problem for name, problem in zip(checks, results) if problem}
     if problems:
         return web.json_response({"status": "unavailable", "problems": problems}, status=503,
                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

@@ -14,7 +14,7 @@ from api.bodies import read_model
 from api.errors import ApiError
 from api.params import cursor_param, idempotency_key_param, last_event_id_param, limit_param, path_uuid, stage_param
 from api.publish import publish
-from api.requests import IntakeRequest
+from api.requests import IntakeRequest, refused_choice
 from api.sse import include_output_param, sse_frame
 from api.state import CONFIG, NOTIFICATIONS, POOL, READS
 from projections import queries
@@ -41,6 +41,10 @@ async def submit(request: web.Request) -> web.Response:
     req = await read_model(request, IntakeRequest)
     key = idempotency_key_param(request)
     cfg = request.app[CONFIG]
+    if (refused := refused_choice(req.payload, cfg.provider_choices)) is not None:
+        field, reason = refused
+        raise ApiError(422, "validation_error", f"{field}: {reason}", field=field,
+                       details=[{"field": field, "reason": reason}])
     if key is not None:
         async with request.app[POOL].acquire() as conn:
             existing = await queries.job_by_idempotency_key(conn, key)
@@ -66,6 +70,7 @@ async def submit(request: web.Request) -> web.Response:
         retry_delay_seconds=req.retry_delay_seconds if req.retry_delay_seconds is not None else cfg.default_retry_delay_seconds,
         visibility_seconds=req.visibility_seconds or cfg.default_visibility_seconds,
         idempotency_key=key,
+        token_budget=req.token_budget,
     )
     await publish(request.app, cfg.topics.job_events, encode(event), key_for(job_id))
     return web.json_response(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import ConfigDict, EmailStr, Field, model_validator
 
 from api.storable import StorableRequest
@@ -26,6 +28,10 @@ class IntakeRequest(StorableRequest):
     max_attempts: int | None = Field(None, ge=1, le=20, description="Attempts per stage before dead-lettering.")
     retry_delay_seconds: int | None = Field(None, ge=0, le=3600, description="Base of the exponential backoff.")
     visibility_seconds: int | None = Field(None, ge=1, le=24 * 3600, description="Time limit of one stage attempt.")
+    token_budget: int | None = Field(
+        None, ge=1, le=2**31 - 1, strict=True,
+        description="Input + output tokens the job may use over all its stages and attempts; the stage whose model "
+                    "call passes it fails permanently (dead letter). None: no limit.")
 
     @model_validator(mode="after")
     def _not_pacing(self) -> "IntakeRequest":
@@ -71,3 +77,22 @@ class IntakeRequest(StorableRequest):
 
     def first_stage(self) -> Stage:
         return self.initial_stage or PIPELINES[self.job_type][0]
+
+
+def refused_choice(brief: Brief, allowed: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
+    """Why a job may not pick its provider and model, as (field, reason), or None. A job picks both or neither,
+    and only a pair the deployment allows (PLANPERFECT_PROVIDER_ALLOW): the worker holds a client, a key and
+    a limit for each of those, and for nothing else."""
+    if brief.provider is None and brief.model is None:
+        return None
+    pairs = ", ".join(f"{provider}:{model}" for provider, model in allowed)
+    listed = f"allowed: {pairs}" if pairs else "this deployment allows none (PLANPERFECT_PROVIDER_ALLOW is empty)"
+    if brief.provider is None:
+        return "payload.provider", f"a job that picks a model names its provider too; {listed}"
+    if brief.model is None:
+        return "payload.model", f"a job that picks a provider names its model too; {listed}"
+    if all(provider != brief.provider for provider, _ in allowed):
+        return "payload.provider", f"'{brief.provider}' is not a provider jobs may pick; {listed}"
+    if (brief.provider, brief.model) not in allowed:
+        return "payload.model", f"'{brief.model}' is not a model jobs may pick with {brief.provider}; {listed}"
+    return None

@@ -45,7 +45,8 @@ class Ready(_Body):
 
 class NotReady(_Body):
     status: Literal["unavailable"]
-    problems: dict[str, str] = Field(description="Per dependency (`kafka`, `postgres`): why it is not usable.")
+    problems: dict[str, str] = Field(description="Per dependency (`kafka`, `postgres`, `provider`): why it is not "
+                                     "usable; the provider's names the setting that fixes it.")
 
 
 # ---------------------------------------------------------------- jobs
@@ -102,9 +103,49 @@ class JobSummary(_Body):
     updated_at: datetime
 
 
+class UsageTotals(_Body):
+    calls: int = Field(description="Model calls (the offline provider makes none).")
+    input_tokens: int = Field(description="All input tokens, cached ones included.")
+    output_tokens: int
+    cached_tokens: int = Field(description="Of input_tokens, those read from the vendor's prompt cache.")
+    tokens: int = Field(description="input_tokens + output_tokens: what a token budget counts.")
+    cost_usd: float = Field(description="At the workers' price table (agents/providers/prices.toml).")
+
+
+class ModelUsage(UsageTotals):
+    provider: str
+    model: str
+
+
+class JobUsage(UsageTotals):
+    """A job's model usage over all its stages and attempts (failed ones too)."""
+
+    token_budget: int | None = Field(description="The job's token budget; null: no limit.")
+    by_model: list[ModelUsage] = Field(description="The same totals per provider and model.")
+
+
 class Job(JobSummary):
     brief: AnyBrief
     stages: list[JobStage]
+    usage: JobUsage
+
+
+class UsageDay(UsageTotals):
+    day: date = Field(description="A UTC day.")
+    provider: str | None = Field(description="With group_by=provider or model.")
+    model: str | None = Field(description="With group_by=model.")
+    user_id: str | None = Field(description="With group_by=user: the pacing user (null: articles and schema jobs).")
+
+
+class UsageReport(_Body):
+    """GET /v1/usage: model usage per UTC day; days without a call are left out."""
+
+    from_: date = Field(alias="from")
+    to: date
+    group_by: Literal["provider", "model", "user"] | None
+    user_id: str | None = Field(description="Only this pacing user's jobs, when asked.")
+    days: list[UsageDay] = Field(description="Oldest first (then by group).")
+    total: UsageTotals = Field(description="Over the whole range.")
 
 
 class SeedFailure(_Body):

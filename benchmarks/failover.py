@@ -39,6 +39,7 @@ from planperfect.cli import prepare  # noqa: E402
 from planperfect.processes import ROLES, child_env, spawn, stop_children  # noqa: E402
 from planperfect.settings import Settings  # noqa: E402
 from planperfect.stack import LocalStack  # noqa: E402
+from planperfect.stack.ports import free_port, free_port_run  # noqa: E402
 from streams.access import kafka_options  # noqa: E402
 from streams.topics import Topics  # noqa: E402
 
@@ -56,29 +57,6 @@ class Intake:
         """The longest wait between two acknowledgements from `moment` on (the intake pause)."""
         times = [moment] + [t for t, status, _ in self.answers if status == 202 and t >= moment]
         return max((b - a for a, b in zip(times, times[1:])), default=0.0)
-
-
-def _free_port(pairs: int = 1) -> int:
-    """A port whose next 2*pairs-1 successors are free too (each node: client port, controller port)."""
-    import socket
-
-    for _ in range(100):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-        taken = []
-        try:
-            for offset in range(2 * pairs):
-                probe = socket.socket()
-                taken.append(probe)
-                probe.bind(("127.0.0.1", port + offset))
-            return port
-        except OSError:
-            continue
-        finally:
-            for probe in taken:
-                probe.close()
-    raise RuntimeError("no free run of ports")
 
 
 async def submit_all(http: aiohttp.ClientSession, base: str, jobs: int, intake: Intake, started: asyncio.Event,
@@ -216,8 +194,8 @@ def main() -> int:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a dead broker is the point here, not news
     data = Path(tempfile.mkdtemp(prefix="planperfect-failover-"))
     data.chmod(0o711)  # PostgreSQL runs as `nobody` when we are root: it must enter every directory above
-    settings = Settings(data_dir=data, kafka_port=_free_port(pairs=3), postgres_port=_free_port(), kafka_brokers=3,
-                        api_port=_free_port(), topic_prefix="failover.", partitions=6)
+    settings = Settings(data_dir=data, kafka_port=free_port_run(6), postgres_port=free_port(), kafka_brokers=3,
+                        api_port=free_port(), topic_prefix="failover.", partitions=6)
     stack = LocalStack(settings)
     children = []
     try:

@@ -21,7 +21,7 @@ from planperfect.settings import Settings
 # and `needs` (KAFKA, POSTGRES) when the command cannot work without them: they are probed, bounded, first.
 EXTENSIONS: tuple[str, ...] = (
     "planperfect.cli_jobs", "planperfect.cli_delivery", "planperfect.cli_ops", "planperfect.cli_pacing",
-    "planperfect.cli_bench",
+    "planperfect.cli_bench", "planperfect.cli_soak",
 )
 HTTP_TIMEOUT = 10.0
 
@@ -234,7 +234,16 @@ def api_error(status: int, answer: object) -> str:
 
 def cmd_demo(settings: Settings, args) -> int:
     from planperfect.demo import run_demo
+    from planperfect.processes import provider_problem
+    from planperfect.resilience import EXIT_CONFIG
 
+    if args.provider is not None:
+        settings = settings.model_copy(update={"provider": args.provider})
+    # The worker's own check, before anything starts: a missing key is one line, not a stack brought up for nothing.
+    problem = provider_problem(settings)
+    if problem:
+        print(f"planperfect demo: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     return run_demo(settings, jobs=args.jobs, monitor=args.monitor)
 
 
@@ -288,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
                  "write the results to PLANPERFECT_OUTPUT_DIR (one file set per sample, replaced on a re-run) "
                  "and run the pacing sample.")
     d.add_argument("--jobs", type=int, default=6, help="how many sample jobs (articles and schema; default %(default)s)")
+    d.add_argument("--provider", metavar="NAME",
+                   help="the model provider: offline (default: PLANPERFECT_PROVIDER), anthropic, openai, groq or "
+                        "openai-compatible, with the keys and base URLs configured for it (see 'Use a real model'); "
+                        "exits 78 with one line when one is missing")
     d.add_argument("--monitor", action="store_true",
                    help="print the web monitor's address and keep everything up until Ctrl-C")
     for module in EXTENSIONS:

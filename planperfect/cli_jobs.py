@@ -1,4 +1,4 @@
-"""Job subcommands through the HTTP API: `submit` (optionally following the job live) and `status`."""
+"""Job subcommands through the HTTP API: `submit` (optionally following the job live) and `status` (with usage)."""
 
 from __future__ import annotations
 
@@ -43,12 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--max-attempts", type=int, metavar="N", help="attempts per stage before the job is dead-lettered")
     s.add_argument("--time-limit", type=int, metavar="SECONDS", help="time limit of one stage attempt")
     s.add_argument("--retry-delay", type=int, metavar="SECONDS", help="base of the exponential retry backoff")
+    s.add_argument("--token-budget", type=int, metavar="TOKENS",
+                   help="input + output tokens the job may use in all; past it the stage is dead-lettered")
     s.add_argument("--idempotency-key", help="a key that makes a retried submission return the same job")
     s.add_argument("--wait", action="store_true",
                    help="follow the job live (its event stream), printing each stage, until it ends")
     st = _command(sub, "status", "a job's status through the HTTP API", cmd_status,
                   "A job's status and each stage's, with the error of failed attempts and why the job ended "
-                  "when it did not complete.")
+                  "when it did not complete, and its model usage: calls, tokens and cost (against its budget).")
     st.add_argument("job_id", help="the job's id, as `submit` printed it")
 
 
@@ -60,7 +62,7 @@ def intake_body(args: argparse.Namespace) -> dict:
     body = {"job_type": args.job_type, "requester_email": args.email, "payload": payload}
     options = {"priority": args.priority, "delay_seconds": args.delay, "initial_stage": args.initial_stage,
                "max_attempts": args.max_attempts, "visibility_seconds": args.time_limit,
-               "retry_delay_seconds": args.retry_delay}
+               "retry_delay_seconds": args.retry_delay, "token_budget": args.token_budget}
     return body | {k: v for k, v in options.items() if v is not None}
 
 
@@ -103,6 +105,8 @@ def describe_event(ev: dict) -> str | None:
             return f"DEAD-LETTERED at {stage} after {ev.get('attempts')} attempts: {ev.get('reason')}"
         case "JobRedriven":
             return f"redriven to {stage}"
+        case "StageReturned":
+            return f"{stage:9} returned the job to {ev.get('to_stage')}: {'; '.join(ev.get('findings') or [])}"
         case "JobCancelled":
             return f"CANCELLED{f' at {stage}' if stage else ''}: {ev.get('reason')}"
     return None
@@ -191,4 +195,16 @@ def status_lines(job: dict, events: list[dict] | None = None) -> list[str]:
             lines.append(f"  why cancelled: {cancel.get('reason')}{at}")
     elif job["status"] not in ("completed", "queued", "running", "retrying") and job.get("last_error"):
         lines.append(f"  why {job['status']}: {job['last_error']}")
+    if usage := job.get("usage"):
+        lines += usage_lines(usage)
+    return lines
+
+
+def usage_lines(usage: dict) -> list[str]:
+    """The job's model usage: totals (against its budget), then one line per provider and model."""
+    budget = f" of a {usage['token_budget']} budget" if usage.get("token_budget") else ""
+    lines = [f"  usage: {usage['calls']} calls, {usage['tokens']} tokens{budget} ({usage['input_tokens']} in, "
+             f"{usage['cached_tokens']} of them cached, {usage['output_tokens']} out), ${usage['cost_usd']:.6f}"]
+    for m in usage.get("by_model", []):
+        lines.append(f"     {m['provider']}/{m['model']}: {m['calls']} calls, {m['tokens']} tokens, ${m['cost_usd']:.6f}")
     return lines

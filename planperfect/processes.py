@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -41,31 +42,40 @@ def configure_logging(level: str = "INFO", libraries: str = "WARNING") -> None:
 
 
 def make_provider(settings: Settings):
-    """The content provider named by PLANPERFECT_PROVIDER (offline by default: no network, deterministic).
+    """The content provider named by PLANPERFECT_PROVIDER (offline by default: no network, deterministic), with the
+    pairs PLANPERFECT_PROVIDER_ALLOW lets a job pick.
 
-    A model provider is checked before the worker starts: a missing key, an unknown model or an endpoint that
+    Every model endpoint is checked before the worker starts: a missing key, an unknown model or an endpoint that
     does not answer ends the process with one line naming the setting that fixes it and exit code 78
     (EX_CONFIG): a configuration error, which restarting cannot mend, instead of a traceback."""
     from agents.providers import config as provider_config
-    from agents.providers.offline import OfflineProvider
+    from agents.providers.routing import worker_provider
 
     if settings.provider == provider_config.SIMULATED:
         from agents.providers.simulated import Latency, SimulatedProvider
 
         return SimulatedProvider(Latency(settings.simulated_latency_ms, settings.simulated_latency_p99_ms))
-    try:
-        config = provider_config.resolve(settings, os.environ)
-    except provider_config.ConfigProblem as problem:
-        raise provider_not_ready(str(problem)) from None
-    if config is None:
-        return OfflineProvider()
-    # The probe runs on a loop of its own in a thread, so this works whether or not the caller is already inside
-    # an event loop (it blocks that loop for one request, once, before the worker takes any work).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        problem = pool.submit(asyncio.run, provider_config.probe(config)).result()
+    problem = provider_problem(settings)
     if problem:
         raise provider_not_ready(problem)
-    return provider_config.build(config)
+    return worker_provider(settings, os.environ)
+
+
+def provider_problem(settings: Settings) -> str | None:
+    """What keeps the provider settings from working, in one line (None: they work): resolved from the settings
+    and the vendors' variables, then each model endpoint asked for its models. The worker's start, the demo."""
+    from agents.providers import config as provider_config
+
+    try:
+        configs = provider_config.resolve_all(settings, os.environ)
+    except provider_config.ConfigProblem as problem:
+        return str(problem)
+    if not configs:
+        return None
+    # The probe runs on a loop of its own in a thread, so this works whether or not the caller is already inside
+    # an event loop (it blocks that loop for one request per endpoint, once, before the worker takes any work).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, provider_config.probe_all(configs)).result()
 
 
 def provider_not_ready(problem: str) -> SystemExit:
@@ -172,10 +182,12 @@ async def _stop_quietly(runner, timeout: float = 10.0) -> None:
         log.debug("projector: closing the old runner failed: %r", exc)
 
 
-def api_config(settings: Settings):
+def api_config(settings: Settings, env: Mapping[str, str] = os.environ):
+    from agents.providers.readiness import ProviderReadiness
     from api.config import ApiConfig
 
     return ApiConfig(
+        provider_check=ProviderReadiness(settings, dict(env)).problem, provider_choices=settings.provider_choices(),
         bootstrap=settings.kafka(), dsn=settings.database(), topics=settings.topics(),
         max_body_bytes=settings.max_body_bytes, default_max_attempts=settings.stage_max_attempts,
         default_retry_delay_seconds=settings.stage_retry_delay_seconds,
@@ -217,6 +229,7 @@ def child_env(settings: Settings) -> dict[str, str]:
     env["PLANPERFECT_DATA_DIR"] = str(settings.data_dir.resolve())
     env["PLANPERFECT_API_HOST"] = settings.api_host
     env["PLANPERFECT_API_PORT"] = str(settings.api_port)
+    env["PLANPERFECT_PROVIDER"] = settings.provider  # `demo --provider` chooses for its children
     return env
 
 

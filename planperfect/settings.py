@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -50,9 +50,17 @@ class Settings(BaseSettings):
     model_outline: str | None = Field(None, description="Model of the outline stage.")
     model_draft: str | None = Field(None, description="Model of the draft stage (a strong one).")
     model_markup: str | None = Field(None, description="Model of the schema markup stage (a cheap one will do).")
+    model_qa: str | None = Field(None, description="Model of the QA stage's verdict (a cheap one will do).")
+    model_analyze: str | None = Field(None, description="Model of the pacing analyze stage (a cheap one will do).")
+    model_write: str | None = Field(None, description="Model of the pacing write stage (a strong one).")
+    provider_allow: str = Field("", description="Comma-separated provider:model pairs a job may pick instead of the "
+                                "configured provider (payload.provider and payload.model), e.g. "
+                                "anthropic:claude-haiku-4-5,openai:gpt-4o-mini; empty: none.",
+                                pattern=r"^\s*([a-z-]+:[^,\s]+\s*(,\s*[a-z-]+:[^,\s]+\s*)*)?$")
     provider_concurrency: int = Field(4, ge=1, le=1000, description="Model requests in flight at once, per worker.")
-    provider_rpm: int | None = Field(50, ge=1, description="Model requests per minute, per worker (unset: no limit).")
-    provider_tpm: int | None = Field(None, ge=1, description="Model tokens (in + out) per minute, per worker.")
+    provider_rpm: int | None = Field(50, ge=1, description="Model requests per minute, per worker (empty: no limit).")
+    provider_tpm: int | None = Field(None, ge=1, description="Model tokens (in + out) per minute, per worker (unset or "
+                                     "empty: no limit).")
     provider_timeout_seconds: float = Field(120.0, gt=0, le=3600, description="Longest wait for one model reply.")
     source_allowed_hosts: str = Field("", description="Comma-separated hosts that sources may be read from even "
                                       "though they resolve to private addresses (intranets).")
@@ -78,6 +86,17 @@ class Settings(BaseSettings):
     output_dir: Path = Field(Path("out"), description="Where `planperfect demo` writes exported articles.")
     pacing_tick_seconds: float = Field(15.0, gt=0, le=3600, description="How often each worker's pacing scheduler looks for due slots.")
     pacing_catch_up_seconds: int = Field(6 * 3600, ge=60, le=7 * 86400, description="How far back the scheduler submits slots missed while no worker ran.")
+
+    @field_validator("provider_rpm", "provider_tpm", mode="before")
+    @classmethod
+    def _empty_is_no_limit(cls, value: object) -> object:
+        # RPM has a default: an empty variable is the one way to turn it off (a local server has no limit)
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def provider_choices(self) -> tuple[tuple[str, str], ...]:
+        """PLANPERFECT_PROVIDER_ALLOW as (provider, model) pairs; a model name may hold ':' (Ollama's tags do)."""
+        pairs = (entry.strip().split(":", 1) for entry in self.provider_allow.split(",") if entry.strip())
+        return tuple((provider, model) for provider, model in pairs)
 
     def topics(self) -> "Topics":
         """The topic catalogue of this deployment: its prefix and its partition count."""

@@ -10,6 +10,8 @@ from uuid import UUID
 
 import asyncpg
 
+from projections.usage_queries import job_usage
+
 JOB_COLUMNS = """job_id, job_type, status, current_stage, requester_email, title, priority, attempts, max_attempts,
     retry_delay_seconds, visibility_seconds, delay_seconds, idempotency_key, correlation_id, last_sequence,
     last_error, queued_at, available_at, dequeued_at, completed_at, failed_at, dead_lettered_at, cancelled_at,
@@ -42,6 +44,7 @@ async def get_job(conn: asyncpg.Connection, job_id: UUID) -> dict[str, Any] | No
         job_id,
     )
     job["stages"] = [_row(s) for s in stages]
+    job["usage"] = await job_usage(conn, job_id)
     return job
 
 

@@ -29,6 +29,7 @@ from projections.pacing_generations import PacingGenerationsProjection
 from projections.pacing_schedules import PacingSchedulesProjection
 from projections.payloads import PayloadsProjection
 from projections.stages import StagesProjection
+from projections.usage import UsageProjection
 from projections.failures import UNAPPLIABLE, Failure
 from streams.codec import DecodeError, decode_event, encode
 from streams.deadletters import DeadLettered
@@ -42,9 +43,12 @@ NOTIFY_CHANNEL = "planperfect_jobs"
 CLOSE_TIMEOUT_S = 10.0
 
 LOAD_OFFSETS = "SELECT projection, topic, partition, next_offset FROM projection_offsets WHERE projection = ANY($1)"
-SAVE_OFFSET = """
+# Every projection's position in every partition of the batch in one statement (each key once), where
+# executemany would run it once per projection and partition.
+SAVE_OFFSETS = """
 INSERT INTO projection_offsets (projection, topic, partition, next_offset, updated_at)
-VALUES ($1, $2, $3, $4, now())
+SELECT projection, topic, partition, next_offset, now()
+  FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) AS o(projection, topic, partition, next_offset)
 ON CONFLICT (projection, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()
 WHERE projection_offsets.next_offset < EXCLUDED.next_offset
 """
@@ -61,7 +65,7 @@ def default_projections() -> list[Projection]:
     # Order matters only for readers within one transaction: jobs before the rows that refer to them.
     return [EventsProjection(), JobsProjection(), StagesProjection(), PayloadsProjection(), DeadLettersProjection(),
             PacingSchedulesProjection(), PacingContextProjection(), PacingAnalysesProjection(),
-            PacingGenerationsProjection()]
+            PacingGenerationsProjection(), UsageProjection()]
 
 
 @dataclass
@@ -97,6 +101,7 @@ class ProjectionRunner:
     batch_wait_ms: int = 50
     group: str | None = None  # default: the deployment's projector group
     publish_dead_letters: bool = True
+    notify: bool = True  # a copy rebuilt in a shadow schema has no readers to wake (NOTIFY is database-wide)
     name: str = "projector"  # how its log lines start: a rebuild's copy must not read as the live projector
     stats: BatchStats = field(default_factory=BatchStats)
 
@@ -246,10 +251,9 @@ class ProjectionRunner:
             refused = await self._fold(conn, records)
             if refused:
                 await self._dead_letter(refused)  # still inside the transaction: its rows and positions wait for it
-            await conn.executemany(
-                SAVE_OFFSET, [(p.name, tp.topic, tp.partition, end) for p in self.projections for tp, end in ends.items()]
-            )
-            jobs = {str(r.message.job_id) for r in records if getattr(r.message, "job_id", None)}
+            saved = [(p.name, tp.topic, tp.partition, end) for p in self.projections for tp, end in ends.items()]
+            await conn.execute(SAVE_OFFSETS, *([list(column) for column in zip(*saved)]))
+            jobs = {str(r.message.job_id) for r in records if getattr(r.message, "job_id", None)} if self.notify else ()
             if jobs:
                 await conn.execute(f"SELECT pg_notify('{NOTIFY_CHANNEL}', j) FROM unnest($1::text[]) AS j", list(jobs))
         for p in self.projections:
@@ -268,14 +272,14 @@ class ProjectionRunner:
         in order, and the ones that cannot are returned. Other errors (an outage) propagate."""
         if not records:
             return []
+        at = [(r.topic, r.partition) for r in records]
         try:
             async with conn.transaction():
                 for p in self.projections:
-                    mine = [
-                        r for r in records
-                        if r.offset >= self._positions.get((p.name, TopicPartition(r.topic, r.partition)), 0)
-                        and p.wants(r)
-                    ]
+                    # A projection further on than the runner in a partition (after a rebuild of it alone) skips
+                    # what it has; looked up once per partition, not per record.
+                    floors = {where: self._positions.get((p.name, TopicPartition(*where)), 0) for where in set(at)}
+                    mine = [r for r, where in zip(records, at) if r.offset >= floors[where] and p.wants(r)]
                     if mine:
                         await p.apply(conn, mine)
             return []

@@ -7,7 +7,7 @@ import asyncpg
 from projections.base import Record
 from streams.events import (
     JobCancelled, JobDeadLettered, JobRedriven, JobSubmitted, RetryScheduled, StageCompleted, StageExtended,
-    StageFailed, StageStarted,
+    StageFailed, StageReturned, StageStarted,
 )
 from streams.payloads import PIPELINES
 from streams.topics import JOB_EVENTS
@@ -28,6 +28,7 @@ UPDATE content_job_stages SET
         WHEN 'RetryScheduled' THEN 'retrying'
         WHEN 'JobDeadLettered' THEN 'dead_lettered'
         WHEN 'JobRedriven' THEN 'queued'
+        WHEN 'StageReturned' THEN 'returned'
         WHEN 'JobCancelled' THEN CASE WHEN status = 'completed' THEN status ELSE 'cancelled' END
         ELSE status END,
     attempts = GREATEST(attempts, COALESCE($4::int, 0)),
@@ -45,7 +46,7 @@ WHERE job_id = $1 AND stage = $2 AND last_sequence < $9
 """
 
 STAGE_EVENTS = (StageStarted, StageExtended, StageCompleted, StageFailed, RetryScheduled, JobDeadLettered,
-                JobRedriven, JobCancelled)
+                JobRedriven, JobCancelled, StageReturned)
 
 
 class StagesProjection:

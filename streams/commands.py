@@ -33,7 +33,9 @@ class RequestStage(Message):
     visibility_seconds: int
     brief: AnyBrief
     outputs: StageOutputs
-
+    # Additive, no new version: a request from before them has no budget and counts from 0.
+    token_budget: int | None = Field(None, ge=1, description="The job's token budget (input + output).")
+    tokens_used: int = Field(0, ge=0, description="Tokens the job's earlier attempts and stages used.")
 
     @property
     def lane(self) -> Lane:

@@ -10,6 +10,7 @@ from pydantic import EmailStr, Field, TypeAdapter
 
 from streams.envelope import Envelope
 from streams.payloads import AnyBrief, JobType, Stage, StageOutput
+from streams.usage import StageUsage
 
 
 class JobSubmitted(Envelope):
@@ -25,6 +26,8 @@ class JobSubmitted(Envelope):
     retry_delay_seconds: int
     visibility_seconds: int
     idempotency_key: str | None = None
+    # Additive, no new version: an older event has no budget, which is what None says.
+    token_budget: int | None = Field(None, ge=1, description="Input + output tokens the job may use in all.")
 
 
 class StageStarted(Envelope):
@@ -38,24 +41,30 @@ class StageStarted(Envelope):
 
 
 class StageCompleted(Envelope):
+    """v2: `usage`, the attempt's model calls with their tokens and cost (v1 had none; see streams/upcasters.py)."""
+
     type: Literal["StageCompleted"] = "StageCompleted"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     stage: Stage
     attempt: int = Field(ge=1)
     duration_ms: int = Field(ge=0)
     output: StageOutput
     next_stage: Stage | None
+    usage: StageUsage
 
 
 class StageFailed(Envelope):
+    """v2: `usage`, as on StageCompleted: a failed attempt's calls were made and paid for too."""
+
     type: Literal["StageFailed"] = "StageFailed"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     stage: Stage
     attempt: int = Field(ge=1)
     error_code: str
     error: str
     retryable: bool
     duration_ms: int = Field(ge=0)
+    usage: StageUsage
 
 
 class JobCompleted(Envelope):
@@ -107,15 +116,25 @@ class JobCancelled(Envelope):
     reason: str
 
 
+class StageReturned(Envelope):
+    """A later stage sent the job back to an earlier one to redo its work: QA's findings on the draft (once a job)."""
+
+    type: Literal["StageReturned"] = "StageReturned"
+    schema_version: Literal[1] = 1
+    stage: Stage = Field(description="The stage whose findings sent the job back (qa).")
+    to_stage: Stage = Field(description="The stage that runs again, given the findings (draft).")
+    findings: list[str] = Field(min_length=1, description="What the stage found; the redone stage is asked to fix it.")
+
+
 EVENT_CLASSES = (
     JobSubmitted, StageStarted, StageExtended, StageCompleted, StageFailed, RetryScheduled,
-    JobCompleted, JobDeadLettered, JobRedriven, JobCancelled,
+    JobCompleted, JobDeadLettered, JobRedriven, JobCancelled, StageReturned,
 )
 
 Event = Annotated[
     Union[
         JobSubmitted, StageStarted, StageExtended, StageCompleted, StageFailed, RetryScheduled,
-        JobCompleted, JobDeadLettered, JobRedriven, JobCancelled,
+        JobCompleted, JobDeadLettered, JobRedriven, JobCancelled, StageReturned,
     ],
     Field(discriminator="type"),
 ]

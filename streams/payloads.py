@@ -66,6 +66,11 @@ class Brief(Frozen):
     description: str | None = Field(None, max_length=500)
     sources: list[Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")]] = Field(
         default_factory=list, max_length=10, description="Pages the research stage reads and cites (http/https).")
+    # Who writes it: both or neither; the pair must be one the deployment allows (PLANPERFECT_PROVIDER_ALLOW).
+    provider: str | None = Field(None, max_length=40, description="With `model`: the model provider that writes "
+                                 "this job instead of the configured one, e.g. openai; one of the allowed pairs.")
+    model: str | None = Field(None, max_length=200, description="With `provider`: the model every stage of this "
+                              "job asks, e.g. gpt-4o-mini; the pair must be allowed (PLANPERFECT_PROVIDER_ALLOW).")
 
 
 # What a job's brief may be: both models forbid extra fields, so a brief validates as exactly one of them.
@@ -118,6 +123,14 @@ class KeywordStat(Frozen):
     density_pct: float
 
 
+class QAReview(Frozen):
+    """A model's verdict on a draft, kept beside the measured figures (which it cannot change)."""
+
+    reviewer: str = Field(description='The provider and model that reviewed, e.g. "anthropic/claude-haiku-4-5".')
+    passed: bool
+    findings: list[str] = Field(description="What keeps the draft from publication, one sentence each.")
+
+
 class QAReport(Frozen):
     kind: Literal["qa"] = "qa"
     word_count: int
@@ -135,6 +148,10 @@ class QAReport(Frozen):
     repeated_sentences: list[str]
     issues: list[str]
     passed: bool
+    # Additive: reports from before these fields have neither a review nor findings for the draft.
+    draft_findings: list[str] = Field(default_factory=list, description="The issues a new draft can fix (not the "
+                                      "outline's title or meta description): any sends the job back to the draft once.")
+    review: QAReview | None = Field(None, description="The model's verdict, when a model reviewed the draft.")
 
 
 class ExportBundle(Frozen):

@@ -29,11 +29,19 @@ def upcast_stage_started_v1_v2(raw: Raw) -> Raw:
     return out
 
 
+def upcast_usage_v1_v2(raw: Raw) -> Raw:
+    """StageCompleted and StageFailed v2 carry the attempt's model usage; a v1 event recorded none: no calls,
+    provider unknown (null)."""
+    return {**raw, "usage": {"provider": None, "calls": []}, "schema_version": 2}
+
+
 # (type, from_version) -> function returning the raw message at from_version + 1. A step is only
 # ever run when the model declares a newer version than the message's: until streams/events.py says
 # `schema_version: Literal[2]` for StageStarted, v1 is current and this step stays idle.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("StageStarted", 1): upcast_stage_started_v1_v2,
+    ("StageCompleted", 1): upcast_usage_v1_v2,
+    ("StageFailed", 1): upcast_usage_v1_v2,
 }
 
 

@@ -29,6 +29,8 @@ READ_MODEL_TABLES = {
     "content_payloads": "job_id, stage",
     "content_dead_letters": "dead_letter_id",
     "content_dead_letter_redrives": "dead_letter_id",
+    "usage_jobs": "job_id",
+    "usage_calls": "event_id, position",
 }
 
 

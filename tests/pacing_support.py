@@ -97,8 +97,9 @@ def context_events(user_id: str, today: date, now: datetime, docs: int = 6, meet
 
 
 async def pacing_job_log(brief: PacingBrief, store, now: datetime, *, write_failures: int = 0,
-                         max_attempts: int = 3) -> list:
-    """A pacing job's events through the real transitions and handlers; the write stage fails `write_failures` times."""
+                         max_attempts: int = 3, provider=None) -> list:
+    """A pacing job's events through the real transitions and handlers (the offline provider unless one is given);
+    the write stage fails `write_failures` times."""
     sub = pacing_submitted(brief, now=now, max_attempts=max_attempts, retry_delay_seconds=1, visibility_seconds=60)
     out: list = [sub]
     req: RequestStage | None = transitions.first_request(sub, now)
@@ -115,7 +116,7 @@ async def pacing_job_log(brief: PacingBrief, store, now: datetime, *, write_fail
             continue
         inp = StageInput(job_id=sub.job_id, job_type=sub.job_type, stage=req.stage, attempt=req.attempt,
                          brief=brief, outputs=req.outputs)
-        output = await run_stage(inp, StageContext(provider=OfflineProvider(), context_store=store))
+        output = await run_stage(inp, StageContext(provider=provider or OfflineProvider(), context_store=store))
         done, after = transitions.completed(req, begun, seq, output, 3, now)
         out.append(done)
         if isinstance(after, RequestStage):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
+
+from planperfect.stack.ports import free_port, free_port_pair  # noqa: F401  (tests import them from here)
 
 T = TypeVar("T")
 
@@ -34,25 +35,6 @@ async def eventually(
         if loop.time() > deadline:
             raise AssertionError(f"{what} not met within {timeout}s; last value: {last!r}")
         await asyncio.sleep(interval)  # poll interval of a deadline-bound wait, not a synchronisation sleep
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_port_pair() -> int:
-    """A port p with p+1 also free (the local broker's controller uses p+1)."""
-    for _ in range(50):
-        p = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p + 1))
-            except OSError:
-                continue
-        return p
-    raise RuntimeError("no free pair of ports")
 
 
 @dataclass

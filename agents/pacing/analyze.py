@@ -73,7 +73,8 @@ def summarise(chunks: list[ContextChunk], source: ContextSource) -> ContextSumma
 
 def reading_problems(reading: ContextReading, brief: PacingBrief, chunks: list[ContextChunk]) -> list[str]:
     known = {c.chunk_id for c in chunks}
-    problems = []
+    problems = [f"topic '{t.phrase}' cites chunks that were not in the context: {', '.join(map(str, unknown))}"
+                for t in reading.topics if (unknown := [c for c in t.chunk_ids if c not in known])]
     for s in reading.suggestions:
         if s.content_type not in brief.content_types:
             problems.append(f"'{s.topic}' is suggested as {s.content_type.value}, which the schedule does not want")

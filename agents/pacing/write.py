@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from agents.context import StageContext, StageInput
 from agents.errors import TransientError
+from agents.pacing.answers import PieceDraft
 from agents.pacing.analyze import context_store, pacing_brief
 from agents.pacing.conventions import convention_problems
 from agents.pacing.ports import ContextStore
 from agents.stages.prerequisites import invalid, require
-from streams.pacing_payloads import ContentSuggestion, GeneratedPiece, Generations, RetrievedChunk, ScoredChunk
+from streams.pacing_payloads import (
+    ContentSuggestion, ContentType, GeneratedPiece, Generations, RetrievedChunk, ScoredChunk,
+)
 from streams.payloads import Stage
 
 SOURCES_PER_PIECE = 6
@@ -24,9 +29,7 @@ async def handle(inp: StageInput, ctx: StageContext) -> Generations:
         if not hits:
             raise invalid(inp, ctx.provider.name, f"no chunk of the context matches '{suggestion.topic}'")
         draft = await ctx.provider.write_piece(suggestion, [h.chunk for h in hits], brief.local_date)
-        retrieved = {h.chunk.chunk_id for h in hits}
-        problems = convention_problems(suggestion.content_type, draft.title, draft.body)
-        problems += [f"cites chunk {c}, which was not retrieved" for c in draft.cited_chunk_ids if c not in retrieved]
+        problems = piece_problems(suggestion.content_type, draft, {h.chunk.chunk_id for h in hits})
         if problems:
             raise invalid(inp, ctx.provider.name, f"{suggestion.content_type.value} on '{suggestion.topic}': "
                                                   + "; ".join(problems))
@@ -41,6 +44,13 @@ async def handle(inp: StageInput, ctx: StageContext) -> Generations:
                      for h in hits],
         ))
     return Generations(pieces=pieces)
+
+
+def piece_problems(content_type: ContentType, piece: PieceDraft, retrieved: set[UUID]) -> list[str]:
+    """What keeps a piece from being stored: its platform's conventions, and any citation of a chunk that was not
+    retrieved for it (a model's made-up or misremembered id)."""
+    return [*convention_problems(content_type, piece.title, piece.body),
+            *(f"cites chunk {c}, which was not retrieved for it" for c in piece.cited_chunk_ids if c not in retrieved)]
 
 
 async def retrieve(store: ContextStore, user_id: str, suggestion: ContentSuggestion) -> list[ScoredChunk]:

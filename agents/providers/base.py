@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
 from agents.pacing.answers import ContextReading, PieceDraft
 from streams.pacing_payloads import ContentSuggestion, ContextChunk, PacingBrief
-from streams.payloads import Brief, Draft, Outline, ResearchNotes, SchemaMarkup
+from streams.payloads import Brief, Draft, Outline, QAReport, QAReview, ResearchNotes, SchemaMarkup
 
 
 class ContentProvider(Protocol):
@@ -27,8 +28,15 @@ class ContentProvider(Protocol):
         """Title, slug, meta description and sections that together cover every keyword."""
         ...
 
-    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline) -> Draft:
-        """The article in Markdown, following the outline, near `brief.word_count` words."""
+    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline, *, previous: Draft | None = None,
+                    findings: Sequence[str] = ()) -> Draft:
+        """The article in Markdown, following the outline, near `brief.word_count` words; when QA returned the job,
+        a new one that fixes `findings` about the `previous` draft."""
+        ...
+
+    async def review(self, brief: Brief, outline: Outline, draft: Draft, report: QAReport) -> QAReview | None:
+        """A verdict on the draft beside the measured `report`; None when the provider has no judgement beyond the
+        measures (offline)."""
         ...
 
     async def markup(self, brief: Brief, research: ResearchNotes) -> SchemaMarkup:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import anthropic
 import openai
@@ -17,6 +19,8 @@ from agents.providers.vendor_errors import classify, redact
 from agents.sources.fetch import FetchLimits, SourceFetcher
 from agents.sources.guard import SourcePolicy
 from planperfect.settings import Settings
+
+log = logging.getLogger("planperfect.providers")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ VENDORS: Mapping[str, Vendor] = {
 OFFLINE = "offline"
 SIMULATED = "simulated"  # load tests: waits like a model call, writes nothing real (agents/providers/simulated.py)
 LOCAL_KEY = "not-needed"  # the openai SDK insists on some key; local servers ignore it
+PROBE_SECONDS = 10.0  # longest wait for a vendor's model list (the model timeout, 120 s, is for long answers)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class ProviderConfig:
     timeout_seconds: float
     source_policy: SourcePolicy
     fetch_limits: FetchLimits
+    allowed_pair: str | None = None  # "provider:model" when PLANPERFECT_PROVIDER_ALLOW, not the stage models, named it
 
 
 class ConfigProblem(Exception):
@@ -90,11 +96,35 @@ def resolve(settings: Settings, env: Mapping[str, str]) -> ProviderConfig | None
     )
 
 
-def check(settings: Settings, env: Mapping[str, str]) -> str | None:
-    """The one-line problem with the provider settings, or None when a worker can start with them (offline
-    always can). Pure: `probe` then asks the endpoint itself."""
+def resolve_choice(settings: Settings, env: Mapping[str, str], provider: str, model: str) -> ProviderConfig | None:
+    """The configuration of a (provider, model) pair a job picked: that one model for every stage, and the vendor's
+    own key and URL variables (PLANPERFECT_PROVIDER_API_KEY and _BASE_URL belong to the configured provider and
+    go only with it). None: offline."""
+    own = provider == settings.provider
+    per_stage = {name: None for name in Settings.model_fields if name.startswith("model_")}
+    chosen = settings.model_copy(update={
+        "provider": provider, "model": model, **per_stage,
+        **({} if own else {"provider_base_url": None, "provider_api_key": None})})
     try:
-        resolve(settings, env)
+        config = resolve(chosen, env)
+    except ConfigProblem as problem:
+        raise ConfigProblem(f"PLANPERFECT_PROVIDER_ALLOW allows {provider}:{model}, but {problem}") from None
+    return None if config is None else replace(config, allowed_pair=f"{provider}:{model}")
+
+
+def resolve_all(settings: Settings, env: Mapping[str, str]) -> list[ProviderConfig]:
+    """Every model configuration a worker may call: the configured provider's, then each allowed pair's (offline
+    ones have none), or the first ConfigProblem."""
+    configs = [resolve(settings, env)]
+    configs += [resolve_choice(settings, env, provider, model) for provider, model in settings.provider_choices()]
+    return [config for config in configs if config is not None]
+
+
+def check(settings: Settings, env: Mapping[str, str]) -> str | None:
+    """The one-line problem with the provider settings (the allowed pairs' included), or None when a worker can
+    start with them (offline always can). Pure: `probe_all` then asks the endpoints themselves."""
+    try:
+        resolve_all(settings, env)
     except ConfigProblem as problem:
         return str(problem)
     return None
@@ -104,7 +134,9 @@ def _models(settings: Settings, vendor: Vendor) -> StageModels:
     cheap = settings.model or vendor.cheap_model
     strong = settings.model or vendor.strong_model
     chosen = {"research": settings.model_research or cheap, "outline": settings.model_outline or strong,
-              "draft": settings.model_draft or strong, "markup": settings.model_markup or cheap}
+              "draft": settings.model_draft or strong, "markup": settings.model_markup or cheap,
+              "qa": settings.model_qa or cheap, "analyze": settings.model_analyze or cheap,
+              "write": settings.model_write or strong}
     unset = [stage for stage, model in chosen.items() if not model]
     if unset:
         raise ConfigProblem(f"PLANPERFECT_PROVIDER={vendor.name} has no default model: set PLANPERFECT_MODEL "
@@ -136,10 +168,16 @@ def build(config: ProviderConfig, limiter: Limiter | None = None) -> ModelProvid
                          sources=SourceFetcher(config.source_policy, config.fetch_limits))
 
 
+# Answers that say the vendor is up but busy (rate limited, overloaded, a server error). At start they are no reason
+# to refuse: exit 78 stops `planperfect run` for good, and the stages' retries ride a blip out.
+BUSY = frozenset({"vendor_rate_limited", "vendor_overloaded", "vendor_server_error", "vendor_conflict"})
+
+
 async def probe(config: ProviderConfig) -> str | None:
     """Ask the endpoint for its models, with a client of its own: None when it answers and offers every
-    configured model, else the one-line problem and the setting that fixes it."""
-    client = sdk_client(config)
+    configured model (or is only busy), else the one-line problem and the setting that fixes it."""
+    # an endpoint that accepts and never answers must not hold a worker's start for the model timeout
+    client = sdk_client(replace(config, timeout_seconds=min(config.timeout_seconds, PROBE_SECONDS)))
     where = config.base_url or f"the {config.vendor.name} API"
     try:
         offered = {m.id async for m in client.models.list()}
@@ -147,16 +185,28 @@ async def probe(config: ProviderConfig) -> str | None:
         error = classify(config.vendor.name, exc, (config.api_key,))
         if error is None:
             raise
+        if error.code in BUSY:  # the vendor is there and answering: a blip, not a setting to fix
+            log.warning("%s at %s is busy at start (%s): starting anyway; stages retry while it lasts",
+                        config.vendor.name, where, redact(str(error), (config.api_key,)))
+            return None
         fix = _fix_for(error.code, config)
         return redact(f"{config.vendor.name} at {where}: {error} -> {fix}", (config.api_key,))
     finally:
         await client.close()
     for stage, model in vars(config.models).items():
         if model not in offered:
-            return (f"{config.vendor.name} at {where} does not offer model {model!r} -> set "
-                    f"PLANPERFECT_MODEL_{stage.upper()} (or PLANPERFECT_MODEL) to one of "
+            # a pick's model comes from the allow-list: the stage settings would not change it
+            setting = (f"{config.allowed_pair} in PLANPERFECT_PROVIDER_ALLOW" if config.allowed_pair
+                       else f"PLANPERFECT_MODEL_{stage.upper()} (or PLANPERFECT_MODEL)")
+            return (f"{config.vendor.name} at {where} does not offer model {model!r} -> set {setting} to one of "
                     f"{', '.join(sorted(offered)[:8]) or 'its models'}")
     return None
+
+
+async def probe_all(configs: Sequence[ProviderConfig]) -> str | None:
+    """`probe` each configuration at once: the first problem, or None when every endpoint offers its models."""
+    problems = await asyncio.gather(*(probe(config) for config in configs))
+    return next((problem for problem in problems if problem), None)
 
 
 def _fix_for(code: str, config: ProviderConfig) -> str:

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from pydantic import ValidationError
 
 from agents.errors import TransientError
+from agents.pacing.analyze import reading_problems
 from agents.pacing.answers import ContextReading, PieceDraft
+from agents.pacing.write import piece_problems
 from agents.providers.chat import Chat, ChatReply, ChatRequest, Message
 from agents.providers.limiter import Limiter, Limits
 from agents.providers.prompts import Prompt, prompt
@@ -21,12 +23,12 @@ from agents.providers.usage import CallUsage, PriceTable, default_prices, record
 from agents.providers.vendor_errors import classify, redact
 from agents.stages import qa_metrics
 from agents.stages.outline import outline_problems
+from agents.stages.qa import QAVerdict
 from agents.stages.research import research_problems
 from streams.pacing_payloads import ContentSuggestion, ContextChunk, PacingBrief
-from streams.payloads import Brief, Draft, Outline, ResearchNotes, SchemaMarkup
+from streams.payloads import Brief, Draft, Outline, QAReport, QAReview, ResearchNotes, SchemaMarkup
 
 if TYPE_CHECKING:
-    from agents.providers.base import ContentProvider
     from agents.sources.fetch import SourceText
 
 log = logging.getLogger("planperfect.provider")
@@ -34,17 +36,22 @@ log = logging.getLogger("planperfect.provider")
 T = TypeVar("T")
 WORD_TOLERANCE = 0.10  # the draft's length may differ from the brief's by this fraction
 STRUCTURED_MAX_TOKENS = 2500
+PIECE_MAX_TOKENS = 6000  # a blog post as a JSON string: its Markdown, escaped
 _FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
 
 
 @dataclass(frozen=True)
 class StageModels:
-    """Which model each stage asks: a cheap one for research and markup, a strong one for outline and draft."""
+    """Which model each stage asks: a cheap one for research, markup, QA and pacing analysis, a strong one for the
+    outline, the draft and the pacing pieces."""
 
     research: str
     outline: str
     draft: str
     markup: str
+    qa: str
+    analyze: str
+    write: str
 
 
 class SourceReader(Protocol):
@@ -54,11 +61,11 @@ class SourceReader(Protocol):
 
 
 class ModelProvider:
-    """A ContentProvider on a real model. Pacing stages stay with `pacing` (the offline writer) for now."""
+    """A ContentProvider on a real model: every stage's prompt, its answer checked, one repair, and the cost."""
 
     def __init__(self, chat: Chat, models: StageModels, *, limiter: Limiter | None = None,
-                 prices: PriceTable | None = None, secrets: Sequence[str] = (), sources: SourceReader | None = None,
-                 pacing: "ContentProvider | None" = None) -> None:
+                 prices: PriceTable | None = None, secrets: Sequence[str] = (), sources: SourceReader | None = None
+                 ) -> None:
         self.chat = chat
         self.name = chat.vendor
         self.models = models
@@ -66,7 +73,6 @@ class ModelProvider:
         self.prices = prices or default_prices()
         self._secrets = tuple(s for s in secrets if s)
         self._sources = sources
-        self._pacing = pacing
 
     # ------------------------------------------------------------ the article stages
 
@@ -99,19 +105,25 @@ class ModelProvider:
             prompt("outline"), self.models.outline, parse,
             schema=_schema(Outline), brief=_brief_json(brief), research=research.model_dump_json())
 
-    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline) -> Draft:
+    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline, *, previous: Draft | None = None,
+                    findings: Sequence[str] = ()) -> Draft:
         system, user = prompt("draft").render(
             word_count=brief.word_count, brief=_brief_json(brief), research=research.model_dump_json(),
             outline=outline.model_dump_json())
         max_tokens = min(16000, brief.word_count * 2 + 800)
-        first = (Message("user", user),)
-        markdown = _unfence((await self._ask(prompt("draft"), self.models.draft, system, first, max_tokens)).text)
+        keywords = ", ".join(brief.keywords) or "(none)"
+        template, conversation = prompt("draft"), (Message("user", user),)
+        if previous is not None and findings:  # QA returned the job: the earlier draft and what QA found in it
+            template = prompt("redraft")
+            _, ask = template.render(findings="\n".join(f"- {f}" for f in findings), word_count=brief.word_count,
+                                     keywords=keywords)
+            conversation = (*conversation, Message("assistant", previous.markdown), Message("user", ask))
+        markdown = _unfence((await self._ask(template, self.models.draft, system, conversation, max_tokens)).text)
         problems = draft_problems(markdown, brief)
         if problems:  # one bounded revision; whatever it gives, the qa stage measures and reports
             revise = prompt("revise")
-            _, ask = revise.render(problems="; ".join(problems), word_count=brief.word_count,
-                                   keywords=", ".join(brief.keywords) or "(none)")
-            conversation = (*first, Message("assistant", markdown), Message("user", ask))
+            _, ask = revise.render(problems="; ".join(problems), word_count=brief.word_count, keywords=keywords)
+            conversation = (*conversation, Message("assistant", markdown), Message("user", ask))
             markdown = _unfence((await self._ask(revise, self.models.draft, system, conversation, max_tokens)).text)
         return Draft(markdown=markdown, word_count=qa_metrics.count_words(qa_metrics.plain_text(markdown)))
 
@@ -129,33 +141,59 @@ class ModelProvider:
             schema_type=brief.schema_type, brief=_brief_json(brief), research=research.model_dump_json())
         return SchemaMarkup(schema_type=brief.schema_type, json_ld=json.dumps(data, ensure_ascii=False, indent=2))
 
-    # ------------------------------------------------------------ pacing (offline until its prompts exist)
+    async def review(self, brief: Brief, outline: Outline, draft: Draft, report: QAReport) -> QAReview:
+        """The model's verdict, told the measured figures (which stay as measured: qa.merge keeps them)."""
+        verdict = await self._structured(
+            prompt("qa"), self.models.qa, QAVerdict.model_validate_json, schema=_schema(QAVerdict),
+            brief=_brief_json(brief), outline=outline.model_dump_json(),
+            measures=report.model_dump_json(exclude={"review", "draft_findings"}), draft=draft.markdown)
+        return QAReview(reviewer=f"{self.name}/{self.models.qa}", passed=verdict.passed, findings=verdict.findings)
+
+    # ------------------------------------------------------------ pacing
 
     async def analyze_context(self, brief: PacingBrief, chunks: list[ContextChunk]) -> ContextReading:
-        return await self._pacing_provider().analyze_context(brief, chunks)
+        """Topics and suggestions from the chunks read for the window; every chunk id cited must be one of them."""
+        def parse(text: str) -> ContextReading:
+            reading = ContextReading.model_validate_json(text)
+            problems = reading_problems(reading, brief, chunks)
+            if problems:
+                raise ValueError("; ".join(problems))
+            return reading
+
+        return await self._structured(
+            prompt("analyze"), self.models.analyze, parse, schema=_schema(ContextReading),
+            content_types=", ".join(t.value for t in brief.content_types), brief=brief.model_dump_json(indent=1),
+            chunks=_chunks_json(chunks))
 
     async def write_piece(self, suggestion: ContentSuggestion, sources: list[ContextChunk],
                           local_date: date) -> PieceDraft:
-        return await self._pacing_provider().write_piece(suggestion, sources, local_date)
+        """The piece from the chunks full-text search retrieved for it; a citation of any other chunk is refused."""
+        retrieved = {c.chunk_id for c in sources}
 
-    def _pacing_provider(self) -> "ContentProvider":
-        if self._pacing is None:
-            from agents.providers.offline import OfflineProvider
+        def parse(text: str) -> PieceDraft:
+            piece = PieceDraft.model_validate_json(text)
+            problems = piece_problems(suggestion.content_type, piece, retrieved)
+            if problems:
+                raise ValueError("; ".join(problems))
+            return piece
 
-            self._pacing = OfflineProvider()
-        return self._pacing
+        return await self._structured(
+            prompt("write"), self.models.write, parse, max_tokens=PIECE_MAX_TOKENS, schema=_schema(PieceDraft),
+            content_type=suggestion.content_type.value, local_date=local_date.isoformat(),
+            suggestion=suggestion.model_dump_json(exclude={"suggestion_id"}), sources=_chunks_json(sources))
 
     async def close(self) -> None:
         await self.chat.close()
 
     # ------------------------------------------------------------ calls
 
-    async def _structured(self, template: Prompt, model: str, parse: Callable[[str], T], **values: object) -> T:
+    async def _structured(self, template: Prompt, model: str, parse: Callable[[str], T], *,
+                          max_tokens: int = STRUCTURED_MAX_TOKENS, **values: object) -> T:
         """Ask for JSON; an answer that does not parse or validate gets one repair call with the error, then the
         attempt fails as retryable (another attempt, another sample)."""
         system, user = template.render(**values)
         first = (Message("user", user),)
-        reply = await self._ask(template, model, system, first, STRUCTURED_MAX_TOKENS, json_output=True)
+        reply = await self._ask(template, model, system, first, max_tokens, json_output=True)
         try:
             return parse(_json_block(reply.text))
         except (ValueError, ValidationError) as exc:
@@ -163,7 +201,7 @@ class ModelProvider:
         repair = prompt("repair")
         _, ask = repair.render(error=error)
         conversation = (*first, Message("assistant", reply.text), Message("user", ask))
-        reply = await self._ask(repair, model, system, conversation, STRUCTURED_MAX_TOKENS, json_output=True)
+        reply = await self._ask(repair, model, system, conversation, max_tokens, json_output=True)
         try:
             return parse(_json_block(reply.text))
         except (ValueError, ValidationError) as exc:
@@ -230,7 +268,13 @@ def _describe(exc: Exception) -> str:
 
 
 def _brief_json(brief: Brief) -> str:
-    return brief.model_dump_json(exclude={"sources"}, indent=1)
+    # Sources reach the prompt as their text; who writes the job is no part of what to write.
+    return brief.model_dump_json(exclude={"sources", "provider", "model"}, indent=1)
+
+
+def _chunks_json(chunks: Sequence[ContextChunk]) -> str:
+    """The chunks as a JSON array, one a line; `<` escaped so that no text can close the prompt's block."""
+    return "[\n" + ",\n".join(c.model_dump_json().replace("<", "\\u003c") for c in chunks) + "\n]"
 
 
 def _schema(model: type) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from agents.pacing.answers import ContextReading, PieceDraft
@@ -36,6 +37,8 @@ from streams.payloads import (
     KeywordInsight,
     Outline,
     OutlineSection,
+    QAReport,
+    QAReview,
     ResearchNotes,
     SchemaMarkup,
 )
@@ -60,8 +63,13 @@ class OfflineProvider:
     async def outline(self, brief: Brief, research: ResearchNotes) -> Outline:
         return build_outline(brief, research, profile_brief(brief))
 
-    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline) -> Draft:
+    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline, *, previous: Draft | None = None,
+                    findings: Sequence[str] = ()) -> Draft:
+        # Deterministic: a draft returned by QA comes back the same (the measures that failed it fail it again).
         return write_draft(profile_brief(brief), research, outline, brief.word_count)
+
+    async def review(self, brief: Brief, outline: Outline, draft: Draft, report: QAReport) -> QAReview | None:
+        return None  # the measured report is the offline verdict
 
     async def markup(self, brief: Brief, research: ResearchNotes) -> SchemaMarkup:
         return SchemaMarkup(schema_type=brief.schema_type, json_ld=build_markup(brief, research, profile_brief(brief)))

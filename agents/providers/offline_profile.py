@@ -128,7 +128,8 @@ def render(template: str, values: Mapping[str, str]) -> str:
 
 
 def profile_brief(brief: Brief) -> TopicProfile:
-    digest = hashlib.sha256(brief.model_dump_json().encode("utf-8")).hexdigest()
+    # Who writes a job (payload.provider and .model) is no part of what is written: the same brief reads the same.
+    digest = hashlib.sha256(brief.model_dump_json(exclude={"provider", "model"}).encode("utf-8")).hexdigest()
     keywords = tuple(dict.fromkeys(k.strip() for k in brief.keywords if k.strip()))
     topic = noun_core(keywords[0]) if keywords else topic_from_title(brief.title)
     lexicon = detect_lexicon(" ".join((brief.title, *keywords, brief.domain or "")))

@@ -11,7 +11,8 @@ USER_MARKER = "=== user ==="
 
 # The version each prompt is used at. A new version is a new file; bumping it here is a reviewed change, and
 # the version travels with every call's usage record.
-VERSIONS: dict[str, int] = {"research": 1, "outline": 1, "draft": 1, "revise": 1, "markup": 1, "repair": 1}
+VERSIONS: dict[str, int] = {"research": 1, "outline": 1, "draft": 1, "revise": 1, "redraft": 1, "markup": 1,
+                            "qa": 1, "analyze": 1, "write": 1, "repair": 1}
 
 
 @dataclass(frozen=True)

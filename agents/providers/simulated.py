@@ -6,7 +6,7 @@ import asyncio
 import json
 import math
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -17,7 +17,9 @@ from agents.providers.offline_posts import write_piece
 from agents.slug import slugify
 from agents.stages.qa_metrics import count_words
 from streams.pacing_payloads import ContentSuggestion, ContextChunk, PacingBrief
-from streams.payloads import Brief, Draft, KeywordInsight, Outline, OutlineSection, ResearchNotes, SchemaMarkup
+from streams.payloads import (
+    Brief, Draft, KeywordInsight, Outline, OutlineSection, QAReport, QAReview, ResearchNotes, SchemaMarkup,
+)
 
 Z_99 = 2.3263478740408408  # the standard normal's 99th percentile
 CHARS_PER_TOKEN = 4  # the usual rough figure for English text; exact counts need the vendor's tokenizer
@@ -109,11 +111,15 @@ class SimulatedProvider:
                          tokens(outline.meta_description, *(s.heading for s in outline.sections)))
         return outline
 
-    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline) -> Draft:
+    async def draft(self, brief: Brief, research: ResearchNotes, outline: Outline, *, previous: Draft | None = None,
+                    findings: Sequence[str] = ()) -> Draft:
         draft = draft_for(brief, outline)
         await self._call("draft", tokens(research.summary, *(s.heading for s in outline.sections)),
                          tokens(draft.markdown))
         return draft
+
+    async def review(self, brief: Brief, outline: Outline, draft: Draft, report: QAReport) -> QAReview | None:
+        return None  # load tests time the writing stages; the measured report is the verdict
 
     async def markup(self, brief: Brief, research: ResearchNotes) -> SchemaMarkup:
         markup = SchemaMarkup(schema_type=brief.schema_type, json_ld=json_ld(brief, research))

@@ -12,6 +12,11 @@ from typing import Iterator
 
 from pydantic import BaseModel, ConfigDict
 
+from agents.errors import PermanentError
+from streams.usage import CallUsage, StageUsage
+
+__all__ = ["CallUsage", "PriceTable", "UsageLedger", "default_prices", "parse_prices", "record_call", "recording"]
+
 PER_MILLION = 1_000_000
 
 
@@ -23,20 +28,6 @@ class Price(BaseModel):
     input: float
     output: float
     cached_input: float
-
-
-class CallUsage(BaseModel):
-    """One request to a model: what it cost in tokens and (at the price table's prices) in dollars."""
-
-    model_config = ConfigDict(frozen=True)
-
-    provider: str
-    model: str
-    prompt: str  # the prompt template and its version, e.g. "outline.v1"
-    input_tokens: int
-    output_tokens: int
-    cached_tokens: int  # of input_tokens, those read from the vendor's prompt cache
-    cost_usd: float
 
 
 @dataclass(frozen=True)
@@ -68,12 +59,30 @@ def default_prices() -> PriceTable:
 
 @dataclass
 class UsageLedger:
-    """The calls one stage attempt made; a later event can carry `calls` or their totals."""
+    """The calls one stage attempt made, and the job's token budget they count against."""
 
     calls: list[CallUsage] = field(default_factory=list)
+    budget: int | None = None  # the job's token budget (input + output tokens), None: no limit
+    used_before: int = 0  # tokens the job's earlier attempts and stages used
 
     def record(self, call: CallUsage) -> None:
         self.calls.append(call)
+
+    def limit(self, budget: int | None, used_before: int) -> None:
+        """Count this attempt's calls against `budget`, after the `used_before` tokens of the job so far."""
+        self.budget, self.used_before = budget, used_before
+
+    def over_budget(self) -> str | None:
+        """Why this attempt must stop, once the measured tokens of the job pass its budget; else None."""
+        used = self.used_before + self.input_tokens + self.output_tokens
+        if self.budget is not None and used > self.budget:
+            return f"token budget {self.budget} exceeded: {used} used"
+        return None
+
+    def stage_usage(self, provider: str) -> StageUsage:
+        """What the attempt's outcome event records: the provider its calls went to (a job may name its own),
+        else the worker's."""
+        return StageUsage(provider=self.calls[0].provider if self.calls else provider, calls=list(self.calls))
 
     @property
     def input_tokens(self) -> int:
@@ -113,7 +122,13 @@ def recording(ledger: UsageLedger) -> Iterator[UsageLedger]:
 
 
 def record_call(call: CallUsage) -> None:
-    """Record a call in the current attempt's ledger (outside any attempt, e.g. a start-up probe: nowhere)."""
+    """Record a call in the current attempt's ledger (outside any attempt, e.g. a start-up probe: nowhere).
+
+    The budget is checked on measured usage, after each call: a call's size is only known once the vendor has
+    answered, and an estimate (prompt length + max_tokens) would refuse calls that fit. So a job may pass its
+    budget by at most one call; that call is recorded, and the attempt then fails permanently."""
     ledger = _current.get()
     if ledger is not None:
         ledger.record(call)
+        if reason := ledger.over_budget():
+            raise PermanentError(reason, code="token_budget_exceeded")

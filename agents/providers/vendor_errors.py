@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ SERVER_ERROR = Rule(True, "vendor_server_error")
 CLIENT_ERROR = Rule(False, "vendor_client_error")
 
 STATUS_ERRORS = (anthropic.APIStatusError, openai.APIStatusError)
+# What reading a 200 raises when its body is not the API's reply (a proxy's HTML page, cut-off JSON, an object of
+# another shape, no choices): the SDKs hand such a body over as a string or a half-filled object instead of raising.
+NOT_A_REPLY_ERRORS = (json.JSONDecodeError, AttributeError, TypeError, LookupError)
 TIMEOUT_ERRORS = (anthropic.APITimeoutError, openai.APITimeoutError)
 CONNECTION_ERRORS = (anthropic.APIConnectionError, openai.APIConnectionError)
 
@@ -109,4 +113,7 @@ def classify(provider: str, exc: BaseException, secrets: Iterable[str] = ()) -> 
     if isinstance(exc, CONNECTION_ERRORS):
         cause = redact(str(exc.__cause__ or exc), secrets)
         return TransientError(f"{provider} could not be reached: {cause}", code="vendor_unreachable")
+    if isinstance(exc, NOT_A_REPLY_ERRORS):
+        return TransientError(redact(f"{provider} answered with a body that is not its API's reply "
+                                     f"({type(exc).__name__}: {exc})", secrets), code="vendor_bad_reply")
     return None

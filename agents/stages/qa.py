@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from agents.context import StageContext, StageInput
 from agents.stages import qa_metrics as m
 from agents.stages.prerequisites import require
-from streams.payloads import Brief, Draft, KeywordStat, Outline, QAReport, Stage
+from streams.payloads import Brief, Draft, KeywordStat, Outline, QAReport, QAReview, Stage
 
 WORD_COUNT_TOLERANCE_PCT = 10.0
 MAX_KEYWORD_DENSITY_PCT = 3.0
@@ -17,7 +21,35 @@ MIN_FLESCH = 30.0  # below this, text reads as academic prose
 async def handle(inp: StageInput, ctx: StageContext) -> QAReport:
     outline = require(inp, inp.outputs.outline, Stage.OUTLINE)
     draft = require(inp, inp.outputs.draft, Stage.DRAFT)
-    return review(inp.brief, outline, draft)
+    report = review(inp.brief, outline, draft)
+    return merge(report, await ctx.provider.review(inp.brief, outline, draft, report))
+
+
+class QAVerdict(BaseModel):
+    """What a model answers when asked to review a draft (validated before it is merged)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    passed: bool
+    findings: list[Annotated[str, Field(min_length=1, max_length=400)]] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _a_failure_says_why(self) -> "QAVerdict":
+        if not self.passed and not self.findings:
+            raise ValueError("a verdict that does not pass the draft names at least one finding")
+        return self
+
+
+def merge(report: QAReport, review: QAReview | None) -> QAReport:
+    """The model's verdict joins the measured report: its findings become issues for the draft and it can fail the
+    draft, but it cannot change a measured figure nor pass what the measures fail. Without a verdict the provider
+    cannot redraft differently either, so the report carries no findings to send back to the draft."""
+    if review is None:  # no judgement of its own (offline, simulated): its redraft would be the same text again,
+        return report.model_copy(update=dict(draft_findings=[]))  # so nothing is sent back; the report stands
+    findings = [] if review.passed else [f"Reviewer: {f}" for f in review.findings]
+    return report.model_copy(update=dict(
+        review=review, issues=[*report.issues, *findings], draft_findings=[*report.draft_findings, *findings],
+        passed=report.passed and review.passed))
 
 
 def review(brief: Brief, outline: Outline, draft: Draft) -> QAReport:
@@ -35,18 +67,24 @@ def review(brief: Brief, outline: Outline, draft: Draft) -> QAReport:
     flesch = m.flesch_reading_ease(body)
     repeated = m.repeated_sentences(body)
     missing = [s.keyword for s in stats if s.occurrences == 0]
-    issues = [
+    content = [
         *_length_issues(total, brief.word_count, deviation),
         *(f"Keyword {k!r} does not appear in the draft." for k in missing),
         *(f"Keyword {s.keyword!r} takes {s.density_pct}% of the words (over {MAX_KEYWORD_DENSITY_PCT}%): "
           "it reads as keyword stuffing." for s in stats if s.density_pct > MAX_KEYWORD_DENSITY_PCT),
         *heading_problems,
+    ]
+    # The title and meta description are the outline's: a new draft cannot fix them, so they never send it back.
+    metadata = [
         *_range_issue("Title", len(outline.title), TITLE_LENGTH),
         *_range_issue("Meta description", len(outline.meta_description), META_DESCRIPTION_LENGTH),
+    ]
+    prose = [
         *([f"Flesch reading ease is {flesch}, below {MIN_FLESCH}: the text is hard to read."]
           if flesch < MIN_FLESCH else []),
         *(f"Sentence repeated: {s!r}." for s in repeated),
     ]
+    issues = [*content, *metadata, *prose]
     return QAReport(
         word_count=total,
         target_word_count=brief.word_count,
@@ -63,6 +101,7 @@ def review(brief: Brief, outline: Outline, draft: Draft) -> QAReport:
         repeated_sentences=repeated,
         issues=issues,
         passed=not issues,
+        draft_findings=[*content, *prose],
     )
 
 

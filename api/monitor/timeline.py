@@ -21,7 +21,7 @@ class Segment:
 
 @dataclass
 class Mark:
-    kind: str  # extended, dead_lettered, redriven
+    kind: str  # extended, dead_lettered, redriven, returned
     at: datetime
     label: str
     left: float = 0.0
@@ -91,6 +91,9 @@ def build(events: list[dict[str, Any]], now: datetime) -> Timeline | None:
             case "JobDeadLettered":
                 close(stage, at)
                 row(stage).marks.append(Mark("dead_lettered", at, f"dead-lettered after {e['attempts']} attempts"))
+            case "StageReturned":  # the completion before it already queued the stage it returns to
+                row(stage).marks.append(Mark("returned", at, f"returned the job to {e['to_stage']}: "
+                                                             + "; ".join(e["findings"])))
             case "JobRedriven":
                 row(stage).marks.append(Mark("redriven", at, "redriven"))
                 begin(stage, "queued", at, "queued after redrive")

@@ -50,8 +50,9 @@ async def job_events(n: int, *, fail_every: int = 0, provider: ContentProvider |
                 continue
             inp = StageInput(job_id=job_id, job_type=job_type, stage=req.stage, attempt=req.attempt,
                              brief=brief, outputs=req.outputs)
-            output = await run_stage(inp, StageContext(provider=provider, clock=lambda: now))
-            done, after = transitions.completed(req, begun, seq, output, 3, now)
+            ctx = StageContext(provider=provider, clock=lambda: now)
+            output = await run_stage(inp, ctx)
+            done, after = transitions.completed(req, begun, seq, output, 3, now, ctx.usage.stage_usage(provider.name))
             out.append(done)
             if isinstance(after, RequestStage):
                 req = after

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import aiohttp
@@ -11,12 +10,7 @@ import aiohttp
 from planperfect.bench.deployment import deployment
 from planperfect.bench.report import Progress, Result, percentile
 from planperfect.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from planperfect.stack.ports import free_port
 
 
 async def wait_ready(base: str, http: aiohttp.ClientSession, check_alive, timeout: float = 60.0) -> None:

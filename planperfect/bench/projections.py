@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -34,32 +34,53 @@ EVENTS_PER_JOB = 14  # about: a small log needs fewer template jobs, and buildin
 
 async def synthesise(count: int) -> list:
     """`count`+ events: real jobs from the offline pipeline, copied under fresh job ids."""
-    template = await job_events(min(TEMPLATE_JOBS, max(8, count // EVENTS_PER_JOB)), fail_every=7)
-    out: list = []
-    copy = 0
-    while len(out) < count:
+    return [e for part in copies(await template(count), count) for e in part]
+
+
+async def template(count: int) -> list:
+    """The real jobs a log of `count` events is copied from."""
+    return await job_events(min(TEMPLATE_JOBS, max(8, count // EVENTS_PER_JOB)), fail_every=7)
+
+
+def copies(jobs: list, count: int) -> Iterator[list]:
+    """`jobs` copied under fresh job ids, one list per copy, until the copies hold `count`+ events: a log of a
+    million events is made and sent a copy at a time, never held whole."""
+    made = copy = 0
+    while made < count:
         copy += 1
         renamed: dict[uuid.UUID, uuid.UUID] = {}
-        for e in template:
+        part = []
+        for e in jobs:
             job = uuid.UUID(int=copy * 1_000_000 + e.job_id.int)
             event_id = event_id_for(job, e.sequence)
             renamed[e.event_id] = event_id
-            out.append(e.model_copy(update={
+            part.append(e.model_copy(update={
                 "job_id": job, "event_id": event_id, "correlation_id": job,
                 "causation_id": renamed.get(e.causation_id, e.causation_id),
             }))
-    return out
+        made += len(part)
+        yield part
 
 
-async def produce_fast(bootstrap: str, topic: str, events: list) -> None:
+async def produce_fast(bootstrap: str, topic: str, events: Iterable, *, window: int = 20_000) -> int:
+    """Send `events` (acks=all); at most `window` unacknowledged at once, so an iterator of any length fits in
+    memory. Returns how many were sent."""
     producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True, linger_ms=20,
                                 max_batch_size=1 << 20, max_request_size=4 << 20)
     await producer.start()
+    sent = 0
     try:
-        # Job events are keyed by job, pacing events by user: each lands where the live producers put it.
-        pending = [await producer.send(topic, encode(e), key=pacing_key(e.user_id) if hasattr(e, "user_id")
-                                       else key_for(e.job_id)) for e in events]
+        pending = []
+        for e in events:
+            # Job events are keyed by job, pacing events by user: each lands where the live producers put it.
+            key = pacing_key(e.user_id) if hasattr(e, "user_id") else key_for(e.job_id)
+            pending.append(await producer.send(topic, encode(e), key=key))
+            if len(pending) >= window:
+                await asyncio.gather(*pending)
+                sent += len(pending)
+                pending = []
         await asyncio.gather(*pending)
+        return sent + len(pending)
     finally:
         await producer.stop()
 
@@ -84,11 +105,9 @@ async def run_projections(base: Settings, *, events: int, batch_size: int = 1000
         bootstrap, dsn = dep.settings.kafka(), dep.settings.database()
         topics = dep.settings.topics()
         began = time.perf_counter()
-        log = await synthesise(events)
-        echo(f"projections: synthesised {len(log):,} events in {time.perf_counter() - began:.1f}s")
-        began = time.perf_counter()
-        await produce_fast(bootstrap, topics.job_events, log)
-        echo(f"projections: produced them in {time.perf_counter() - began:.1f}s")
+        jobs = await template(events)
+        made = await produce_fast(bootstrap, topics.job_events, (e for part in copies(jobs, events) for e in part))
+        echo(f"projections: made and produced {made:,} events in {time.perf_counter() - began:.1f}s")
         began = time.perf_counter()
         folded = await fold_live(bootstrap, dsn, topics, echo)
         live_s = time.perf_counter() - began

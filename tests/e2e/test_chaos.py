@@ -1,16 +1,20 @@
-"""SIGKILL chaos: two workers, killed at random points and replaced while jobs flow; every job completes exactly once."""
+"""SIGKILL chaos: workers killed at random points and replaced while jobs flow, then every process, the broker and
+PostgreSQL (the soak's bounded run); every job completes exactly once."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import random
-from collections import defaultdict
 
 import aiohttp
 import asyncpg
 import pytest
 
+from planperfect.chaos.schedule import Blow, Plan
+from planperfect.chaos.soak import SoakConfig, run_soak, table
+from planperfect.chaos.verdict import judge, read_model
+from planperfect.settings import Settings
 from tests.e2e.chaos_diagnose import logged_events, where_are
 from tests.e2e.conftest import running_system
 from tests.e2e.test_delivery import job, submit
@@ -24,6 +28,9 @@ SEED = int(os.environ.get("PLANPERFECT_CHAOS_SEED", "20261123"))  # another seed
 # Every stage of every job sleeps a little (extending its time limit), so the flow lasts through the kill
 # schedule and kills land on running attempts, settling ones and rebalances, not on an idle system.
 SLOW = "".join(f"[fault:{stage}:slow:0.6]" for stage in ("research", "outline", "draft", "qa", "export"))
+# The soak's bounded run: process kills shared 1:1:1, one broker restart and a 30 s PostgreSQL outage in this many s.
+SOAK_KILLS = 6
+SOAK_SECONDS = 75.0
 MODES = ["while-joining"] if os.environ.get("PLANPERFECT_CHAOS_KILL_WHILE_JOINING") == "1" else ["joined", "while-joining"]
 
 
@@ -60,58 +67,38 @@ async def test_sigkill_chaos_every_job_completes_exactly_once(infra, database, p
         except AssertionError:
             raise AssertionError(await _explain(system, infra, prefix, database)) from None
 
-    # The log itself: what the workers wrote, repeats of the same event included.
-    logged = await logged_events(infra.bootstrap, prefix)
-    by_sequence: dict[tuple[str, int], set] = defaultdict(set)
-    completions: dict[tuple[str, str], set] = defaultdict(set)
-    finished: dict[str, set] = defaultdict(set)
-    for e in logged:
-        by_sequence[(str(e.job_id), e.sequence)].add(e.event_id)
-        if e.type == "StageCompleted":
-            completions[(str(e.job_id), e.stage.value)].add(e.event_id)
-        elif e.type == "JobCompleted":
-            finished[str(e.job_id)].add(e.event_id)
-    two_facts_one_place = [k for k, v in by_sequence.items() if len(v) > 1]
-    duplicate_completions_in_log = [k for k, v in completions.items() if len(v) > 1]
-    sequences = defaultdict(set)
-    for job_id, seq in by_sequence:
-        sequences[job_id].add(seq)
-    log_gaps = [j for j, seqs in sequences.items() if seqs != set(range(1, max(seqs) + 1))]
-
-    conn = await asyncpg.connect(database)
-    try:
-        gaps = await conn.fetchval(
-            """SELECT count(*) FROM (SELECT job_id, min(sequence) AS lo, max(sequence) AS hi, count(*) AS n
-                                       FROM content_events GROUP BY job_id) s WHERE lo <> 1 OR hi <> n""")
-        read_completions = await conn.fetchval(
-            """SELECT count(*) FROM (SELECT job_id, body->>'stage' FROM content_events WHERE type = 'StageCompleted'
-                                      GROUP BY 1, 2 HAVING count(*) > 1) d""")
-        job_completed = await conn.fetch("SELECT job_id, count(*) AS n FROM content_events WHERE type = 'JobCompleted' GROUP BY 1")
-        payloads = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT job_id, stage FROM content_payloads GROUP BY 1, 2 HAVING count(*) > 1) d")
-        reruns = await conn.fetchval("SELECT count(*) FROM content_job_stages WHERE attempts > 1")
-    finally:
-        await conn.close()
+    # The log itself (what the workers wrote, repeats of the same event included) and the read model, judged by the
+    # same code as `planperfect soak`.
+    events = await logged_events(infra.bootstrap, prefix)
+    verdict = judge(events, ids, await read_model(database))
     logs = [c.log.read_text(errors="replace") for c in system.children.values()]
     given_up = sum(text.count("gave up") for text in logs)
     stalls = sum(text.count("stalled:") for text in logs)
-    print(f"\nchaos ({mode}, seed {SEED}): {JOBS} jobs, {KILLS} SIGKILLs of 2 live workers, {reruns} stage re-runs "
-          f"after a kill, {given_up} rebalances that gave up running work, {stalls} stalls, "
-          f"{len(duplicate_completions_in_log)} duplicate stage completions in the log, {read_completions} in the read model")
-    suspicious = {k[0] for k in two_facts_one_place + duplicate_completions_in_log} | {
-        j for j in ids if len(finished[j]) != 1}
-    story = "\n".join(f"{e.job_id} seq {e.sequence} {e.type} {getattr(e, 'stage', '')} attempt {getattr(e, 'attempt', '')} "
-                      f"id {e.event_id} at {e.occurred_at:%H:%M:%S.%f}" for e in logged if str(e.job_id) in suspicious)
-    assert not suspicious, f"{story}\nworker logs in {system.log_dir}"
-    assert sorted(str(r["job_id"]) for r in job_completed) == sorted(ids)
-    assert all(r["n"] == 1 for r in job_completed)
-    assert all(len(finished[j]) == 1 for j in ids)
-    assert two_facts_one_place == []
-    assert duplicate_completions_in_log == []
-    assert log_gaps == []
-    assert gaps == 0
-    assert read_completions == 0
-    assert payloads == 0
+    print(f"\nchaos ({mode}, seed {SEED}): {JOBS} jobs, {KILLS} SIGKILLs of 2 live workers, "
+          f"{verdict.read_model.stage_reruns} stage re-runs after a kill, {given_up} rebalances that gave up running "
+          f"work, {stalls} stalls, {len(verdict.stage_completed_twice)} duplicate stage completions in the log, "
+          f"{len(verdict.read_model.stage_completed_twice)} in the read model")
+    assert verdict.ok, f"{verdict.story(events)}\nworker logs in {system.log_dir}"
+    assert verdict.completed == JOBS and verdict.unacknowledged == 0
+
+
+@pytest.mark.timeout(480)  # a stack of its own, and a broker start can take a minute on a busy machine
+async def test_soak_kills_every_process_restarts_the_broker_and_holds_postgres_down():
+    """The bounded run of `planperfect soak`, by its own code: workers, projector and API SIGKILLed at random points
+    and replaced, the broker SIGKILLed and started again, PostgreSQL held down 30 s, on a stack of its own."""
+    config = SoakConfig(plan=Plan(kills=SOAK_KILLS, broker_restarts=1, outage_seconds=30, duration=SOAK_SECONDS,
+                                  seed=SEED, weights=((Blow.WORKER, 1), (Blow.PROJECTOR, 1), (Blow.API, 1))),
+                        rate=2.0, drain_timeout=180)
+    report = await run_soak(Settings(), config, say=lambda line: print(f"soak {line}", flush=True))
+    print(table(report, config))
+    v = report.verdict
+    assert v is not None and report.drained, f"logs in {report.data_dir}"
+    assert v.lost == [], f"{report.story}\nlogs in {report.data_dir}"
+    assert v.duplicated_jobs == set() and v.gaps == set(), f"{report.story}\nlogs in {report.data_dir}"
+    assert {b: report.blows[b] >= 1 for b in Blow} == {b: True for b in Blow}, report.blows
+    # Through the outage the API kept answering, and said it was not ready (0: no answer, while it was restarting).
+    assert report.readyz_in_outage[503] > 0 and report.readyz_in_outage[200] == 0, report.readyz_in_outage
+    assert v.accepted > SOAK_SECONDS / 3  # the client kept submitting: 2 a second, less refusals and no answers
 
 
 async def _ready(child) -> None:

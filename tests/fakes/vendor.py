@@ -48,7 +48,10 @@ class FakeVendor:
     violations: list[str] = field(default_factory=list)  # requests that broke the protocol: must stay empty
     replies: deque[str] = field(default_factory=deque)  # canned answers used before the model
     errors: deque[InjectedError] = field(default_factory=deque)  # answered before anything else
+    list_errors: deque[InjectedError] = field(default_factory=deque)  # answered by GET /v1/models (start checks)
     hold_next: bool = False  # the next request waits until its client hangs up
+    # (system, conversation) -> hold this request as hold_next would (a chosen job's chosen stage)
+    hold_if: Callable[[str, list[dict[str, str]]], bool] | None = None
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     seen_prefixes: set[str] = field(default_factory=set)  # system prompts seen: the vendor's prompt cache
     _runner: web.AppRunner | None = None
@@ -81,7 +84,7 @@ class FakeVendor:
         return problem
 
     async def answer(self, system: str, conversation: list[dict[str, str]]) -> str:
-        if self.hold_next:
+        if self.hold_next or (self.hold_if is not None and self.hold_if(system, conversation)):
             self.hold_next = False
             try:
                 await asyncio.Event().wait()  # until the client hangs up and aiohttp cancels this handler

@@ -128,7 +128,7 @@ async def test_real_answers_parse_as_their_documented_models(client, infra, data
         "/v1/jobs/{job_id}/events": f"/v1/jobs/{article}/events",
         "/v1/jobs/{job_id}/payloads/{stage}": f"/v1/jobs/{article}/payloads/draft",
         "/v1/jobs/{job_id}/result": f"/v1/jobs/{article}/result",
-        "/v1/dlq": "/v1/dlq", "/v1/queues": "/v1/queues",
+        "/v1/dlq": "/v1/dlq", "/v1/queues": "/v1/queues", "/v1/usage": "/v1/usage?from=2026-01-01&group_by=model",
         "/v1/pacing/schedules": "/v1/pacing/schedules", "/v1/pacing/schedules/{schedule_id}": f"/v1/pacing/schedules/{schedule_id}",
         "/v1/users/{user_id}/knowledge": "/v1/users/maya/knowledge", "/v1/users/{user_id}/meetings": "/v1/users/maya/meetings",
         "/v1/pacing/status": "/v1/pacing/status", "/v1/pacing/analyses": "/v1/pacing/analyses?user_id=maya",

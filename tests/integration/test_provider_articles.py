@@ -41,12 +41,12 @@ async def test_a_full_article_through_each_vendor(vendor: str, caplog: pytest.Lo
         assert outputs.qa is not None and outputs.qa.passed, outputs.qa
         assert outputs.complete is not None and outputs.complete.qa_passed
         model_stages = [s for s, ledger in ledgers.items() if ledger.calls]
-        assert model_stages == [Stage.RESEARCH, Stage.OUTLINE, Stage.DRAFT]
+        assert model_stages == [Stage.RESEARCH, Stage.OUTLINE, Stage.DRAFT, Stage.QA]
         calls = [c for ledger in ledgers.values() for c in ledger.calls]
         assert len(calls) == len(w.fake.calls("/v1/messages" if vendor == "anthropic" else "/v1/chat/completions"))
-        assert [c.prompt for c in calls] == ["research.v1", "outline.v1", "draft.v1"]
+        assert [c.prompt for c in calls] == ["research.v1", "outline.v1", "draft.v1", "qa.v1"]
         models = w.config.models
-        assert [c.model for c in calls] == [models.research, models.outline, models.draft]
+        assert [c.model for c in calls] == [models.research, models.outline, models.draft, models.qa]
         assert all(c.input_tokens > 0 and c.output_tokens > 0 for c in calls)
         total_in = sum(c.input_tokens for c in calls)
         total_out = sum(c.output_tokens for c in calls)

@@ -10,6 +10,8 @@ import logging
 import uuid
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from agents.errors import PermanentError, StageError, TransientError
 from agents.providers import config as provider_config
@@ -90,6 +92,29 @@ async def test_an_unknown_model_is_found_at_start() -> None:
     assert problem is not None and "gpt-9-imaginary" in problem and "PLANPERFECT_MODEL_DRAFT" in problem
 
 
+async def test_an_allowed_pair_the_vendor_does_not_offer_names_the_allow_list() -> None:
+    async with wired("openai") as w:
+        settings, env = settings_for("openai", w.fake.base_url, provider_allow="openai:gpt-9-imaginary")
+        config = provider_config.resolve_choice(settings, env, "openai", "gpt-9-imaginary")
+        assert config is not None
+        problem = await provider_config.probe(config)
+    assert problem is not None and "openai:gpt-9-imaginary in PLANPERFECT_PROVIDER_ALLOW" in problem
+    assert "PLANPERFECT_MODEL" not in problem
+
+
+@pytest.mark.parametrize("vendor", ["anthropic", "openai"])
+async def test_a_vendor_busy_at_start_is_no_reason_to_refuse_to_start(vendor: str, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    busy = [(429, "7"), (503, None)] + ([(529, "3")] if vendor == "anthropic" else [])
+    async with wired(vendor) as w:
+        for status, retry_after in busy:
+            w.fake.list_errors.append(InjectedError(status, retry_after, message=f"busy ({status})"))
+            assert await provider_config.probe(w.config) is None, status  # a blip: the worker starts
+        assert not w.fake.list_errors and "starting anyway" in caplog.text and SECRET not in caplog.text
+        w.fake.list_errors.append(InjectedError(401, None, message="no such key"))
+        assert "API_KEY" in (await provider_config.probe(w.config) or "")  # a refusal still stops the start
+
+
 @pytest.mark.parametrize("vendor", ["anthropic", "openai"])
 async def test_an_endpoint_that_is_down_is_retried_and_reported_at_start(vendor: str) -> None:
     settings, env = settings_for(vendor, f"http://127.0.0.1:{free_port()}")
@@ -104,6 +129,44 @@ async def test_an_endpoint_that_is_down_is_retried_and_reported_at_start(vendor:
     assert raised.value.code == "vendor_unreachable"
     problem = await provider_config.probe(config)
     assert problem is not None and "BASE_URL" in problem
+
+
+@pytest.mark.parametrize("vendor", ["anthropic", "openai"])
+async def test_a_200_that_is_not_the_apis_reply_is_transient_and_reported_at_start(vendor: str) -> None:
+    """A base URL that reaches some web server (a proxy's page, a portal) answers 200 with HTML: the SDKs hand that
+    over as a string, which used to raise AttributeError out of the worker's start check and every stage."""
+    page = web.Application()
+    page.router.add_route("*", "/{tail:.*}", lambda _: web.Response(text="<html>It works!</html>",
+                                                                    content_type="text/html"))
+    async with TestServer(page, host="127.0.0.1") as server:
+        settings, env = settings_for(vendor, str(server.make_url("")).rstrip("/"))
+        config = provider_config.resolve(settings, env)
+        assert config is not None
+        provider = provider_config.build(config)
+        try:
+            with pytest.raises(TransientError) as raised:
+                await provider.research(BRIEF)
+        finally:
+            await provider.close()
+        problem = await provider_config.probe(config)
+    assert raised.value.code == "vendor_bad_reply"
+    assert problem is not None and "not its API's reply" in problem and "BASE_URL" in problem
+
+
+async def test_the_start_check_gives_up_on_a_silent_endpoint_before_the_model_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, reads, never answers
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(provider_config, "PROBE_SECONDS", 0.5)
+    settings, env = settings_for("anthropic", f"http://127.0.0.1:{port}", provider_timeout_seconds=120)
+    try:
+        problem = await asyncio.wait_for(provider_config.probe(provider_config.resolve(settings, env)), timeout=10)
+    finally:
+        server.close()
+    assert problem is not None and "did not answer in time" in problem and "BASE_URL" in problem
 
 
 async def test_a_slow_vendor_times_out_as_transient() -> None:

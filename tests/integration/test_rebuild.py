@@ -21,7 +21,7 @@ from planperfect.migrate import load_migrations
 from projections.base import Projection, Record
 from projections.rebuild import ReadModel, RebuildError, rebuild, verify
 from projections.replay import LogHead, catch_up
-from projections.runner import ProjectionRunner, default_projections
+from projections.runner import NOTIFY_CHANNEL, ProjectionRunner, default_projections
 from streams.topics import JOB_EVENTS, Topics
 from tests.joblog import dump, job_events, produce
 from tests.support import cli, env_of, eventually, free_port
@@ -73,10 +73,16 @@ async def test_a_rebuild_equals_live_and_swaps_in_an_identical_copy(infra, prefi
     events = await job_events(12, fail_every=4)
     await produce(infra.bootstrap, Topics(prefix).job_events, events, extra_raw=[b"\xff not json"])
     await project(infra, database, prefix)
-    before = await dump(database)
+    before, indexes = await dump(database), await live_indexes(database)
+    assert any(" USING btree (status, " in d for d in indexes)  # one the replay defers and builds at the end
+    listener, woken = await asyncpg.connect(database), []
+    await listener.add_listener(NOTIFY_CHANNEL, lambda *args: woken.append(args[-1]))
     lines: list[str] = []
     result = await rebuild(infra.bootstrap, database, Topics(prefix), DDL, echo=lines.append)
     assert result.swapped and result.comparison.same, "\n".join(lines)
+    await listener.fetchval("SELECT 1")  # a round trip: any notification sent before it has arrived
+    await listener.close()
+    assert woken == []  # the copy has no readers: it never wakes the API's streams
     checks = {c.table: c for c in result.comparison.tables}
     assert set(checks) == set(ReadModel.of().tables)
     assert all(c.live_checksum == c.rebuilt_checksum and c.live_rows == c.rebuilt_rows for c in checks.values())
@@ -85,7 +91,15 @@ async def test_a_rebuild_equals_live_and_swaps_in_an_identical_copy(infra, prefi
     assert await dump(database) == before  # every row, Kafka positions and timestamps included
     assert any(re.fullmatch(r"rebuild: [\d,]+ events applied, [\d,]+ events/s, lag 0", line) for line in lines)
     assert any(line.startswith("swap: ") for line in lines)
+    assert await live_indexes(database) == indexes  # the ones the replay left out were built before the swap
     assert await leftovers(infra, database) == ([], [])
+
+
+async def live_indexes(dsn: str) -> list[str]:
+    """Every index of the rebuilt tables, as PostgreSQL would make it again."""
+    rows = await sql(dsn, "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY($1) "
+                          "ORDER BY indexname", list(ReadModel.of().tables))
+    return [r[0] for r in rows]
 
 
 async def test_a_dry_run_compares_and_leaves_live_untouched(infra, prefix, database):

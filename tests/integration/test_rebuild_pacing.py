@@ -18,6 +18,7 @@ from planperfect.migrate import load_migrations
 from projections.rebuild import RebuildError, rebuild, verify
 from projections.replay import LogHead
 from projections.runner import ProjectionRunner
+from projections.usage_queries import UsageGroup, usage_by_day
 from streams.codec import encode, key_for
 from streams.commands import RedriveJob
 from streams.envelope import event_id_for
@@ -26,6 +27,7 @@ from streams.pacing_events import ScheduleCreated, ScheduleUpdated, pacing_key
 from streams.pacing_payloads import ContentType, PacingBrief
 from streams.payloads import Brief, JobType, PIPELINES
 from streams.topics import Topics
+from streams.usage import CallUsage, StageUsage
 from tests.joblog import job_events, produce
 from tests.pacing_support import MemoryContextStore, context_events, pacing_job_log, sample_chunks
 from tests.support import cli, env_of, eventually
@@ -41,7 +43,7 @@ TABLES = {
     "content_dead_letter_redrives": "dead_letter_id", "pacing_schedules": "schedule_id",
     "pacing_knowledge_documents": "document_id", "pacing_meetings": "meeting_id",
     "pacing_context_chunks": "chunk_id", "pacing_context_analysis": "analysis_id",
-    "pacing_content_generation": "generation_id",
+    "pacing_content_generation": "generation_id", "usage_jobs": "job_id", "usage_calls": "event_id, position",
 }
 POSITIONS = "SELECT projection, topic, partition, next_offset FROM projection_offsets ORDER BY 1, 2, 3"
 
@@ -100,6 +102,16 @@ def redriven_job(n: int) -> tuple[list, object]:
     return [sub, begun, *failed, again, transitions.started(request, NOW)], letter
 
 
+def costed(event):
+    """The event with two model calls recorded, as a pacing job on a model provider writes its completions."""
+    if event.type != "StageCompleted":
+        return event
+    calls = [CallUsage(provider="anthropic", model="claude-haiku-4-5", prompt=f"{event.stage.value}.v1",
+                       input_tokens=900 + n, output_tokens=300, cached_tokens=n * 100, cost_usd=0.0024 + n / 1e6)
+             for n in range(2)]
+    return event.model_copy(update={"usage": StageUsage(provider="anthropic", calls=calls)})
+
+
 async def healthy_log(infra, prefix: str) -> None:
     """Every kind of fact the read model folds: finished jobs with retries, dead letters and a redrive, bytes that
     are not an event, and pacing schedules, knowledge, meetings, analyses and generations (one dead-lettered)."""
@@ -107,7 +119,7 @@ async def healthy_log(infra, prefix: str) -> None:
     store = MemoryContextStore(sample_chunks(TODAY))
     brief = PacingBrief(user_id="maya", local_date=TODAY, slot="09:00", trigger="schedule", time_zone="Europe/Berlin",
                         content_types=[ContentType.BLOG_POST, ContentType.SOCIAL_POST])
-    written = await pacing_job_log(brief, store, NOW)
+    written = [costed(e) for e in await pacing_job_log(brief, store, NOW)]  # a pacing user's usage too
     failing = await pacing_job_log(brief.model_copy(update={"local_date": date(2026, 3, 9)}), store, NOW,
                                    write_failures=2, max_attempts=2)
     redriven, letter = redriven_job(1)
@@ -149,11 +161,17 @@ async def test_verify_and_rebuild_keep_every_pacing_row_and_the_live_positions(i
     generations = await sql(database, "SELECT DISTINCT status FROM pacing_content_generation")
     assert {r[0] for r in generations} == {"completed", "dead_lettered"}
     assert len(before["content_dead_letters"]) == 2 and len(before["content_dead_letter_redrives"]) == 1
+    conn = await asyncpg.connect(database)
+    try:  # maya's costed job, summed per pacing user: analyze, write and complete recorded two calls each
+        maya = await usage_by_day(conn, TODAY, TODAY, UsageGroup.USER, "maya")
+    finally:
+        await conn.close()
+    assert [(d["user_id"], d["calls"], d["tokens"]) for d in maya["days"]] == [("maya", 6, 3 * (1801 + 600))]
     env = env_of(infra, database, prefix)
 
     code, out, err = await cli("projections", "verify", env=env)
     assert code == 0, out + err
-    assert "verify: the live read model matches the log (12 tables)" in out
+    assert "verify: the live read model matches the log (14 tables)" in out
     assert re.search(rf"^{re.escape(Topics(prefix).pacing_events)}: (\d+) offsets read: \1 applied, 0 dead-lettered",
                      out, re.M), out
 
@@ -171,7 +189,7 @@ async def test_one_projection_alone_verifies_and_rebuilds_on_a_log_with_topics_i
     await project(infra, database, prefix)
     before, stored = await dump(database), await positions(database)
     topics, quiet = Topics(prefix), lambda line: None
-    for name in ("jobs", "pacing_schedules", "pacing_context"):
+    for name in ("jobs", "pacing_schedules", "pacing_context", "usage"):
         compared = await verify(infra.bootstrap, database, topics, DDL, only=name, settle=2, echo=quiet)
         assert compared.same, (name, compared.report())
         result = await rebuild(infra.bootstrap, database, topics, DDL, only=name, timeout=30, echo=quiet)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import get_args
 
 import pytest
@@ -141,19 +140,6 @@ async def test_research_notes_are_derived_from_the_brief() -> None:
     savings, _, _ = await generate(SAVINGS)
     assert savings.audience == "Families on a tight budget"
     assert "friendly" in savings.angle
-
-
-async def test_a_1500_word_article_takes_well_under_50_ms() -> None:
-    brief = KUBERNETES.model_copy(update={"word_count": 1500})
-    provider = OfflineProvider()
-    research = await provider.research(brief)
-    outline = await provider.outline(brief, research)
-    timings = []
-    for _ in range(5):
-        start = time.perf_counter()
-        await provider.draft(brief, research, outline)
-        timings.append(time.perf_counter() - start)
-    assert min(timings) < 0.05
 
 
 @pytest.mark.parametrize("schema_type", get_args(SchemaType))

@@ -55,6 +55,12 @@ def test_a_local_server_needs_its_url_and_a_model_but_no_key() -> None:
     assert config is not None and config.models.draft == "llama3.2" and config.api_key == "not-needed"
 
 
+def test_an_empty_rpm_or_tpm_is_no_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANPERFECT_PROVIDER_RPM", "")
+    monkeypatch.setenv("PLANPERFECT_PROVIDER_TPM", " ")
+    assert (Settings().provider_rpm, Settings().provider_tpm) == (None, None)
+
+
 def test_cheap_and_strong_models_per_stage_and_overrides() -> None:
     config = resolve(Settings(provider="anthropic"), {"ANTHROPIC_API_KEY": KEY})
     assert config is not None and config.api_key == KEY and config.base_url is None
@@ -132,6 +138,7 @@ def test_every_prompt_loads_and_renders(name: str) -> None:
     template = prompt(name)
     assert template.label == f"{name}.v{VERSIONS[name]}"
     values = {k: "X" for k in ("schema", "brief", "sources", "research", "outline", "word_count", "problems",
-                               "keywords", "schema_type", "error")}
+                               "keywords", "schema_type", "error", "findings", "measures", "draft", "content_types",
+                               "chunks", "content_type", "local_date", "suggestion")}
     system, user = template.render(**values)
     assert user and "$" not in user

@@ -265,6 +265,11 @@ async def test_qa_reports_measured_figures_for_a_known_draft() -> None:
         "Sentence repeated: 'Plan your meals on Sunday.'.",
     ]
     assert report.issues == expected
+    # The offline provider has no verdict of its own and would write the same draft again: nothing goes back to it,
+    # so the failing report completes QA (passed false) rather than returning the job to the draft for a copy.
+    assert report.draft_findings == []
+    assert qa.merge(qa.review(brief, outputs.outline, outputs.draft), None).draft_findings == []
+    assert qa.review(brief, outputs.outline, outputs.draft).draft_findings  # a model's verdict would send these back
 
 
 CLEAN_DRAFT = (

@@ -9,13 +9,13 @@ from agents import transitions
 from agents.errors import PermanentError, TransientError
 from streams.codec import DecodeError, decode_command, decode_event, encode
 from streams.commands import RequestStage
-from streams.envelope import event_id_for
+from streams.envelope import command_id_for, event_id_for
 from streams.events import JobCompleted, JobDeadLettered, JobSubmitted
 from streams.commands import DelayStage
 from streams.deadletters import DeadLettered
 from agents.retry import backoff_seconds
 from agents.delays import tier_for
-from streams.payloads import Brief, Completion, JobType, ResearchNotes, Stage
+from streams.payloads import Brief, Completion, JobType, QAReport, ResearchNotes, Stage, StageOutputs
 
 import pytest
 
@@ -111,3 +111,48 @@ def test_codec_round_trips_and_refuses_garbage():
     for raw in (b"\x00\xff", b"[]", b'{"type": "JobSubmitted"}', b'{"type": "JobSubmitted", "schema_version": 7}'):
         with pytest.raises(DecodeError):
             decode_event(raw)
+
+
+def qa_report(draft_findings: list[str], metadata: list[str] = ()) -> QAReport:
+    issues = [*draft_findings, *metadata]
+    return QAReport(word_count=900, target_word_count=900, word_count_deviation_pct=0.0, keyword_stats=[],
+                    missing_keywords=[], h1_count=1, h2_count=3, h3_count=0, heading_structure_ok=True,
+                    title_length=40, meta_description_length=140, flesch_reading_ease=60.0, repeated_sentences=[],
+                    issues=issues, passed=not issues, draft_findings=draft_findings)
+
+
+def at_qa(req: RequestStage, earlier: QAReport | None = None) -> RequestStage:
+    return req.model_copy(update={"stage": Stage.QA, "outputs": StageOutputs(qa=earlier)})
+
+
+def test_qa_findings_send_the_job_back_to_the_draft_once_as_an_event():
+    req = at_qa(transitions.first_request(submitted(), NOW))
+    begun = transitions.started(req, NOW)
+    report = qa_report(["Keyword 'heat pump' does not appear in the draft."])
+    assert transitions.rejected(req, report) is None
+    done, after = transitions.completed(req, begun, 9, report, 5, NOW)
+    assert isinstance(after, transitions.Returned) and done.next_stage is Stage.DRAFT
+    back, redo = after.event, after.request
+    assert (back.sequence, back.stage, back.to_stage, back.causation_id) == (10, Stage.QA, Stage.DRAFT, done.event_id)
+    assert back.findings == report.draft_findings and decode_event(encode(back)) == back
+    assert (redo.stage, redo.attempt, redo.next_sequence, redo.causation_id) == (Stage.DRAFT, 1, 11, back.event_id)
+    assert redo.outputs.qa == report  # the redraft reads the findings; the next QA knows the job came back once
+    assert redo.command_id != command_id_for(JOB, "draft:1")  # not the first draft's request: a new one
+
+    # The redone draft's QA: findings again fail the attempt (permanently), no second return.
+    again = at_qa(redo, earlier=report)
+    error = transitions.rejected(again, report)
+    assert isinstance(error, PermanentError) and error.code == "qa_rejected" and "heat pump" in str(error)
+    (fail, dead), _ = transitions.failed(again, transitions.started(again, NOW), 14, error, 1, NOW)
+    assert not fail.retryable and isinstance(dead, JobDeadLettered)
+    # Passed the second time: on to export as usual.
+    _, onward = transitions.completed(again, transitions.started(again, NOW), 14, qa_report([]), 5, NOW)
+    assert isinstance(onward, RequestStage) and onward.stage is Stage.EXPORT
+
+
+def test_qa_issues_a_new_draft_cannot_fix_neither_return_nor_fail_the_job():
+    req = at_qa(transitions.first_request(submitted(), NOW))
+    report = qa_report([], metadata=["Title is 7 characters; it should be 10-70."])
+    _, after = transitions.completed(req, transitions.started(req, NOW), 9, report, 5, NOW)
+    assert isinstance(after, RequestStage) and after.stage is Stage.EXPORT
+    assert transitions.rejected(at_qa(req, earlier=report), report) is None

@@ -65,7 +65,8 @@ function overview(section) {
 
 const FINISHED = new Set(["completed", "dead_lettered", "cancelled"]);
 const JOB_EVENTS = ["JobSubmitted", "StageStarted", "StageExtended", "StageCompleted", "StageFailed",
-                    "RetryScheduled", "JobCompleted", "JobDeadLettered", "JobRedriven", "JobCancelled"];
+                    "RetryScheduled", "JobCompleted", "JobDeadLettered", "JobRedriven", "JobCancelled",
+                    "StageReturned"];
 
 function job(section) {
   const id = section.dataset.jobId;
