@@ -28,6 +28,7 @@ from streams.codec import DecodeError, decode_delay, key_for
 from streams.commands import DelayStage
 from streams.payloads import Stage
 from streams.topics import DELAY_TIERS, Lane, Topics
+from streams.access import kafka_options
 
 log = logging.getLogger("planperfect.engine")
 
@@ -115,7 +116,7 @@ def topic_kinds(topics: Topics) -> dict[str, tuple[Kind, Lane | None, int, int]]
 def worker_consumer(bootstrap: str, group: str, topics: Topics, config: EngineConfig) -> AIOKafkaConsumer:
     """The one consumer of a worker process (subscribed by the engine, with its rebalance listener)."""
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
+        **kafka_options(bootstrap), group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
         # Range assignment over topics of equal partition count gives partition p of every topic to one
         # worker: a job's requests, its cancel and its guard rows meet in the same process.
         partition_assignment_strategy=(RangePartitionAssignor,),

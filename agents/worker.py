@@ -21,6 +21,7 @@ from agents.pacing.scheduler import Delivery, PacingScheduler, run_pacing
 from agents.providers.base import ContentProvider
 from agents.runner import DelayForwarder, Dispatcher, Emitter, JobControl, Message, SendMany, StageFn, StageRunner
 from streams.topics import Topics
+from streams.access import kafka_options
 
 log = logging.getLogger("planperfect.worker")
 
@@ -111,7 +112,7 @@ async def serve(config: WorkerConfig, provider: ContentProvider, stage_fn: Stage
                 database.call(lambda: asyncpg.create_pool(config.dsn, min_size=1, max_size=4)), stop)
             stack.push_async_callback(pool.close)
             producer = await _unless_stopped(_started(lambda: AIOKafkaProducer(
-                bootstrap_servers=config.bootstrap, acks="all", enable_idempotence=True,
+                **kafka_options(config.bootstrap), acks="all", enable_idempotence=True,
                 # Batches of 1 MiB, not 16 KiB: a stage's messages carry its outputs, and a full batch makes every
                 # sender to its partition wait for a drain.
                 linger_ms=config.linger_ms, max_batch_size=1 << 20), kafka), stop)

@@ -23,6 +23,7 @@ from api.errors import ApiError, unavailable
 from api.notifications import JobNotifications
 from api.producer import KafkaProducerLink
 from projections.queries import projection_positions
+from streams.access import kafka_options
 
 T = TypeVar("T")
 
@@ -54,7 +55,7 @@ class ReadYourWrites:
     async def _offsets(self) -> AIOKafkaConsumer:
         async with self._lock:
             if self._consumer is None:
-                consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+                consumer = AIOKafkaConsumer(**kafka_options(self.bootstrap), group_id=None, enable_auto_commit=False)
                 try:
                     await consumer.start()
                 except BaseException:  # no broker (or the request was cancelled): close what start() opened

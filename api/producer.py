@@ -14,6 +14,7 @@ import logging
 from aiokafka import AIOKafkaProducer
 
 from api.errors import unavailable
+from streams.access import kafka_options
 
 log = logging.getLogger("planperfect.api")
 
@@ -65,7 +66,7 @@ class KafkaProducerLink:
         log.warning("api: Kafka back after %d failed attempts to connect", failures)
 
     async def _attempt(self, failures: int) -> bool:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
+        producer = AIOKafkaProducer(**kafka_options(self.bootstrap), acks="all", enable_idempotence=True,
                                     request_timeout_ms=self.request_timeout_ms)
         try:
             await producer.start()

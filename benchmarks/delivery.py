@@ -124,7 +124,7 @@ async def main() -> None:
     if base_settings.uses_local_stack:
         from planperfect.stack import LocalStack
 
-        await asyncio.to_thread(LocalStack(base_settings).up)
+        base_settings = (await asyncio.to_thread(LocalStack(base_settings).up)).as_admin(base_settings)  # its own databases and prefixes
     admin_dsn = base_settings.database()
     name = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_dsn)

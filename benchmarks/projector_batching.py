@@ -57,7 +57,7 @@ async def main() -> None:
     if settings.uses_local_stack:
         from planperfect.stack import LocalStack
 
-        await asyncio.to_thread(LocalStack(settings).up)
+        settings = (await asyncio.to_thread(LocalStack(settings).up)).as_admin(settings)  # its own databases and prefixes
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     await ensure_topics(settings.kafka(), prefix)
     events = await job_events(args.jobs, fail_every=10)

@@ -34,6 +34,7 @@ from streams.pacing_events import ScheduleCreated  # noqa: E402
 from streams.topics import Topics  # noqa: E402
 from tests.joblog import T0  # noqa: E402
 from tests.pacing_support import context_events  # noqa: E402
+from streams.access import kafka_options
 
 def pacing(users: int) -> list:
     """Per user: a schedule, three knowledge documents and two meetings (chunked by the projection)."""
@@ -67,7 +68,7 @@ async def main(args: argparse.Namespace) -> None:
     if settings.uses_local_stack:
         from planperfect.stack import LocalStack
 
-        await asyncio.to_thread(LocalStack(settings).up)
+        settings = (await asyncio.to_thread(LocalStack(settings).up)).as_admin(settings)  # its own databases and prefixes
     bootstrap, server = settings.kafka(), settings.database()
     name = f"bench_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(server)
@@ -103,7 +104,7 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         if not args.keep:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            kafka = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            kafka = AIOKafkaAdminClient(**kafka_options(bootstrap))
             await kafka.start()
             try:
                 await kafka.delete_topics([full for full, _ in topics.all()])

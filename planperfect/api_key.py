@@ -59,9 +59,10 @@ async def access_log(settings: Settings) -> AsyncIterator:
     replica before the change commits."""
     from aiokafka import AIOKafkaProducer
 
+    from streams.access import kafka_options
     from streams.codec import encode
 
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka(), acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_options(settings.kafka()), acks="all", enable_idempotence=True)
     await producer.start()
     topic = settings.topics().access_events
 

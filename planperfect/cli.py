@@ -87,16 +87,28 @@ def _migrate(settings: Settings) -> list[str]:
 def _ensure_topics(settings: Settings):
     from planperfect.topic_admin import ensure_topics
 
-    return asyncio.run(ensure_topics(settings.kafka(), settings.topic_prefix, settings.partitions))
+    return asyncio.run(ensure_topics(settings.kafka(), settings.topic_prefix, settings.partitions,
+                                     settings.topic_replication))
 
 
-def cmd_up(settings: Settings, _args) -> int:
+def cmd_up(settings: Settings, args) -> int:
+    if args.brokers is not None:
+        settings = settings.model_copy(update={"kafka_brokers": args.brokers})
     if not settings.uses_local_stack:
         print("PLANPERFECT_KAFKA_BOOTSTRAP or PLANPERFECT_DATABASE_URL is set: `up` only manages the local stack.", file=sys.stderr)
         return 2
+    from planperfect.reachability import postgres_address
+    from planperfect.stack.secrets import secrets_path
+    from streams.access import kafka_address
+
     prepare(settings)
-    print(f"kafka:    {settings.kafka()}")
-    print(f"postgres: {settings.database()}")
+    print(f"kafka:    {kafka_address(settings.kafka())} (SASL/SCRAM-SHA-256)")
+    if settings.kafka_brokers > 1:
+        print(f"          {settings.kafka_brokers} brokers: export PLANPERFECT_KAFKA_BROKERS={settings.kafka_brokers} "
+              "for the other commands")
+    print(f"postgres: {postgres_address(settings.database())}")
+    print(f"credentials: {secrets_path(settings.data_dir)} (readable only by you; "
+          "`planperfect kafka ...` and every command read it)")
     return 0
 
 
@@ -107,7 +119,7 @@ def cmd_down(settings: Settings, _args) -> int:
 
 def cmd_stack_status(settings: Settings, _args) -> int:
     status = _stack(settings).status()
-    for svc in (status.kafka, status.postgres):
+    for svc in (*status.brokers, status.postgres):
         state = f"running (pid {svc.pid})" if svc.running else "stopped"
         print(f"{svc.name:9} {state:22} {svc.address:24} {svc.data_dir}")
     return 0 if status.running else 1
@@ -262,10 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
                f"A command that cannot reach Kafka or PostgreSQL says so in one line and exits {EXIT_UNAVAILABLE}.",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _command(sub, "up", "start the local Kafka + PostgreSQL, migrate, ensure topics", cmd_up,
-             "Start the local Kafka broker and PostgreSQL cluster under PLANPERFECT_DATA_DIR (resolving Kafka's "
-             "jars on first use), apply the migrations and create the catalogue's topics. Only when neither "
-             "PLANPERFECT_KAFKA_BOOTSTRAP nor PLANPERFECT_DATABASE_URL is set.")
+    up = _command(sub, "up", "start the local Kafka + PostgreSQL, migrate, ensure topics", cmd_up,
+                  "Start the local Kafka broker and PostgreSQL cluster under PLANPERFECT_DATA_DIR (resolving Kafka's "
+                  "jars on first use), apply the migrations and create the catalogue's topics. Only when neither "
+                  "PLANPERFECT_KAFKA_BOOTSTRAP nor PLANPERFECT_DATABASE_URL is set.")
+    up.add_argument("--brokers", type=int, choices=range(1, 6), metavar="N",
+                    help="KRaft nodes (each a broker and a controller); 3: topics with replication factor 3 and "
+                         "min.insync.replicas 2 (default: PLANPERFECT_KAFKA_BROKERS, 1)")
     _command(sub, "down", "stop the local stack", cmd_down,
              "Stop the local Kafka broker and PostgreSQL cluster; their data stays under PLANPERFECT_DATA_DIR.")
     stack = _command(sub, "stack", "the local stack").add_subparsers(dest="stack_cmd", required=True, metavar="COMMAND")

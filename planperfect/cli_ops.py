@@ -8,7 +8,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -17,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from planperfect.reachability import KAFKA, POSTGRES, hints, probe_kafka
 from planperfect.settings import Settings
 from streams.topics import Topics
+from streams.access import kafka_address, kafka_options, parse_bootstrap
 
 # Kafka's own command-line tools, run from the jars the local stack already resolved.
 KAFKA_TOOLS: dict[str, tuple[str, str]] = {
@@ -178,21 +181,35 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_kafka_tool(settings: Settings, args: argparse.Namespace) -> int:
-    from planperfect.stack.kafka import kafka_tool_command
+    from planperfect.stack.kafka import java_client_properties, kafka_tool_command, properties_text
     from planperfect.stack.process import StackError
+    from planperfect.stack.secrets import write_private
 
     tool_args = args.tool_args[1:] if args.tool_args[:1] == ["--"] else list(args.tool_args)
     if not any(a.split("=", 1)[0] == "--bootstrap-server" for a in tool_args):
         tool_args = ["--bootstrap-server", settings.kafka(), *tool_args]
+    bootstrap = _bootstrap_of(tool_args)
+    try:
+        access = parse_bootstrap(bootstrap)
+    except ValueError as exc:
+        _err(f"kafka: {exc}")
+        return 2
+    # Java tools take host:port and read credentials from a file: the same ones as every other command.
+    tool_args = _with_bootstrap(tool_args, access.address)
     if not {"--help", "-h", "--version"} & set(tool_args):
         # Kafka's tools retry an absent broker until their own timeouts (minutes, or for ever): ask first, bounded.
-        asyncio.run(probe_kafka(_bootstrap_of(tool_args), hint=hints(settings)[KAFKA]))
-    try:
-        command = kafka_tool_command(settings, args.main_class, tool_args, echo=_err)
-    except StackError as exc:
-        _err(f"kafka: {exc}")
-        return 1
-    return subprocess.run(command).returncode
+        asyncio.run(probe_kafka(bootstrap, hint=hints(settings)[KAFKA]))
+    with tempfile.TemporaryDirectory(prefix="planperfect-kafka-") as private:
+        if access.protocol != "PLAINTEXT" and "--command-config" not in tool_args:
+            config = Path(private) / "client.properties"
+            write_private(config, properties_text(java_client_properties(access)))
+            tool_args += ["--command-config", str(config)]
+        try:
+            command = kafka_tool_command(settings, args.main_class, tool_args, echo=_err)
+        except StackError as exc:
+            _err(f"kafka: {exc}")
+            return 1
+        return subprocess.run(command).returncode
 
 
 def _bootstrap_of(tool_args: list[str]) -> str:
@@ -205,6 +222,17 @@ def _bootstrap_of(tool_args: list[str]) -> str:
     raise ValueError("no --bootstrap-server among the tool's arguments")
 
 
+def _with_bootstrap(tool_args: list[str], address: str) -> list[str]:
+    """`tool_args` with its --bootstrap-server value replaced by `address`."""
+    out = list(tool_args)
+    for i, arg in enumerate(out):
+        if arg == "--bootstrap-server" and i + 1 < len(out):
+            out[i + 1] = address
+        elif arg.startswith("--bootstrap-server="):
+            out[i] = f"--bootstrap-server={address}"
+    return out
+
+
 # ---------------------------------------------------------------- topics describe
 
 
@@ -213,7 +241,7 @@ async def describe_catalogue(bootstrap: str, topics: Topics) -> tuple[list[str],
     from planperfect.topic_admin import describe
 
     catalogue = topics.all()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap), request_timeout_ms=15000)
     await admin.start()
     try:
         found = await describe(admin, [name for name, _ in catalogue])
@@ -221,7 +249,7 @@ async def describe_catalogue(bootstrap: str, topics: Topics) -> tuple[list[str],
     finally:
         await admin.close()
     tps = [TopicPartition(name, p["partition"]) for name, parts in meta.items() for p in parts]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         firsts, ends = (await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)) if tps else ({}, {})
@@ -296,17 +324,17 @@ async def tail(
     limit: int = 0, exit_at_end: bool = False, out: Out = _say, err: Out = _err,
 ) -> int:
     """Print `topic`'s messages as they arrive, read with assigned partitions and no consumer group."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         meta = (await admin.describe_topics([topic]))[0]
     finally:
         await admin.close()
     if meta["error_code"] or not meta["partitions"]:
-        err(f"tail: no topic {topic} on {bootstrap}; the catalogue's: {', '.join(s.suffix for _, s in topics.all())}")
+        err(f"tail: no topic {topic} on {kafka_address(bootstrap)}; the catalogue's: {', '.join(s.suffix for _, s in topics.all())}")
         return 2
     tps = [TopicPartition(topic, p["partition"]) for p in sorted(meta["partitions"], key=lambda p: p["partition"])]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(tps)

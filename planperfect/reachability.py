@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
+from streams.access import kafka_address, kafka_options, parse_bootstrap
 
 # sysexits.h EX_UNAVAILABLE: a service the command needs is not there (argparse's own errors exit 2).
 EXIT_UNAVAILABLE = 69
@@ -52,7 +53,7 @@ def reason_of(exc: BaseException, timeout: float = PROBE_SECONDS) -> str:
 
 def _hosts(bootstrap: str) -> list[tuple[str, int]]:
     hosts = []
-    for item in bootstrap.split(","):
+    for item in parse_bootstrap(bootstrap).servers:
         host, _, port = item.strip().rpartition(":")
         hosts.append((host.strip("[]") or "localhost", int(port) if port.isdigit() else 9092))
     return hosts
@@ -75,15 +76,15 @@ async def probe_kafka(bootstrap: str, timeout: float = PROBE_SECONDS, hint: str 
     tried = await asyncio.gather(*(_tcp(h, p, timeout) for h, p in _hosts(bootstrap)), return_exceptions=True)
     failures = [r for r in tried if isinstance(r, BaseException)]
     if len(failures) == len(tried):
-        raise Unreachable("Kafka", bootstrap, reason_of(failures[0], timeout), hint)
+        raise Unreachable("Kafka", kafka_address(bootstrap), reason_of(failures[0], timeout), hint)
     left = max(deadline - loop.time(), 0.5)
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(left * 1000))
+    client = AIOKafkaClient(**kafka_options(bootstrap), request_timeout_ms=int(left * 1000))
     try:
         await asyncio.wait_for(client.bootstrap(), left)
     except (KafkaError, OSError, TimeoutError) as exc:
         # aiokafka says only "Unable to bootstrap"; what a port that accepted us did next is the useful part
         why = "no answer" if isinstance(exc, TimeoutError) else "no answer as a Kafka broker"
-        raise Unreachable("Kafka", bootstrap, f"the port accepts connections but gave {why} within {timeout:g} s",
+        raise Unreachable("Kafka", kafka_address(bootstrap), f"the port accepts connections but gave {why} within {timeout:g} s",
                           hint) from None
     finally:
         await client.close()
@@ -138,7 +139,7 @@ def classify(exc: BaseException, settings) -> Unreachable | None:
     hint = hints(settings)
     service = out_of_reach(exc)
     if service == KAFKA:
-        return Unreachable("Kafka", settings.kafka(), reason_of(exc), hint[KAFKA])
+        return Unreachable("Kafka", kafka_address(settings.kafka()), reason_of(exc), hint[KAFKA])
     if service == POSTGRES:
         return Unreachable("PostgreSQL", postgres_address(settings.database()), reason_of(exc), hint[POSTGRES])
     return None

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(Path.home() / ".cache" / "planperfect", description="Resolved Kafka jars, shared by all projects.")
     kafka_version: str = Field("4.1.1", description="Apache Kafka version resolved from Maven Central.")
     kafka_port: int = Field(19092, description="Local broker's client port (its controller uses the next port).")
+    kafka_brokers: int = Field(1, ge=1, le=5, description="Local stack: KRaft nodes, each a broker and a controller, node i "
+                               "on ports kafka_port + 2(i-1) and the next; 3 replicates every topic 3 times, min.insync.replicas 2.")
+    replication: int | None = Field(None, ge=1, le=10, description="Replication factor of the topics `topics ensure` "
+                                    "creates; default: 3 on a local stack of 3 or more brokers, else 1.")
     postgres_port: int = Field(15432, description="Local PostgreSQL port.")
     postgres_db: str = Field("planperfect", description="Database created in the local cluster.")
 
@@ -106,14 +110,39 @@ class Settings(BaseSettings):
         """The topic catalogue of this deployment: its prefix and its partition count."""
         from streams.topics import Topics
 
-        return Topics(self.topic_prefix, self.partitions)
+        return Topics(self.topic_prefix, self.partitions, self.topic_replication)
+
+    @property
+    def topic_replication(self) -> int:
+        return self.replication or min(3, self.kafka_brokers)
+
+    def local_kafka_servers(self) -> str:
+        """The local stack's brokers, `host:port,...`: node i's client port is kafka_port + 2(i-1)."""
+        return ",".join(f"127.0.0.1:{self.kafka_port + 2 * node}" for node in range(self.kafka_brokers))
 
     @property
     def uses_local_stack(self) -> bool:
         return self.kafka_bootstrap is None and self.database_url is None
 
     def kafka(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        """The bootstrap every client of this deployment uses: the configured one, else the local stack's, with the
+        application principal's generated credentials (streams/access.py says how a bootstrap carries them)."""
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        address = self.local_kafka_servers()
+        local = self._local_secrets()
+        return local.kafka_bootstrap(address) if local else address
 
     def database(self) -> str:
-        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.postgres_port}/{self.postgres_db}"
+        """The PostgreSQL URL of this deployment: the configured one, else the local stack's application role's."""
+        if self.database_url:
+            return self.database_url
+        address = f"127.0.0.1:{self.postgres_port}"
+        local = self._local_secrets()
+        return local.database_url(address, self.postgres_db) if local else f"postgresql://{address}/{self.postgres_db}"
+
+    def _local_secrets(self):
+        """The local stack's credentials, None before its first start (its addresses then answer nothing anyway)."""
+        from planperfect.stack.secrets import read_secrets
+
+        return read_secrets(self.data_dir)

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.topics import DEFAULT_PARTITIONS, Topics, TopicSpec
+from streams.access import kafka_options
 
 TOPIC_ALREADY_EXISTS = 36
 UNKNOWN_TOPIC = 3
@@ -83,11 +84,13 @@ def refusal(spec: TopicSpec, partitions: int, messages: int) -> str:
             f"partitions away (delete the empty topic and run ensure again)")
 
 
-async def ensure_topics(bootstrap: str, prefix: str, partitions: int = DEFAULT_PARTITIONS) -> list[TopicReport]:
-    """Create missing catalogue topics; give an empty topic with fewer partitions the deployment's count;
-    report every other difference and never alter a topic that holds messages."""
-    topics = Topics(prefix, partitions).all()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+async def ensure_topics(
+    bootstrap: str, prefix: str, partitions: int = DEFAULT_PARTITIONS, replication: int = 1
+) -> list[TopicReport]:
+    """Create missing catalogue topics (with `replication` replicas each); give an empty topic with fewer partitions
+    the deployment's count; report every other difference and never alter a topic that holds messages."""
+    topics = Topics(prefix, partitions, replication).all()
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap), request_timeout_ms=15000)
     await admin.start()
     try:
         existing = await describe(admin, [name for name, _ in topics])
@@ -149,7 +152,7 @@ async def _message_counts(bootstrap: str, partitions: dict[str, int]) -> dict[st
     """Messages ever written to each topic (end offsets; a topic emptied by retention still had keys placed)."""
     if not partitions:
         return {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(name, p) for name, count in partitions.items() for p in range(count)]
@@ -162,7 +165,7 @@ async def _message_counts(bootstrap: str, partitions: dict[str, int]) -> dict[st
 async def list_topics(bootstrap: str, prefix: str, partitions: int = DEFAULT_PARTITIONS) -> list[TopicReport]:
     """The catalogue's topics as the cluster has them (missing ones are absent)."""
     topics = Topics(prefix, partitions).all()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap), request_timeout_ms=15000)
     await admin.start()
     try:
         existing = await describe(admin, [name for name, _ in topics])

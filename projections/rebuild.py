@@ -21,6 +21,7 @@ from projections.replay import Echo, LogHead, RebuildError, ReplayAudit, audit, 
 from projections.runner import ProjectionRunner, default_projections
 from projections.runs import RunKind, RunRecord, RunState
 from streams.topics import Topics
+from streams.access import kafka_options
 
 Ddl = Sequence[tuple[str, str]]  # (migration name, SQL) in order
 
@@ -222,7 +223,7 @@ async def _drop(conn: asyncpg.Connection, schema: str, echo: Echo, *, cascade: b
 
 async def _forget_groups(bootstrap: str, tag: str, echo: Echo) -> None:
     """Delete the shadow's consumer groups (aiokafka's admin has no call for it: one DeleteGroups request)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     try:
         await admin.start()
         groups = [g[0] for g in await admin.list_consumer_groups() if g[0].endswith(f".{tag}")]

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from projections.checksums import Positions, read_positions
 from projections.runner import ProjectionRunner
+from streams.access import kafka_options
 
 Echo = Callable[[str], None]
 
@@ -28,12 +29,12 @@ class LogHead:
 
     def __init__(self, bootstrap: str, topics: Sequence[str]) -> None:
         self._bootstrap, self._topics = bootstrap, list(topics)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
         self._partitions: list[TopicPartition] = []
         self.last_ends: dict[tuple[str, int], int] = {}  # as last read: where a copy that caught up stood
 
     async def __aenter__(self) -> LogHead:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = AIOKafkaAdminClient(**kafka_options(self._bootstrap))
         await admin.start()
         try:
             for meta in await admin.describe_topics(self._topics):

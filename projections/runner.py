@@ -35,6 +35,7 @@ from streams.codec import DecodeError, decode_event, encode
 from streams.deadletters import DeadLettered
 from streams.pacing_events import decode_pacing_event
 from streams.topics import CATALOGUE, DEAD_LETTERS, JOB_EVENTS, PACING_EVENTS, TopicSpec, Topics
+from streams.access import kafka_options
 
 log = logging.getLogger("planperfect.projector")
 
@@ -128,10 +129,10 @@ class ProjectionRunner:
     async def start(self) -> None:
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=2)
         if self.publish_dead_letters:
-            self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
+            self._producer = AIOKafkaProducer(**kafka_options(self.bootstrap), acks="all", enable_idempotence=True)
             await self._producer.start()
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **kafka_options(self.bootstrap),
             group_id=self.group or self.topics.group("projector"),
             enable_auto_commit=False,
             auto_offset_reset="earliest",

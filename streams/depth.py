@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.payloads import Stage
 from streams.topics import DELAY_TIERS, Lane, Topics
+from streams.access import kafka_options
 
 
 @dataclass
@@ -48,8 +49,8 @@ def depth_targets(topics: Topics) -> list[tuple[str, str, dict]]:
 
 async def queue_depths(bootstrap: str, wanted: list[tuple[str, str]]) -> list[QueueDepth]:
     """Depth of each (topic, group): lag = end offset - committed offset (the start when none)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:

@@ -86,11 +86,12 @@ CATALOGUE: tuple[TopicSpec, ...] = (JOB_EVENTS, DEAD_LETTERS, JOB_CONTROL, *STAG
 
 
 class Topics:
-    """The catalogue resolved under one deployment prefix (and its partition count)."""
+    """The catalogue resolved under one deployment prefix (and its partition count and replication factor)."""
 
-    def __init__(self, prefix: str, partitions: int = DEFAULT_PARTITIONS) -> None:
+    def __init__(self, prefix: str, partitions: int = DEFAULT_PARTITIONS, replication: int = 1) -> None:
         self.prefix = prefix
         self.partitions = partitions
+        self.replication = replication
         self.job_events = JOB_EVENTS.name(prefix)
         self.dead_letters = DEAD_LETTERS.name(prefix)
         self.job_control = JOB_CONTROL.name(prefix)
@@ -104,7 +105,8 @@ class Topics:
         return DELAYS[tier].name(self.prefix)
 
     def all(self) -> list[tuple[str, TopicSpec]]:
-        return [(spec.name(self.prefix), replace(spec, partitions=self.partitions)) for spec in CATALOGUE]
+        return [(spec.name(self.prefix), replace(spec, partitions=self.partitions, replication=self.replication))
+                for spec in CATALOGUE]
 
     def group(self, role: str) -> str:
         """Consumer group id of a role (`projector`, `workers`) in this deployment."""

@@ -9,6 +9,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -18,14 +19,33 @@ from planperfect.settings import Settings
 from planperfect.topic_admin import ensure_topics
 from tests.support import TEST_PARTITIONS, free_port, free_port_pair
 
+TEST_PREFIX_ROOT = "t"  # of every test's topic prefix
+from streams.access import kafka_options
+
 
 os.environ["PLANPERFECT_PARTITIONS"] = str(TEST_PARTITIONS)  # child processes create and read topics alike
 
 
 @dataclass(frozen=True)
 class Infra:
-    bootstrap: str
-    admin_dsn: str  # a database on the server where tests may CREATE DATABASE
+    bootstrap: str  # the application principal's (on the local stack: topics and groups starting with "t")
+    admin_dsn: str  # the superuser's, on a database where tests may CREATE DATABASE
+    admin_bootstrap: str = ""  # the Kafka super user's, for topics outside the application's prefix; else `bootstrap`
+    app_dsn: str = ""  # the application role's (any database: the name is replaced); else `admin_dsn`
+
+    @classmethod
+    def of(cls, info) -> Infra:
+        """The Infra of a running local stack (`planperfect.stack.StackInfo`)."""
+        return cls(info.bootstrap, info.admin_database_url, admin_bootstrap=info.admin_bootstrap, app_dsn=info.database_url)
+
+    @property
+    def kafka_admin(self) -> str:
+        return self.admin_bootstrap or self.bootstrap
+
+    @property
+    def app_role(self) -> str | None:
+        """The role that owns each test's database and runs the app in it; None: the admin's own."""
+        return urlsplit(self.app_dsn).username if self.app_dsn else None
 
 
 def _dsn_with_db(dsn: str, db: str) -> str:
@@ -49,25 +69,28 @@ def infra() -> Infra:
     # who must be able to enter every directory above its data directory.
     data = Path(tempfile.mkdtemp(prefix="planperfect-suite-"))
     data.chmod(0o711)
-    settings = Settings(data_dir=data, kafka_port=free_port_pair(), postgres_port=free_port())
+    # Every test's topic prefix and consumer groups start with "t": the application principal is granted that.
+    settings = Settings(data_dir=data, kafka_port=free_port_pair(), postgres_port=free_port(), topic_prefix=TEST_PREFIX_ROOT)
     stack = LocalStack(settings, echo=lambda line: print(f"[stack] {line}"))
     info = stack.up()
     try:
-        yield Infra(info.bootstrap, info.database_url)
+        yield Infra.of(info)
     finally:
         stack.down()
         shutil.rmtree(data, ignore_errors=True)
 
 
 async def create_database(infra: Infra, *, migrated: bool = True) -> str:
-    """A fresh database on the test server (with every migration applied unless told otherwise)."""
+    """A fresh database on the test server, created by the superuser and owned by the application role, whose
+    URL it returns: migrations and the app run as that role (with every migration applied unless told otherwise)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(infra.admin_dsn)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        owner = f' OWNER "{infra.app_role}"' if infra.app_role else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{owner}')
     finally:
         await admin.close()
-    dsn = _dsn_with_db(infra.admin_dsn, name)
+    dsn = _dsn_with_db(infra.app_dsn or infra.admin_dsn, name)
     if migrated:
         await migrate(dsn)
     return dsn
@@ -84,7 +107,7 @@ async def drop_database(infra: Infra, dsn: str) -> None:
 
 async def create_prefix(infra: Infra) -> str:
     """A topic prefix of its own, with the whole catalogue created under it."""
-    p = f"t{uuid.uuid4().hex[:10]}."
+    p = f"{TEST_PREFIX_ROOT}{uuid.uuid4().hex[:10]}."
     await ensure_topics(infra.bootstrap, p, TEST_PARTITIONS)
     return p
 
@@ -108,7 +131,7 @@ async def delete_prefix(infra: Infra, prefix: str) -> None:
     """Remove a test's topics so the one broker of the run stays small."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(infra.bootstrap))
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if t.startswith(prefix)]

@@ -7,9 +7,10 @@ from aiokafka import AIOKafkaProducer
 
 from planperfect.bench.eventlog import T0, job_events  # noqa: F401  (the one log builder, shared with `bench`)
 from streams.codec import encode, key_for
+from streams.access import kafka_options
 
 async def produce(bootstrap: str, topic: str, events: list, extra_raw: list[bytes] = ()) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         futures = [await producer.send(topic, encode(e), key=key_for(e.job_id)) for e in events]

@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from planperfect.processes import child_env, spawn, stop_children
 from planperfect.settings import Settings
+from streams.access import kafka_options
 
 
 @dataclass
@@ -50,12 +51,14 @@ class Deployment:
                                    f"(see its log in {self.log_dir})")
 
 
-def ensure_stack(base: Settings) -> None:
-    """The local stack, when no cluster is configured (as every other command does)."""
+def ensure_stack(base: Settings) -> Settings:
+    """The local stack, when no cluster is configured (as every other command does); the settings to run the
+    bench with: on the local stack its administrators', since a bench makes databases and topic prefixes of its own."""
     if base.uses_local_stack:
         from planperfect.stack import LocalStack
 
-        LocalStack(base).up()
+        return LocalStack(base).up().as_admin(base)
+    return base
 
 
 def _server_dsn(dsn: str, database: str) -> str:
@@ -69,7 +72,7 @@ async def deployment(base: Settings, label: str, *, catalogue: bool = True, **ov
     from planperfect.cli import prepare
     from planperfect.migrate import migrate
 
-    await asyncio.to_thread(ensure_stack, base)
+    base = await asyncio.to_thread(ensure_stack, base)
     tag = f"{label}{uuid.uuid4().hex[:8]}"
     database = f"bench_{tag}"
     admin_dsn = base.database()
@@ -109,7 +112,7 @@ async def deployment(base: Settings, label: str, *, catalogue: bool = True, **ov
 async def wait_for_topics(bootstrap: str, names: list[str], timeout: float = 60.0) -> None:
     """Until every topic is in the cluster metadata with a leader for each partition: on a busy broker a
     topic that was just created can take seconds to show up, and a client would fail or retry against it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         deadline = time.monotonic() + timeout
@@ -129,7 +132,7 @@ async def wait_for_topics(bootstrap: str, names: list[str], timeout: float = 60.
 async def remove_topics(bootstrap: str, prefix: str, names: list[str]) -> None:
     """The deployment's topics: a bench leaves no topic behind on a shared cluster (its consumer groups, now
     empty, expire with the broker's offsets retention; aiokafka's admin client cannot delete groups)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         listed = [t for t in await admin.list_topics() if t.startswith(prefix)]  # the relay's own topics too

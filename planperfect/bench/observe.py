@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.payloads import PIPELINES, JobType, Stage
 from streams.topics import Lane, Topics
+from streams.access import kafka_options
 
 ARTICLE_STAGES = PIPELINES[JobType.ARTICLE]
 CALLING_STAGES = frozenset({Stage.RESEARCH.value, Stage.OUTLINE.value, Stage.DRAFT.value})  # the provider's calls
@@ -112,7 +113,7 @@ class LogWatch:
 async def watch(bootstrap: str, topics: Topics, into: LogWatch, stop: asyncio.Event) -> None:
     sources = {topics.job_events: None} | {topics.stage(s, Lane.NORMAL): s.value for s in ARTICLE_STAGES}
     partitions = await _partitions(bootstrap, list(sources))
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False, auto_offset_reset="earliest",
                                 max_partition_fetch_bytes=4 << 20, fetch_max_wait_ms=20)
     await consumer.start()
     try:
@@ -127,7 +128,7 @@ async def watch(bootstrap: str, topics: Topics, into: LogWatch, stop: asyncio.Ev
 
 
 async def _partitions(bootstrap: str, names: list[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         meta = await admin.describe_topics(names)
@@ -140,7 +141,7 @@ async def _partitions(bootstrap: str, names: list[str]) -> list[TopicPartition]:
 
 async def wait_for_members(bootstrap: str, group: str, members: int, timeout: float) -> bool:
     """True once the group is stable with `members` members; False if it never shows up that way in time."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         deadline = time.monotonic() + timeout

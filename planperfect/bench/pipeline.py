@@ -23,6 +23,7 @@ from streams.codec import encode, key_for
 from streams.envelope import event_id_for
 from streams.events import JobSubmitted
 from streams.payloads import PIPELINES, Brief, JobType
+from streams.access import kafka_options
 
 WARM_UP_JOBS_PER_WORKER = 4
 CALLS_PER_JOB = 3  # research, outline and draft call the provider; qa, export and complete do not
@@ -56,7 +57,7 @@ class Run:
         self.log = LogWatch()
         self._stop = asyncio.Event()
         self._watch: asyncio.Task | None = None
-        self.producer = AIOKafkaProducer(bootstrap_servers=dep.settings.kafka(), acks="all", enable_idempotence=True,
+        self.producer = AIOKafkaProducer(**kafka_options(dep.settings.kafka()), acks="all", enable_idempotence=True,
                                          linger_ms=5, max_batch_size=1 << 20)
         self.notes: list[str] = []
 

@@ -26,6 +26,7 @@ from streams.codec import encode, key_for
 from streams.envelope import event_id_for
 from streams.pacing_events import pacing_key
 from streams.topics import Topics
+from streams.access import kafka_options
 
 TEMPLATE_JOBS = 200
 EVENTS_PER_JOB = 14  # about: a small log needs fewer template jobs, and building them is the slow part
@@ -64,7 +65,7 @@ def copies(jobs: list, count: int) -> Iterator[list]:
 async def produce_fast(bootstrap: str, topic: str, events: Iterable, *, window: int = 20_000) -> int:
     """Send `events` (acks=all); at most `window` unacknowledged at once, so an iterator of any length fits in
     memory. Returns how many were sent."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True, linger_ms=20,
                                 max_batch_size=1 << 20, max_request_size=4 << 20)
     await producer.start()
     sent = 0

@@ -14,12 +14,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from planperfect.bench.deployment import remove_topics, wait_for_topics
 from planperfect.bench.report import Progress, Result
+from streams.access import kafka_options
 
 HOPS = 6  # as many as an article's stages
 
 
 async def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names])
@@ -65,10 +66,10 @@ async def run_relay(bootstrap: str, prefix: str, *, jobs: int, payload_bytes: in
     hops = [f"{prefix}relay.hop{i}" for i in range(1, HOPS + 1)]
     events = f"{prefix}relay.events"
     await create_topics(bootstrap, [*hops, events], partitions)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True, linger_ms=5)
     # A short broker-side fetch wait: each hop's batch is fetched as soon as the previous hop wrote it. The
     # relay is the limit, so it gets the settings that make it fastest here.
-    consumer = AIOKafkaConsumer(*hops, bootstrap_servers=bootstrap, group_id=f"{prefix}relay",
+    consumer = AIOKafkaConsumer(*hops, **kafka_options(bootstrap), group_id=f"{prefix}relay",
                                 enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=20,
                                 max_partition_fetch_bytes=4 << 20)
     await producer.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from streams.access import kafka_options
 from streams.codec import decode_event
 from streams.events import Event
 from streams.topics import Topics
@@ -14,7 +15,7 @@ async def read_all(bootstrap: str, topics: list[tuple[str, int]]) -> tuple[list[
                                                                            dict[TopicPartition, int]]:
     """(topic partition, message) for every message now on the (name, partitions) topics, from the beginning, read
     by a consumer in no group (it disturbs no one); and the end offset of each partition it read to."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
         tps = [TopicPartition(name, p) for name, partitions in topics for p in range(partitions)]

@@ -102,12 +102,13 @@ async def run_soak(base: Settings, config: SoakConfig, say: Echo) -> SoakReport:
     settings = own_settings(base, data)
     stack = LocalStack(settings, echo=lambda line: say(f"stack: {line}"))
     report = SoakReport(data_dir=data)
-    env = child_env(settings) | {
-        "PLANPERFECT_PROVIDER": "simulated", "PLANPERFECT_SIMULATED_LATENCY_MS": str(config.latency_ms),
-        "PLANPERFECT_SIMULATED_LATENCY_P99_MS": str(config.latency_p99_ms), "PYTHONUNBUFFERED": "1"}
-    crew = Crew(env, data / "logs")
+    crew = Crew({}, data / "logs")
     try:
         await asyncio.to_thread(stack.up)
+        # After up: the children's URLs carry the credentials the stack generated on its first start.
+        crew.env = child_env(settings) | {
+            "PLANPERFECT_PROVIDER": "simulated", "PLANPERFECT_SIMULATED_LATENCY_MS": str(config.latency_ms),
+            "PLANPERFECT_SIMULATED_LATENCY_P99_MS": str(config.latency_p99_ms), "PYTHONUNBUFFERED": "1"}
         await _prepare(settings)
         _, key = await new_key(settings, name="soak intake", role="submitter", actor="soak")
         report.intake.headers = {"Authorization": f"Bearer {key}"}

@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import time
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from planperfect.settings import Settings
 from planperfect.stack.kafka import KafkaBroker
 from planperfect.stack.postgres import PostgresCluster
 from planperfect.stack.process import StackError
+from planperfect.stack.secrets import read_secrets, secrets_path
 
 Echo = Callable[[str], None]
 
@@ -35,11 +37,22 @@ class Service(Protocol):
 
 @dataclass(frozen=True)
 class StackInfo:
-    """Where the running stack is, and which services this `up()` started."""
+    """Where the running stack is, with the credentials to reach it, and which services this `up()` started.
+
+    `bootstrap` and `database_url` are the application's (what every process of the project uses); the admin
+    ones are the Kafka super user's and the PostgreSQL superuser's, for administration only."""
 
     bootstrap: str
     database_url: str
     started: list[str]
+    admin_bootstrap: str = ""
+    admin_database_url: str = ""
+
+    def as_admin(self, settings: Settings) -> Settings:
+        """`settings` pointed at this stack as its administrators: for harnesses (benchmarks) that create their
+        own databases and topic prefixes outside the application's grant, never for the application."""
+        return settings.model_copy(update={"kafka_bootstrap": self.admin_bootstrap,
+                                           "database_url": self.admin_database_url})
 
 
 @dataclass(frozen=True)
@@ -53,12 +66,13 @@ class ServiceStatus:
 
 @dataclass(frozen=True)
 class StackStatus:
-    kafka: ServiceStatus
+    kafka: ServiceStatus  # the first broker
     postgres: ServiceStatus
+    brokers: tuple[ServiceStatus, ...] = ()  # every broker, the first included
 
     @property
     def running(self) -> bool:
-        return self.kafka.running and self.postgres.running
+        return all(broker.running for broker in self.brokers or (self.kafka,)) and self.postgres.running
 
 
 class LocalStack:
@@ -73,11 +87,12 @@ class LocalStack:
     def __init__(self, settings: Settings, *, echo: Echo = print) -> None:
         self._settings = settings
         self._echo = echo
-        self._kafka = KafkaBroker(settings)
+        self._brokers = [KafkaBroker(settings, node) for node in range(1, settings.kafka_brokers + 1)]
+        self._kafka = self._brokers[0]  # writes the clients' files and grants the ACLs for the cluster
         self._postgres = PostgresCluster(settings)
-        # Both are prepared (jars, initdb, format) before either is launched, and launched before
-        # either is waited on, so that their start-ups overlap and a failed preparation starts nothing.
-        self._services: list[Service] = [self._postgres, self._kafka]
+        # All are prepared (jars, initdb, format) before any is launched, and launched before any is
+        # waited on, so that their start-ups overlap and a failed preparation starts nothing.
+        self._services: list[Service] = [self._postgres, *self._brokers]
 
     def up(self) -> StackInfo:
         """Start whatever is not running, and return once both services answer.
@@ -87,6 +102,7 @@ class LocalStack:
         """
         _refuse_event_loop_thread("up")
         with self._lock():
+            self._refuse_data_from_before_the_lockdown()
             stopped = [service for service in self._services if not self._reports_running(service)]
             try:
                 self._start(stopped)
@@ -97,8 +113,19 @@ class LocalStack:
                 raise
         if not stopped:
             self._echo("stack: everything was already running; started nothing")
-        return StackInfo(bootstrap=self._kafka.address, database_url=self._postgres.url,
-                         started=[service.name for service in stopped])
+        return StackInfo(bootstrap=self._kafka.bootstrap, database_url=self._postgres.url,
+                         started=[service.name for service in stopped],
+                         admin_bootstrap=self._kafka.admin_bootstrap, admin_database_url=self._postgres.admin_url)
+
+    def _refuse_data_from_before_the_lockdown(self) -> None:
+        """Services' data without the credentials file was made by a stack that required none: its broker
+        has no SCRAM users and its database lets anyone in. Say so rather than start it half secured."""
+        if read_secrets(self._settings.data_dir) is not None:
+            return
+        if old := [str(service.data_dir) for service in self._services if service.data_dir.exists()]:
+            raise StackError(f"stack: {', '.join(old)} were created before the local stack required credentials "
+                             f"({secrets_path(self._settings.data_dir)} is missing); stop the stack "
+                             f"(`planperfect down`) and remove {self._settings.data_dir.resolve()} to start afresh")
 
     def _reports_running(self, service: Service) -> bool:
         if (pid := service.pid()) is None:
@@ -126,20 +153,26 @@ class LocalStack:
         (SIGKILL past a deadline). Safe when nothing runs."""
         _refuse_event_loop_thread("down")
         with self._lock():
-            for service in reversed(self._services):
-                if only is not None and service.name not in only:
-                    continue
-                began = time.monotonic()
-                pid = service.stop(self._echo)
-                if pid is None:
-                    self._echo(f"{service.name}: not running")
-                else:
-                    self._echo(f"{service.name}: stopped (pid {pid}) in {time.monotonic() - began:.1f}s")
+            # The brokers of a cluster stop together: one by one, the last would wait for a controller quorum
+            # that the others took with them, and be killed at the deadline.
+            brokers = [b for b in self._brokers if only is None or b.name in only]
+            with ThreadPoolExecutor(max_workers=max(1, len(brokers))) as pool:
+                list(pool.map(self._stop, brokers))
+            if only is None or self._postgres.name in only:
+                self._stop(self._postgres)
+
+    def _stop(self, service: Service) -> None:
+        began = time.monotonic()
+        pid = service.stop(self._echo)
+        if pid is None:
+            self._echo(f"{service.name}: not running")
+        else:
+            self._echo(f"{service.name}: stopped (pid {pid}) in {time.monotonic() - began:.1f}s")
 
     def status(self) -> StackStatus:
         """Each service's pid, address and data directory; does not start or probe anything."""
-        kafka, postgres = (self._status_of(service) for service in (self._kafka, self._postgres))
-        return StackStatus(kafka=kafka, postgres=postgres)
+        brokers = tuple(self._status_of(broker) for broker in self._brokers)
+        return StackStatus(kafka=brokers[0], postgres=self._status_of(self._postgres), brokers=brokers)
 
     @staticmethod
     def _status_of(service: Service) -> ServiceStatus:

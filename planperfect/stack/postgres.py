@@ -1,4 +1,8 @@
-"""The local PostgreSQL cluster: a private initdb under `data_dir/postgres`, never a system cluster."""
+"""The local PostgreSQL cluster: a private initdb under `data_dir/postgres`, never a system cluster.
+
+Locked down: TCP on 127.0.0.1 only (no Unix socket), scram-sha-256 for every connection, a generated
+superuser password, and an application role that is not a superuser and owns only the project's database.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +24,13 @@ import asyncpg
 from planperfect.settings import Settings
 from planperfect.stack import process
 from planperfect.stack.process import RunAs, StackError
+from planperfect.stack.secrets import POSTGRES_APP_ROLE, POSTGRES_SUPERUSER, StackSecrets, ensure_secrets, write_private
 
 Echo = Callable[[str], None]
 
 HOST = "127.0.0.1"
-SUPERUSER = "postgres"
+# The only way in: a password over TCP from the loopback address, for every user and database.
+PG_HBA = "# written by the local stack: scram-sha-256 from the loopback address only\nhost all all 127.0.0.1/32 scram-sha-256\n"
 # PostgreSQL refuses to run as root; when we are root it runs as this account instead.
 UNPRIVILEGED_USER = "nobody"
 READY_TIMEOUT_S = 30.0
@@ -43,12 +49,24 @@ class PostgresCluster:
         self.address = f"{HOST}:{settings.postgres_port}"
         self.log = self.home / "postgres.log"
         self._run_as = _unprivileged_account() if os.geteuid() == 0 else None
+        self._secrets: StackSecrets | None = None
         self._spawned: subprocess.Popen[bytes] | None = None
         self._launched_at = 0.0
 
     @property
     def url(self) -> str:
-        return f"postgresql://{SUPERUSER}@{self.address}/{self._settings.postgres_db}"
+        """The application role's URL: what the project's processes use."""
+        return self._passwords().database_url(self.address, self._settings.postgres_db)
+
+    @property
+    def admin_url(self) -> str:
+        """The superuser's URL (database `postgres`): for creating databases, never for the application."""
+        return self._passwords().database_url(self.address, "postgres", superuser=True)
+
+    def _passwords(self) -> StackSecrets:
+        if self._secrets is None:
+            self._secrets = ensure_secrets(self._settings.data_dir)
+        return self._secrets
 
     def pid(self) -> int | None:
         """The postmaster's pid if it is running, else None."""
@@ -68,6 +86,10 @@ class PostgresCluster:
             _check_traversable(self.home, self._run_as)
         if not (self.data_dir / "PG_VERSION").is_file():
             self._initdb(echo)
+        elif "trust" in _hba_methods(self.data_dir / "pg_hba.conf"):
+            raise StackError(f"postgres: the cluster in {self.data_dir} lets users in without a password (`trust`: it was "
+                             "created before the local stack locked it down); stop the stack and remove "
+                             f"{self._settings.data_dir.resolve()} to create a new one")
 
     def launch(self) -> None:
         """Start the postmaster detached; it records its own pid in `data/postmaster.pid`."""
@@ -106,12 +128,16 @@ class PostgresCluster:
         for stale in self.home.glob("data.initdb-*"):
             shutil.rmtree(stale)
         staging = Path(tempfile.mkdtemp(dir=self.home, prefix="data.initdb-"))
+        # initdb reads the superuser's password from a file: readable by the server's account alone, gone after
+        pwfile = self.home / f".initdb-password-{os.getpid()}"
         try:
+            write_private(pwfile, self._passwords().postgres_superuser_password + "\n")
             if self._run_as is not None:
                 shutil.chown(staging, self._run_as.user, self._run_as.group)
+                shutil.chown(pwfile, self._run_as.user, self._run_as.group)
             result = subprocess.run(
-                [str(_bin_dir() / "initdb"), "-D", str(staging), "-U", SUPERUSER, "--auth=trust",
-                 "-E", "UTF8", "--locale=C"],
+                [str(_bin_dir() / "initdb"), "-D", str(staging), "-U", POSTGRES_SUPERUSER, "--auth=scram-sha-256",
+                 f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C"],
                 cwd=staging, capture_output=True, text=True,
                 user=self._run_as.user if self._run_as else None,
                 group=self._run_as.group if self._run_as else None,
@@ -119,28 +145,54 @@ class PostgresCluster:
             )
             if result.returncode != 0:
                 raise StackError(f"postgres: initdb failed:\n{result.stdout}{result.stderr}")
+            (staging / "pg_hba.conf").write_text(PG_HBA)  # initdb's also lets in ::1 and the Unix socket
             staging.rename(self.data_dir)
         finally:
+            pwfile.unlink(missing_ok=True)
             shutil.rmtree(staging, ignore_errors=True)  # gone already if renamed
 
     async def _accepts_connections(self) -> bool:
         try:
-            conn = await asyncpg.connect(host=HOST, port=self._settings.postgres_port, user=SUPERUSER,
-                                         database="postgres", timeout=5)
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError):
-            return False  # refused while starting up, or "the database system is starting up"
+            conn = await asyncpg.connect(self.admin_url, timeout=5)
+        except (OSError, asyncio.TimeoutError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError):
+            return False  # refused while starting up, or "the database system is starting up"; a wrong password raises
         await conn.close()
         return True
 
     async def _ensure_database(self) -> None:
-        conn = await asyncpg.connect(host=HOST, port=self._settings.postgres_port, user=SUPERUSER,
-                                     database="postgres", timeout=5)
+        """The application role (its password kept in step with the secrets file) and its database, which
+        it owns, and with it the database's `public` schema (PostgreSQL 15: owned by the database's owner)."""
+        conn = await asyncpg.connect(self.admin_url, timeout=5)
         try:
+            role, password = POSTGRES_APP_ROLE, self._passwords().postgres_app_password
+            verb = "ALTER" if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role) else "CREATE"
+            await conn.execute(f"{verb} ROLE {_ident(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                               f"NOBYPASSRLS PASSWORD {_literal(password)}")
             name = self._settings.postgres_db
             if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-                await conn.execute(f'CREATE DATABASE "{name.replace(chr(34), chr(34) * 2)}"')
+                await conn.execute(f"CREATE DATABASE {_ident(name)} OWNER {_ident(role)}")
+            # The maintenance database is the superuser's: other roles may not even connect to it.
+            await conn.execute("REVOKE ALL ON DATABASE postgres FROM PUBLIC")
         finally:
             await conn.close()
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _hba_methods(pg_hba: Path) -> set[str]:
+    """The authentication methods a pg_hba.conf names (the last field of each rule, options aside)."""
+    methods = set()
+    for line in pg_hba.read_text().splitlines():
+        fields = [field for field in line.split("#", 1)[0].split() if "=" not in field]
+        if fields:
+            methods.add(fields[-1])
+    return methods
 
 
 def _bin_dir() -> Path:

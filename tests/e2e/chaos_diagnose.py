@@ -7,6 +7,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from planperfect.chaos import ledger
 from streams.topics import Topics
 from tests.support import TEST_PARTITIONS
+from streams.access import kafka_options
 
 
 async def logged_events(bootstrap: str, prefix: str) -> list:
@@ -17,7 +18,7 @@ async def logged_events(bootstrap: str, prefix: str) -> list:
 async def where_are(bootstrap: str, prefix: str, job_ids: list[str]) -> str:
     """Each message of the stuck jobs with its partition's committed offset, then every partition the workers lag on."""
     topics = Topics(prefix, TEST_PARTITIONS)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(topics.group("workers"))

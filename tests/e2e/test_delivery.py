@@ -7,6 +7,7 @@ from datetime import datetime
 
 
 from tests.support import eventually
+from streams.access import kafka_options
 
 TERMINAL = ("completed", "dead_lettered", "cancelled")
 
@@ -186,7 +187,7 @@ async def test_poison_bytes_are_dead_lettered_and_the_stage_keeps_flowing(faulty
     from streams.topics import Lane, Topics
 
     topic = Topics(faulty_system.prefix).stage(Stage.RESEARCH, Lane.NORMAL)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kafka_options(infra.bootstrap), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"\x00\x01 not a request", key=b"poison")

@@ -26,7 +26,7 @@ import pytest
 
 from planperfect.api_key import KEY_FILE
 from planperfect.settings import Settings
-from tests.conftest import Infra, create_database, create_prefix, delete_prefix, drop_database
+from tests.conftest import TEST_PREFIX_ROOT, Infra, create_database, create_prefix, delete_prefix, drop_database
 from tests.e2e.chaos_diagnose import logged_events
 from tests.e2e.test_delivery import job
 from tests.support import api_session, eventually, free_port, free_port_pair
@@ -60,11 +60,11 @@ async def own_stack():
 
     data = Path(tempfile.mkdtemp(prefix="planperfect-faults-"))
     data.chmod(0o711)  # PostgreSQL runs as `nobody` when we are root: it must enter every directory above
-    stack = LocalStack(Settings(data_dir=data, kafka_port=free_port_pair(), postgres_port=free_port()),
-                       echo=lambda line: print(f"[faults stack] {line}"))
+    stack = LocalStack(Settings(data_dir=data, kafka_port=free_port_pair(), postgres_port=free_port(),
+                                topic_prefix=TEST_PREFIX_ROOT), echo=lambda line: print(f"[faults stack] {line}"))
     info = await asyncio.to_thread(stack.up)
     try:
-        yield OwnStack(stack, Infra(info.bootstrap, info.database_url))
+        yield OwnStack(stack, Infra.of(info))
     finally:
         await asyncio.to_thread(stack.down)
         shutil.rmtree(data, ignore_errors=True)

@@ -30,6 +30,7 @@ from tests.conftest import create_database, create_prefix, drop_database
 from tests.e2e.conftest import running_system
 from tests.pacing_support import words_of
 from tests.support import eventually
+from streams.access import kafka_options
 
 FAST_TICKS = {"PLANPERFECT_PACING_TICK_SECONDS": "1"}
 
@@ -76,7 +77,7 @@ async def fetch(dsn: str, sql: str, *args) -> list:
 
 async def submissions(bootstrap: str, topic: str, job_id: uuid.UUID) -> int:
     """How many JobSubmitted for `job_id` are on the log (every copy any trigger wrote)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # noqa: SLF001 - topics created since start
@@ -114,7 +115,7 @@ async def runs_of(dsn: str, job_id: uuid.UUID) -> list[str]:
 
 
 async def group_members(bootstrap: str, group: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         described = await admin.describe_consumer_groups([group])
@@ -254,7 +255,7 @@ async def _submitted(bootstrap: str, topic: str, job_id: uuid.UUID, n: int) -> b
 
 
 async def _produce(bootstrap: str, topic: str, job_id: uuid.UUID, body: dict) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(topic, json.dumps(body).encode(), key=key_for(job_id))

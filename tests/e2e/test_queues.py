@@ -9,18 +9,16 @@ import subprocess
 import sys
 
 
-from planperfect.settings import Settings
-from planperfect.stack.kafka import kafka_tool_command
 from tests.e2e.conftest import running_system
 from tests.e2e.test_delivery import get, job, submit, wait_status
 
-GROUP_TOOL = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
-
 
 def tool_lags(bootstrap: str, group: str) -> dict[tuple[str, int], tuple[str, str, str]]:
-    """(topic, partition) -> (current offset, log end offset, lag) as Kafka's tool prints them."""
-    cmd = kafka_tool_command(Settings(), GROUP_TOOL, ["--bootstrap-server", bootstrap, "--describe", "--group", group])
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    """(topic, partition) -> (current offset, log end offset, lag) as Kafka's tool prints them (run through the
+    `planperfect kafka` passthrough, which hands it the bootstrap's credentials)."""
+    cmd = [sys.executable, "-m", "planperfect.cli", "kafka", "consumer-groups", "--describe", "--group", group]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True,
+                         env={**os.environ, "PLANPERFECT_KAFKA_BOOTSTRAP": bootstrap}).stdout
     rows = {}
     for line in out.splitlines():
         cols = line.split()

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from api.app import create_app
 from api.config import ApiConfig
 from api.keys import key_id_of
+from streams.access import kafka_options
 from streams.access_events import ACCESS_ADAPTER, KeyCreated, KeyRevoked
 from streams.topics import Topics
 from tests.support import TEST_PARTITIONS, bearer, cli, env_of, make_key
@@ -22,7 +23,7 @@ from tests.support import TEST_PARTITIONS, bearer, cli, env_of, make_key
 
 async def _whole_log(bootstrap: str, prefix: str) -> dict[str, list[bytes]]:
     """Every record (key and value) of every topic of the catalogue under the prefix."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         names = [name for name, _ in Topics(prefix).all()]

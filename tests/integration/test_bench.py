@@ -33,7 +33,7 @@ EXPECTED = {
 async def test_bench_all_at_a_tiny_size_gives_every_figure_and_writes_the_report(infra, tmp_path):
     # Four partitions: eight deployments of the whole catalogue at twelve would be thousands of partitions
     # on a broker that other tests share.
-    base = Settings(kafka_bootstrap=infra.bootstrap, database_url=infra.admin_dsn, partitions=4)
+    base = Settings(kafka_bootstrap=infra.kafka_admin, database_url=infra.admin_dsn, partitions=4)  # its own prefixes
     results = await run_all(base, TINY, tmp_path)
 
     assert set(results) == set(EXPECTED)

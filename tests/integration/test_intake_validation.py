@@ -19,6 +19,7 @@ from api.config import ApiConfig
 from api.openapi import routes_of
 from streams.topics import Topics
 from tests.support import api_client, eventually, make_key
+from streams.access import kafka_options
 
 GOOD = {
     "job_type": "article",
@@ -85,7 +86,7 @@ async def client(infra, database, prefix):
 
 
 async def _log_size(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap))
     await consumer.start()
     try:
         parts = consumer.partitions_for_topic(topic) or set()

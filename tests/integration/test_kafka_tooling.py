@@ -10,7 +10,10 @@ import shutil
 import sys
 import uuid
 
+from planperfect.stack.kafka import kcat_properties, properties_text
+from planperfect.stack.secrets import write_private
 from projections.runner import ProjectionRunner
+from streams.access import kafka_address, parse_bootstrap
 from streams.topics import Topics
 from tests.support import TEST_PARTITIONS, cli, env_of
 from tests.joblog import job_events, produce
@@ -123,14 +126,16 @@ async def test_dlq_tail_shows_the_dead_letters(infra, prefix, database):
     assert all(" reason=undecodable " in m.string and f"source_topic={topics.job_events}" in m.string for m in lines)
 
 
-async def test_kcat_reads_the_same_messages_that_tail_prints(infra, prefix, database):
+async def test_kcat_reads_the_same_messages_that_tail_prints(infra, prefix, database, tmp_path):
     kcat = shutil.which("kcat")
     assert kcat, "kcat is not installed (Debian: apt-get install -y kcat)"
     topics = Topics(prefix)
     events = await job_events(3, fail_every=2)
     await produce(infra.bootstrap, topics.job_events, events, extra_raw=[b"junk"])
+    config = tmp_path / "kcat.conf"  # the same credentials as the app's, as the local stack writes them for kcat
+    write_private(config, properties_text(kcat_properties(parse_bootstrap(infra.bootstrap))))
     proc = await asyncio.create_subprocess_exec(
-        kcat, "-b", infra.bootstrap, "-C", "-t", topics.job_events, "-o", "beginning", "-e", "-q",
+        kcat, "-b", kafka_address(infra.bootstrap), "-F", str(config), "-C", "-t", topics.job_events, "-o", "beginning", "-e", "-q",
         "-f", "%p:%o %k %s\n", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     raw, err = await asyncio.wait_for(proc.communicate(), timeout=60)

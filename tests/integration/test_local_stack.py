@@ -14,12 +14,14 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAuthorizationFailedError, UnknownTopicOrPartitionError
 
+from planperfect.reachability import postgres_address
 from planperfect.settings import Settings
 from planperfect.stack import LocalStack, StackError, StackInfo
 from planperfect.stack.kafka import kafka_tool_command
 from planperfect.stack.process import port_is_open
+from streams.access import kafka_address, kafka_options
 
 HOST = "127.0.0.1"
 
@@ -80,7 +82,7 @@ def _real_uid(pid: int) -> int:
 
 
 async def _create_topic(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
@@ -89,7 +91,7 @@ async def _create_topic(bootstrap: str, topic: str) -> None:
 
 
 async def _topics(bootstrap: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         return await admin.list_topics()
@@ -98,7 +100,7 @@ async def _topics(bootstrap: str) -> list[str]:
 
 
 async def _produce(bootstrap: str, topic: str, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(topic, value)
@@ -107,7 +109,7 @@ async def _produce(bootstrap: str, topic: str, value: bytes) -> None:
 
 
 async def _first_message(bootstrap: str, topic: str, group: str) -> bytes | None:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **kafka_options(bootstrap), group_id=group, auto_offset_reset="earliest")
     await consumer.start()
     try:
         message = await asyncio.wait_for(consumer.getone(), timeout=15)
@@ -146,8 +148,9 @@ def running(stacks_root: Path) -> Iterator[RunningStack]:
 def test_up_starts_both_services_on_the_chosen_ports(running: RunningStack) -> None:
     settings = running.settings
     assert running.info.started == ["postgres", "kafka"]
-    assert running.info.bootstrap == f"{HOST}:{settings.kafka_port}"
-    assert running.info.database_url == f"postgresql://postgres@{HOST}:{settings.postgres_port}/planperfect_test"
+    assert kafka_address(running.info.bootstrap) == f"{HOST}:{settings.kafka_port}"
+    assert postgres_address(running.info.database_url) == f"postgresql://planperfect_app:***@{HOST}:{settings.postgres_port}/planperfect_test"
+    assert (running.info.bootstrap, running.info.database_url) == (settings.kafka(), settings.database())
     status = running.stack.status()
     assert status.running
     assert status.kafka.data_dir.is_relative_to(settings.data_dir)
@@ -156,19 +159,20 @@ def test_up_starts_both_services_on_the_chosen_ports(running: RunningStack) -> N
 
 async def test_a_message_produced_with_acks_all_is_consumed_back(running: RunningStack) -> None:
     bootstrap = running.info.bootstrap
-    await _create_topic(bootstrap, "roundtrip")
-    await _produce(bootstrap, "roundtrip", b"hello, log")
-    assert await _first_message(bootstrap, "roundtrip", group="roundtrip-reader") == b"hello, log"
+    await _create_topic(bootstrap, "planperfect.roundtrip")
+    await _produce(bootstrap, "planperfect.roundtrip", b"hello, log")
+    assert await _first_message(bootstrap, "planperfect.roundtrip", group="planperfect.roundtrip-reader") == b"hello, log"
 
 
 async def test_kafkas_own_tools_run_from_the_same_jars(running: RunningStack) -> None:
     argv = kafka_tool_command(running.settings, "org.apache.kafka.tools.TopicCommand",
-                              ["--bootstrap-server", running.info.bootstrap, "--list"])
+                              ["--bootstrap-server", kafka_address(running.info.bootstrap), "--list",
+                               "--command-config", str(running.settings.data_dir / "kafka" / "client.properties")])
     tool = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(tool.communicate(), timeout=60)
     assert tool.returncode == 0, err.decode()
-    assert "roundtrip" in out.decode().split()
+    assert "planperfect.roundtrip" in out.decode().split()
 
 
 async def test_a_second_up_starts_nothing(running: RunningStack) -> None:
@@ -186,14 +190,14 @@ async def test_up_on_an_event_loop_thread_says_to_use_a_thread(running: RunningS
 
 
 async def test_producing_to_a_topic_that_does_not_exist_fails(running: RunningStack) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=running.info.bootstrap, acks="all", request_timeout_ms=2000)
+    producer = AIOKafkaProducer(**kafka_options(running.info.bootstrap), acks="all", request_timeout_ms=2000)
     await producer.start()
     try:
         with pytest.raises((UnknownTopicOrPartitionError, KafkaTimeoutError)):
-            await producer.send_and_wait("roundtirp", b"a typo")
+            await producer.send_and_wait("planperfect.roundtirp", b"a typo")
     finally:
         await producer.stop()
-    assert "roundtirp" not in await _topics(running.info.bootstrap)
+    assert "planperfect.roundtirp" not in await _topics(running.info.bootstrap)
 
 
 async def test_postgres_answers_and_does_not_run_as_root(running: RunningStack) -> None:
@@ -227,8 +231,8 @@ async def test_down_leaves_no_process_and_up_again_keeps_the_data(running: Runni
         await conn.execute("create table kept (note text); insert into kept values ('survives a restart')")
     finally:
         await conn.close()
-    await _create_topic(info.bootstrap, "kept")
-    await _produce(info.bootstrap, "kept", b"survives a restart")
+    await _create_topic(info.bootstrap, "planperfect.kept")
+    await _produce(info.bootstrap, "planperfect.kept", b"survives a restart")
     before = running.stack.status()
 
     await asyncio.to_thread(running.stack.down)
@@ -248,8 +252,80 @@ async def test_down_leaves_no_process_and_up_again_keeps_the_data(running: Runni
         assert await conn.fetchval("select note from kept") == "survives a restart"
     finally:
         await conn.close()
-    assert "kept" in await _topics(again.bootstrap)
-    assert await _first_message(again.bootstrap, "kept", group="kept-reader") == b"survives a restart"
+    assert "planperfect.kept" in await _topics(again.bootstrap)
+    assert await _first_message(again.bootstrap, "planperfect.kept", group="planperfect.kept-reader") == b"survives a restart"
+
+
+async def test_postgres_refuses_a_connection_without_the_password(running: RunningStack) -> None:
+    for user, database in (("postgres", "postgres"), ("planperfect_app", "planperfect_test")):
+        with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match="password"):
+            await asyncpg.connect(host=HOST, port=running.settings.postgres_port, user=user, database=database,
+                                  password="wrong", timeout=10)
+        with pytest.raises((asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InterfaceError), match="password"):
+            await asyncpg.connect(host=HOST, port=running.settings.postgres_port, user=user, database=database,
+                                  passfile="/nonexistent", timeout=10)
+    conn = await asyncpg.connect(running.info.admin_database_url)
+    try:
+        assert {row["auth_method"] for row in await conn.fetch("SELECT auth_method FROM pg_hba_file_rules")} == {"scram-sha-256"}
+        assert await conn.fetchval("SHOW listen_addresses") == HOST
+        assert await conn.fetchval("SHOW unix_socket_directories") == ""
+    finally:
+        await conn.close()
+    secrets = running.settings.data_dir / "secrets.json"
+    assert secrets.stat().st_mode & 0o777 == 0o600
+
+
+async def test_the_app_role_is_no_superuser_and_cannot_run_programs(running: RunningStack) -> None:
+    conn = await asyncpg.connect(running.info.database_url)
+    try:
+        assert await conn.fetchval("SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = current_user") is False
+        await conn.execute("CREATE TABLE owned (line text)")  # it owns its database's schema
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("COPY owned FROM PROGRAM 'id'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("CREATE ROLE intruder SUPERUSER LOGIN PASSWORD 'x'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("ALTER ROLE planperfect_app SUPERUSER")
+    finally:
+        await conn.close()
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):  # the maintenance database is the superuser's
+        await asyncpg.connect(running.info.database_url.rpartition("/")[0] + "/postgres")
+
+
+async def test_kafka_refuses_a_client_without_valid_credentials(running: RunningStack) -> None:
+    address = kafka_address(running.info.bootstrap)
+    wrong = running.info.bootstrap.replace("@", "x@", 1)  # the application's user, a wrong password
+    for bootstrap in (address, wrong):
+        admin = AIOKafkaAdminClient(**kafka_options(bootstrap), request_timeout_ms=5000)
+        with pytest.raises(KafkaError):
+            await asyncio.wait_for(admin.start(), timeout=30)
+        await admin.close()
+
+
+async def test_the_app_principal_cannot_touch_topics_outside_its_prefix(running: RunningStack) -> None:
+    app, admin_bootstrap = running.info.bootstrap, running.info.admin_bootstrap
+    await _create_topic(admin_bootstrap, "elsewhere.private")
+    await _produce(admin_bootstrap, "elsewhere.private", b"not for the app")
+
+    assert "elsewhere.private" not in await _topics(app)
+    consumer = AIOKafkaConsumer("elsewhere.private", **kafka_options(app), group_id="planperfect.snoop",
+                                auto_offset_reset="earliest")
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):  # from start() or, at the latest, the first fetch
+            await consumer.start()
+            await asyncio.wait_for(consumer.getone(), timeout=15)
+    finally:
+        await consumer.stop()
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _produce(app, "elsewhere.private", b"a write")
+    admin = AIOKafkaAdminClient(**kafka_options(app))
+    await admin.start()
+    try:
+        created = await admin.create_topics([NewTopic("elsewhere.mine", num_partitions=1, replication_factor=1)])
+        assert [error for _, error, *_ in created.topic_errors] == [TopicAuthorizationFailedError.errno]
+    finally:
+        await admin.close()
+    assert await _first_message(admin_bootstrap, "elsewhere.private", group="elsewhere.reader") == b"not for the app"
 
 
 def test_down_when_nothing_runs_is_safe(stacks_root: Path) -> None:

@@ -12,6 +12,7 @@ from api.config import ApiConfig
 from streams.topics import Topics
 from tests.conftest import create_database, create_prefix, drop_database
 from tests.support import api_client, eventually
+from streams.access import kafka_options
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 SCHEDULE = {"user_id": "maya", "time_zone": "Europe/Berlin"}
@@ -123,7 +124,7 @@ async def shared(infra):
 
 
 async def log_size(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap))
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh metadata for a new topic

@@ -19,6 +19,7 @@ from streams.pacing_payloads import ContentType, PacingBrief
 from streams.topics import Topics
 from tests.joblog import produce
 from tests.pacing_support import context_events, pacing_job_log, words_of
+from streams.access import kafka_options
 
 TODAY = date(2026, 3, 10)
 NOW = datetime(2026, 3, 10, 8, 0, tzinfo=timezone.utc)
@@ -30,7 +31,7 @@ PACING_TABLES = {
 
 
 async def produce_pacing(bootstrap: str, topic: str, events: list) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for e in events:

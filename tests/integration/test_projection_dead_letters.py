@@ -25,6 +25,7 @@ from streams.topics import JOB_EVENTS, Topics
 from tests.joblog import dump, job_events, produce
 from tests.pacing_support import context_events
 from tests.support import api_client, cli, env_of
+from streams.access import kafka_options
 
 DDL = [(f"{m.version:04d}_{m.name}", m.sql) for m in load_migrations()]
 TODAY = date(2026, 3, 10)
@@ -40,7 +41,7 @@ def schedule(user: str) -> ScheduleCreated:
 
 async def send_raw(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> list[tuple[int, int]]:
     """Bytes straight to the log, as any producer may write them; returns each one's (partition, offset)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         return [((meta := await producer.send_and_wait(topic, value, key=key)).partition, meta.offset)

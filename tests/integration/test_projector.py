@@ -9,6 +9,7 @@ from projections.outages import POSTGRES, out_of_reach
 from projections.runner import ProjectionRunner
 from streams.topics import Topics
 from tests.joblog import dump, job_events, produce
+from streams.access import kafka_options
 
 
 async def _project(infra, dsn: str, prefix: str, batch: int) -> ProjectionRunner:
@@ -96,7 +97,7 @@ async def test_a_log_mixing_v1_and_v2_events_folds_like_an_all_v2_log(infra, pre
     await produce(infra.bootstrap, Topics(prefix).job_events, events)
     mixed_prefix = await create_prefix(infra)
     try:
-        producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap, acks="all")
+        producer = AIOKafkaProducer(**kafka_options(infra.bootstrap), acks="all")
         await producer.start()
         downgraded = 0
         try:

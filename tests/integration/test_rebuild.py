@@ -25,6 +25,7 @@ from projections.runner import NOTIFY_CHANNEL, ProjectionRunner, default_project
 from streams.topics import JOB_EVENTS, Topics
 from tests.joblog import dump, job_events, produce
 from tests.support import api_session, cli, env_of, eventually, free_port, make_key
+from streams.access import kafka_options
 
 DDL = [(f"{m.version:04d}_{m.name}", m.sql) for m in load_migrations()]
 
@@ -55,7 +56,7 @@ async def sql(dsn: str, query: str, *args):
 async def leftovers(infra, dsn: str) -> tuple[list[str], list[str]]:
     """Shadow schemas and shadow consumer groups a rebuild or verify left behind (none expected)."""
     schemas = [r[0] for r in await sql(dsn, "SELECT nspname FROM pg_namespace WHERE nspname ~ '^(rebuild|retired|verify)_'")]
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(infra.bootstrap))
     await admin.start()
     try:
         groups = [g[0] for g in await admin.list_consumer_groups() if re.search(r"\.(rebuild|verify)_", g[0])]

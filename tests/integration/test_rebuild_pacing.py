@@ -31,6 +31,7 @@ from streams.usage import CallUsage, StageUsage
 from tests.joblog import job_events, produce
 from tests.pacing_support import MemoryContextStore, context_events, pacing_job_log, sample_chunks
 from tests.support import cli, env_of, eventually
+from streams.access import kafka_options
 
 DDL = [(f"{m.version:04d}_{m.name}", m.sql) for m in load_migrations()]
 TODAY = date(2026, 3, 10)
@@ -71,7 +72,7 @@ def schedule(user: str, n: int) -> ScheduleCreated:
 
 
 async def produce_pacing(bootstrap: str, topic: str, events: list) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         sent = [await producer.send(topic, encode(e), key=pacing_key(e.user_id)) for e in events]
@@ -134,7 +135,7 @@ async def healthy_log(infra, prefix: str) -> None:
 
 
 async def produce_letters(bootstrap: str, topic: str, letters: list) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for letter in letters:
@@ -216,7 +217,7 @@ async def test_a_rebuild_while_pacing_writes_keep_arriving_loses_none_of_them(in
         rebuilding = asyncio.create_task(rebuild(infra.bootstrap, database, topics, DDL, batch_size=50,
                                                  echo=lines.append))
         during = 0
-        producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap, acks="all", enable_idempotence=True)
+        producer = AIOKafkaProducer(**kafka_options(infra.bootstrap), acks="all", enable_idempotence=True)
         await producer.start()
         try:
             after = 0
@@ -268,7 +269,7 @@ async def test_a_rebuild_that_cannot_read_a_source_topic_from_its_start_refuses_
     before, stored = await dump(database), await positions(database)
     # Records deleted from the head of the log (retention, or an operator): the read model holds rows that the
     # log can no longer give back, and a copy rebuilt from what is left would lose them.
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(infra.bootstrap))
     await admin.start()
     try:
         described = await admin.describe_topics([topics.pacing_events])

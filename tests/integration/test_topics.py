@@ -9,6 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from planperfect.topic_admin import TopicState, ensure_topics
 from streams.topics import CATALOGUE, DEFAULT_PARTITIONS, JOB_EVENTS, Topics
+from streams.access import kafka_options
 
 
 async def test_ensure_creates_the_catalogue_then_reports_ok(infra):
@@ -22,7 +23,7 @@ async def test_ensure_creates_the_catalogue_then_reports_ok(infra):
 
 
 async def _create(infra, name: str, partitions: int, **configs: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(infra.bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs)])
@@ -48,7 +49,7 @@ async def test_the_partition_count_of_a_topic_with_messages_is_never_changed_and
     prefix = f"t{uuid.uuid4().hex[:10]}."
     name = Topics(prefix).job_control
     await _create(infra, name, 2, **{"retention.ms": str(7 * 24 * 3600 * 1000)})
-    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap)
+    producer = AIOKafkaProducer(**kafka_options(infra.bootstrap))
     await producer.start()
     try:
         await producer.send_and_wait(name, b"{}", key=b"some-job")
