@@ -60,7 +60,7 @@ def prepared(settings: Settings, *, quiet: bool = False, echo: Callable[[str], N
 
 
 def _ready(settings: Settings, *, quiet: bool) -> None:
-    say = (lambda *_: None) if quiet else print
+    say = (lambda *_, **__: None) if quiet else print
     check(settings, (KAFKA, POSTGRES))
     applied = _migrate(settings)
     say(f"migrations: {', '.join(applied) if applied else 'up to date'}")
