@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -18,6 +19,8 @@ from agents.providers.vendor_errors import classify, redact
 from agents.sources.fetch import FetchLimits, SourceFetcher
 from agents.sources.guard import SourcePolicy
 from planperfect.settings import Settings
+
+log = logging.getLogger("planperfect.providers")
 
 
 @dataclass(frozen=True)
@@ -165,9 +168,14 @@ def build(config: ProviderConfig, limiter: Limiter | None = None) -> ModelProvid
                          sources=SourceFetcher(config.source_policy, config.fetch_limits))
 
 
+# Answers that say the vendor is up but busy (rate limited, overloaded, a server error). At start they are no reason
+# to refuse: exit 78 stops `planperfect run` for good, and the stages' retries ride a blip out.
+BUSY = frozenset({"vendor_rate_limited", "vendor_overloaded", "vendor_server_error", "vendor_conflict"})
+
+
 async def probe(config: ProviderConfig) -> str | None:
     """Ask the endpoint for its models, with a client of its own: None when it answers and offers every
-    configured model, else the one-line problem and the setting that fixes it."""
+    configured model (or is only busy), else the one-line problem and the setting that fixes it."""
     # an endpoint that accepts and never answers must not hold a worker's start for the model timeout
     client = sdk_client(replace(config, timeout_seconds=min(config.timeout_seconds, PROBE_SECONDS)))
     where = config.base_url or f"the {config.vendor.name} API"
@@ -177,6 +185,10 @@ async def probe(config: ProviderConfig) -> str | None:
         error = classify(config.vendor.name, exc, (config.api_key,))
         if error is None:
             raise
+        if error.code in BUSY:  # the vendor is there and answering: a blip, not a setting to fix
+            log.warning("%s at %s is busy at start (%s): starting anyway; stages retry while it lasts",
+                        config.vendor.name, where, redact(str(error), (config.api_key,)))
+            return None
         fix = _fix_for(error.code, config)
         return redact(f"{config.vendor.name} at {where}: {error} -> {fix}", (config.api_key,))
     finally:

@@ -50,6 +50,9 @@ class FakeAnthropic(FakeVendor):
         self.record(request, None)
         if (refused := self.check_headers(request)) is not None:
             return refused
+        if self.list_errors:
+            injected = self.list_errors.popleft()
+            return error(injected.status, injected.message or f"injected {injected.status}", injected.retry_after)
         data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
                 for m in self.models]
         return web.json_response({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,

@@ -46,6 +46,9 @@ class FakeOpenAI(FakeVendor):
         self.record(request, None)
         if (refused := self.check_auth(request)) is not None:
             return refused
+        if self.list_errors:
+            injected = self.list_errors.popleft()
+            return error(injected.status, injected.message or f"injected {injected.status}", injected.retry_after)
         return web.json_response({"object": "list", "data": [
             {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"} for m in self.models]})
 

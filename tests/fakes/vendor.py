@@ -48,6 +48,7 @@ class FakeVendor:
     violations: list[str] = field(default_factory=list)  # requests that broke the protocol: must stay empty
     replies: deque[str] = field(default_factory=deque)  # canned answers used before the model
     errors: deque[InjectedError] = field(default_factory=deque)  # answered before anything else
+    list_errors: deque[InjectedError] = field(default_factory=deque)  # answered by GET /v1/models (start checks)
     hold_next: bool = False  # the next request waits until its client hangs up
     # (system, conversation) -> hold this request as hold_next would (a chosen job's chosen stage)
     hold_if: Callable[[str, list[dict[str, str]]], bool] | None = None

@@ -103,6 +103,19 @@ async def test_an_allowed_pair_the_vendor_does_not_offer_names_the_allow_list() 
 
 
 @pytest.mark.parametrize("vendor", ["anthropic", "openai"])
+async def test_a_vendor_busy_at_start_is_no_reason_to_refuse_to_start(vendor: str, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    busy = [(429, "7"), (503, None)] + ([(529, "3")] if vendor == "anthropic" else [])
+    async with wired(vendor) as w:
+        for status, retry_after in busy:
+            w.fake.list_errors.append(InjectedError(status, retry_after, message=f"busy ({status})"))
+            assert await provider_config.probe(w.config) is None, status  # a blip: the worker starts
+        assert not w.fake.list_errors and "starting anyway" in caplog.text and SECRET not in caplog.text
+        w.fake.list_errors.append(InjectedError(401, None, message="no such key"))
+        assert "API_KEY" in (await provider_config.probe(w.config) or "")  # a refusal still stops the start
+
+
+@pytest.mark.parametrize("vendor", ["anthropic", "openai"])
 async def test_an_endpoint_that_is_down_is_retried_and_reported_at_start(vendor: str) -> None:
     settings, env = settings_for(vendor, f"http://127.0.0.1:{free_port()}")
     config = provider_config.resolve(settings, env)
