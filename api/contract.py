@@ -97,6 +97,7 @@ GENERATION_STATUS = Literal["pending", "running", "retrying", "completed", "dead
 
 BAD_ID = error("A malformed id or parameter (named in `field`)")
 BAD_JSON = error("Malformed JSON or header")
+USER_TAKEN = error("The user_id belongs to another tenant (user ids are one namespace across tenants)")
 NOT_JSON = error("Content-Type is not application/json")
 TOO_LARGE = error("Body larger than the configured maximum")
 INVALID = error("A field is invalid: `field` names it, `details` lists every problem")
@@ -286,57 +287,58 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         "Queue depth per topic and consumer group", "operations", access=Role.READER,
         responses={200: Reply("Depths", r.Queues)}),
     ("POST", "/v1/pacing/schedules"): Operation(
-        "Create a pacing schedule", "pacing", access=Role.SUBMITTER, rate_limited=True, body=ScheduleCreate,
+        "Create a pacing schedule", "pacing", access=Role.SUBMITTER, tenants=True, rate_limited=True, body=ScheduleCreate,
         params=(IDEMPOTENCY_KEY,),
         responses={202: Reply("The schedule is on the log", r.ScheduleAccepted, headers=LOCATION),
-                   400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED}),
+                   400: BAD_JSON, 409: USER_TAKEN, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID,
+                   429: RATE_LIMITED}),
     ("GET", "/v1/pacing/schedules"): Operation(
-        "List schedules, oldest first", "pacing", access=Role.READER, params=(USER_ID_QUERY, limit(50, 500)),
+        "List schedules, oldest first", "pacing", access=Role.READER, tenants=True, params=(USER_ID_QUERY, limit(50, 500)),
         responses={200: Reply("Schedules", r.Schedules), 400: BAD_ID}),
     ("GET", "/v1/pacing/schedules/{schedule_id}"): Operation(
-        "A schedule", "pacing", access=Role.READER, params=(path_id("schedule_id", "schedule"),),
+        "A schedule", "pacing", access=Role.READER, tenants=True, params=(path_id("schedule_id", "schedule"),),
         responses={200: Reply("The schedule", r.Schedule), 400: BAD_ID, 404: error("Unknown schedule")}),
     ("PATCH", "/v1/pacing/schedules/{schedule_id}"): Operation(
-        "Change a schedule", "pacing", access=Role.OPERATOR, body=SchedulePatch, params=(path_id("schedule_id", "schedule"),),
+        "Change a schedule", "pacing", access=Role.OPERATOR, tenants=True, body=SchedulePatch, params=(path_id("schedule_id", "schedule"),),
         responses={202: Reply("The change is on the log", r.ScheduleAccepted), 400: BAD_JSON,
-                   404: error("Unknown schedule"), 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
+                   404: error("Unknown schedule"), 409: USER_TAKEN, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID}),
     ("DELETE", "/v1/pacing/schedules/{schedule_id}"): Operation(
-        "Delete a schedule", "pacing", access=Role.OPERATOR, params=(path_id("schedule_id", "schedule"),),
+        "Delete a schedule", "pacing", access=Role.OPERATOR, tenants=True, params=(path_id("schedule_id", "schedule"),),
         responses={202: Reply("The deletion is on the log", r.ScheduleDeletion), 400: BAD_ID,
-                   404: error("Unknown schedule")}),
+                   404: error("Unknown schedule"), 409: USER_TAKEN}),
     ("POST", "/v1/users/{user_id}/knowledge"): Operation(
-        "Add a knowledge document", "pacing", access=Role.SUBMITTER, rate_limited=True, body=KnowledgeCreate,
+        "Add a knowledge document", "pacing", access=Role.SUBMITTER, tenants=True, rate_limited=True, body=KnowledgeCreate,
         params=(USER_ID_PATH, IDEMPOTENCY_KEY),
-        responses={202: Reply("The document is on the log", r.DocumentAccepted), 400: BAD_JSON,
+        responses={202: Reply("The document is on the log", r.DocumentAccepted), 400: BAD_JSON, 409: USER_TAKEN,
                    413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/users/{user_id}/knowledge"): Operation(
-        "List a user's knowledge documents, newest first", "pacing", access=Role.READER, params=(USER_ID_PATH, limit(100, 1000)),
+        "List a user's knowledge documents, newest first", "pacing", access=Role.READER, tenants=True, params=(USER_ID_PATH, limit(100, 1000)),
         responses={200: Reply("Documents", r.Documents), 400: BAD_ID}),
     ("POST", "/v1/users/{user_id}/meetings"): Operation(
-        "Add meeting notes or a transcript", "pacing", access=Role.SUBMITTER, rate_limited=True, body=MeetingCreate,
+        "Add meeting notes or a transcript", "pacing", access=Role.SUBMITTER, tenants=True, rate_limited=True, body=MeetingCreate,
         params=(USER_ID_PATH, IDEMPOTENCY_KEY),
-        responses={202: Reply("The meeting is on the log", r.MeetingAccepted), 400: BAD_JSON,
+        responses={202: Reply("The meeting is on the log", r.MeetingAccepted), 400: BAD_JSON, 409: USER_TAKEN,
                    413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/users/{user_id}/meetings"): Operation(
-        "List a user's meetings, latest first", "pacing", access=Role.READER, params=(USER_ID_PATH, limit(100, 1000)),
+        "List a user's meetings, latest first", "pacing", access=Role.READER, tenants=True, params=(USER_ID_PATH, limit(100, 1000)),
         responses={200: Reply("Meetings", r.Meetings), 400: BAD_ID}),
     ("POST", "/v1/pacing/trigger"): Operation(
-        "Analyse a user's context for today, now", "pacing", access=Role.OPERATOR, rate_limited=True, body=TriggerRequest,
+        "Analyse a user's context for today, now", "pacing", access=Role.OPERATOR, tenants=True, rate_limited=True, body=TriggerRequest,
         responses={202: Reply("Today's analysis is on the log", r.AnalysisAccepted, headers=LOCATION),
                    200: Reply("Today already has an analysis: that one", r.AnalysisAccepted, headers=LOCATION),
-                   400: BAD_JSON, 404: error("Unknown user or schedule"), 413: TOO_LARGE, 415: NOT_JSON,
+                   400: BAD_JSON, 404: error("Unknown user or schedule"), 409: USER_TAKEN, 413: TOO_LARGE, 415: NOT_JSON,
                    422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/pacing/status"): Operation(
         "Pacing queues, analyses and generations by status", "pacing", access=Role.READER,
         responses={200: Reply("Pending messages and lag per pacing topic; counts", r.PacingStatus)}),
     ("GET", "/v1/pacing/analyses"): Operation(
-        "List analyses, latest date first", "pacing", access=Role.READER, params=(USER_ID_QUERY, limit(50, 500)),
+        "List analyses, latest date first", "pacing", access=Role.READER, tenants=True, params=(USER_ID_QUERY, limit(50, 500)),
         responses={200: Reply("Analyses", r.Analyses), 400: BAD_ID}),
     ("GET", "/v1/pacing/analyses/{analysis_id}"): Operation(
-        "An analysis with its suggestions", "pacing", access=Role.READER, params=(path_id("analysis_id", "analysis"),),
+        "An analysis with its suggestions", "pacing", access=Role.READER, tenants=True, params=(path_id("analysis_id", "analysis"),),
         responses={200: Reply("The analysis", r.Analysis), 400: BAD_ID, 404: error("Unknown analysis")}),
     ("GET", "/v1/pacing/generations"): Operation(
-        "List generated pieces, newest first", "pacing", access=Role.READER,
+        "List generated pieces, newest first", "pacing", access=Role.READER, tenants=True,
         params=(USER_ID_QUERY, Param("analysis_id", "query", UUID, "Only this analysis's."),
                 Param("status", "query", GENERATION_STATUS, "Only pieces in this status."), limit(50, 500)),
         responses={200: Reply("Generated pieces with their sources", r.GenerationList), 400: BAD_ID}),

@@ -13,6 +13,7 @@ from api.bodies import read_model
 from api.errors import ApiError, unavailable
 from api.pacing_requests import KnowledgeCreate, MeetingCreate, ScheduleCreate, SchedulePatch, TriggerRequest
 from api.params import idempotency_key_param, limit_param, user_id_param, uuid_param
+from api.principal import principal_of
 from api.publish import publish
 from api.state import CONFIG, POOL, READS
 from projections import pacing_queries as q
@@ -58,20 +59,43 @@ async def _publish(request: web.Request, event) -> None:
     await publish(request.app, request.app[CONFIG].topics.pacing_events, encode(event), pacing_key(event.user_id))
 
 
-def _fact(user_id: str, subject: UUID) -> dict:
+def _fact(user_id: str, subject: UUID, tenant: str | None) -> dict:
     """Envelope fields of a pacing event; a retry of the same request writes the same event id."""
     return dict(event_id=uuid5(subject, "created"), user_id=user_id, occurred_at=datetime.now(timezone.utc),
-                correlation_id=subject)
+                correlation_id=subject, tenant=tenant)
+
+
+def _tenant(request: web.Request) -> str | None:
+    """The tenant reads are confined to: the caller key's, or None (every user) for a key bound to none."""
+    return principal_of(request).tenant
+
+
+async def _user_tenant(request: web.Request, user_id: str) -> str | None:
+    """The tenant a write for `user_id` is stamped with. A user id names one user across the deployment (its
+    partition, its one analysis a day, its context as the agents read it), so it belongs to one tenant: a key
+    bound to a tenant writes for its tenant's users and new ones, and is refused (409) a user id another tenant
+    (or no tenant) holds; a key bound to none writes for the user's own tenant."""
+    async with request.app[POOL].acquire() as conn:
+        owners = await q.user_tenants(conn, user_id)
+    caller = principal_of(request).tenant
+    if caller is None:
+        return next(iter(owners)) if len(owners) == 1 else None
+    if owners - {caller}:
+        raise ApiError(409, "user_id_taken", f"user_id {user_id} belongs to another tenant; choose another id",
+                       field="user_id")
+    return caller
 
 
 async def _schedule_or_404(request: web.Request, schedule_id: UUID) -> dict:
     """The schedule as projected; one whose write is on the log but not yet projected is waited for (its
-    user, hence its partition, is unknown from the id alone: every partition of pacing-events)."""
+    user, hence its partition, is unknown from the id alone: every partition of pacing-events). Another
+    tenant's schedule is not there for a key bound to a tenant: the same 404."""
     pool = request.app[POOL]
+    tenant = _tenant(request)
 
     async def lookup() -> dict | None:
         async with pool.acquire() as conn:
-            return await q.get_schedule(conn, schedule_id)
+            return await q.get_schedule(conn, schedule_id, tenant)
 
     schedule = await request.app[READS].read(lookup, projection=PacingSchedulesProjection.name,
                                              topic=request.app[CONFIG].topics.pacing_events, key=None)
@@ -93,7 +117,8 @@ async def _schedule_or_404(request: web.Request, schedule_id: UUID) -> dict:
 async def create_schedule(request: web.Request) -> web.Response:
     req = await read_model(request, ScheduleCreate)
     schedule_id = _idempotent_id(request, "schedule", req.user_id)
-    event = ScheduleCreated(**_fact(req.user_id, schedule_id), schedule_id=schedule_id, **req.model_dump(exclude={"user_id"}))
+    tenant = await _user_tenant(request, req.user_id)
+    event = ScheduleCreated(**_fact(req.user_id, schedule_id, tenant), schedule_id=schedule_id, **req.model_dump(exclude={"user_id"}))
     await _publish(request, event)
     view = {"schedule_id": str(schedule_id), **req.model_dump(mode="json"), "created_at": event.occurred_at.isoformat()}
     return web.json_response({"status": "accepted", "schedule": view}, status=202,
@@ -106,7 +131,7 @@ async def list_schedules(request: web.Request) -> web.Response:
     limit = limit_param(request)
     await _settled(request, PacingSchedulesProjection.name, user_id)
     async with request.app[POOL].acquire() as conn:
-        schedules = await q.list_schedules(conn, user_id=user_id, limit=limit)
+        schedules = await q.list_schedules(conn, user_id=user_id, limit=limit, tenant=_tenant(request))
     return web.json_response({"schedules": schedules})
 
 
@@ -122,7 +147,8 @@ async def patch_schedule(request: web.Request) -> web.Response:
     current = await _schedule_or_404(request, schedule_id)
     changes = req.model_dump(exclude_unset=True)
     event = ScheduleUpdated(event_id=uuid4(), user_id=current["user_id"], occurred_at=datetime.now(timezone.utc),
-                            correlation_id=schedule_id, schedule_id=schedule_id, **changes)
+                            correlation_id=schedule_id, schedule_id=schedule_id,
+                            tenant=await _user_tenant(request, current["user_id"]), **changes)
     await _publish(request, event)
     view = current | req.model_dump(mode="json", exclude_unset=True) | {"updated_at": event.occurred_at.isoformat()}
     return web.json_response({"status": "accepted", "schedule": view}, status=202)
@@ -134,7 +160,8 @@ async def delete_schedule(request: web.Request) -> web.Response:
     current = await _schedule_or_404(request, schedule_id)
     await _publish(request, ScheduleDeleted(event_id=uuid5(schedule_id, "deleted"), user_id=current["user_id"],
                                             occurred_at=datetime.now(timezone.utc), correlation_id=schedule_id,
-                                            schedule_id=schedule_id))
+                                            schedule_id=schedule_id,
+                                            tenant=await _user_tenant(request, current["user_id"])))
     return web.json_response({"status": "accepted", "schedule_id": str(schedule_id), "deleted": True}, status=202)
 
 
@@ -146,7 +173,8 @@ async def add_knowledge(request: web.Request) -> web.Response:
     user_id = user_id_param(request.match_info["user_id"])
     req = await read_model(request, KnowledgeCreate)
     document_id = _idempotent_id(request, "knowledge", user_id)
-    await _publish(request, KnowledgeDocumentAdded(**_fact(user_id, document_id), document_id=document_id,
+    tenant = await _user_tenant(request, user_id)
+    await _publish(request, KnowledgeDocumentAdded(**_fact(user_id, document_id, tenant), document_id=document_id,
                                                    **req.model_dump()))
     return web.json_response({"status": "accepted", "document_id": str(document_id), "user_id": user_id,
                               "chars": len(req.body)}, status=202)
@@ -158,7 +186,7 @@ async def list_knowledge(request: web.Request) -> web.Response:
     limit = limit_param(request, 100, 1000)
     await _settled(request, PacingContextProjection.name, user_id)
     async with request.app[POOL].acquire() as conn:
-        return web.json_response({"documents": await q.list_documents(conn, user_id, limit)})
+        return web.json_response({"documents": await q.list_documents(conn, user_id, limit, _tenant(request))})
 
 
 @routes.post("/v1/users/{user_id}/meetings")
@@ -166,7 +194,8 @@ async def add_meeting(request: web.Request) -> web.Response:
     user_id = user_id_param(request.match_info["user_id"])
     req = await read_model(request, MeetingCreate)
     meeting_id = _idempotent_id(request, "meeting", user_id)
-    await _publish(request, MeetingNotesAdded(**_fact(user_id, meeting_id), meeting_id=meeting_id, **req.model_dump()))
+    tenant = await _user_tenant(request, user_id)
+    await _publish(request, MeetingNotesAdded(**_fact(user_id, meeting_id, tenant), meeting_id=meeting_id, **req.model_dump()))
     return web.json_response({"status": "accepted", "meeting_id": str(meeting_id), "user_id": user_id,
                               "chars": len(req.notes)}, status=202)
 
@@ -177,7 +206,7 @@ async def list_meetings(request: web.Request) -> web.Response:
     limit = limit_param(request, 100, 1000)
     await _settled(request, PacingContextProjection.name, user_id)
     async with request.app[POOL].acquire() as conn:
-        return web.json_response({"meetings": await q.list_meetings(conn, user_id, limit)})
+        return web.json_response({"meetings": await q.list_meetings(conn, user_id, limit, _tenant(request))})
 
 
 # ---------------------------------------------------------------- triggers and read-outs
@@ -189,7 +218,7 @@ async def trigger(request: web.Request) -> web.Response:
     req = await read_model(request, TriggerRequest)
     await _settled(request, PacingSchedulesProjection.name, req.user_id)  # a schedule created just before
     async with request.app[POOL].acquire() as conn:
-        schedule = await _trigger_schedule(conn, req)
+        schedule = await _trigger_schedule(conn, req, _tenant(request))
         brief = PacingBrief(
             user_id=req.user_id, local_date=datetime.now(ZoneInfo(schedule["time_zone"])).date(), slot="manual",
             trigger="manual", schedule_id=UUID(schedule["schedule_id"]), time_zone=schedule["time_zone"],
@@ -201,20 +230,22 @@ async def trigger(request: web.Request) -> web.Response:
     cfg = request.app[CONFIG]
     event = pacing_submitted(brief, now=datetime.now(timezone.utc), max_attempts=cfg.default_max_attempts,
                              retry_delay_seconds=cfg.default_retry_delay_seconds,
-                             visibility_seconds=cfg.default_visibility_seconds)
+                             visibility_seconds=cfg.default_visibility_seconds,
+                             tenant=await _user_tenant(request, req.user_id), submitted_by=principal_of(request).key_id)
     await publish(request.app, cfg.topics.job_events, encode(event), key_for(event.job_id))
     return web.json_response(_accepted(str(event.job_id), brief, "queued"), status=202,
                              headers={"Location": f"/v1/pacing/analyses/{event.job_id}"})
 
 
-async def _trigger_schedule(conn, req: TriggerRequest) -> dict:
+async def _trigger_schedule(conn, req: TriggerRequest, tenant: str | None) -> dict:
+    """The schedule to analyse for; another tenant's user has none, as an unknown one has none."""
     if req.schedule_id is not None:
-        schedule = await q.get_schedule(conn, req.schedule_id)
+        schedule = await q.get_schedule(conn, req.schedule_id, tenant)
         if schedule is None or schedule["user_id"] != req.user_id:
             raise ApiError(404, "schedule_not_found", f"user {req.user_id} has no schedule {req.schedule_id}",
                            field="schedule_id")
         return schedule
-    schedules = await q.list_schedules(conn, user_id=req.user_id, limit=100)
+    schedules = await q.list_schedules(conn, user_id=req.user_id, limit=100, tenant=tenant)
     if not schedules:
         raise ApiError(404, "user_not_found", f"user {req.user_id} has no pacing schedule; create one first",
                        field="user_id")
@@ -252,17 +283,19 @@ async def list_analyses(request: web.Request) -> web.Response:
     user_id = user_id_param(request.query.get("user_id"), required=False)
     limit = limit_param(request)
     async with request.app[POOL].acquire() as conn:
-        return web.json_response({"analyses": await q.list_analyses(conn, user_id=user_id, limit=limit)})
+        return web.json_response({"analyses": await q.list_analyses(conn, user_id=user_id, limit=limit,
+                                                                    tenant=_tenant(request))})
 
 
 @routes.get("/v1/pacing/analyses/{analysis_id}")
 async def get_analysis(request: web.Request) -> web.Response:
     analysis_id = uuid_param(request.match_info["analysis_id"], "analysis_id")
     pool = request.app[POOL]
+    tenant = _tenant(request)
 
     async def lookup() -> dict | None:
         async with pool.acquire() as conn:
-            return await q.get_analysis(conn, analysis_id)
+            return await q.get_analysis(conn, analysis_id, tenant)
 
     # An analysis is a job: its id is the job id, written to job-events by the trigger or the scheduler.
     analysis = await request.app[READS].read(lookup, projection=PacingAnalysesProjection.name,
@@ -282,5 +315,6 @@ async def list_generations(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_status", f"status is one of {', '.join(sorted(GENERATION_STATUSES))}", field="status")
     limit = limit_param(request)
     async with request.app[POOL].acquire() as conn:
-        generations = await q.list_generations(conn, user_id=user_id, analysis_id=analysis_id, status=wanted, limit=limit)
+        generations = await q.list_generations(conn, user_id=user_id, analysis_id=analysis_id, status=wanted, limit=limit,
+                                               tenant=_tenant(request))
     return web.json_response({"generations": generations})

@@ -55,8 +55,8 @@ def write_secret(path: Path, text: str) -> None:
 
 @asynccontextmanager
 async def access_log(settings: Settings) -> AsyncIterator:
-    """A `send` for api/keys.py: each key change as a fact on access-events, acknowledged by every in-sync
-    replica before the change commits."""
+    """A `send` for api/keys.py and the projections commands: each operator action as a fact on access-events,
+    acknowledged by every in-sync replica (before a key change commits)."""
     from aiokafka import AIOKafkaProducer
 
     from streams.access import kafka_options
@@ -67,7 +67,7 @@ async def access_log(settings: Settings) -> AsyncIterator:
     topic = settings.topics().access_events
 
     async def send(fact) -> None:
-        await asyncio.wait_for(producer.send_and_wait(topic, encode(fact), key=fact.key_id.encode()),
+        await asyncio.wait_for(producer.send_and_wait(topic, encode(fact), key=fact.log_key),
                                KAFKA_SEND_TIMEOUT_S)
 
     try:

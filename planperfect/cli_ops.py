@@ -133,20 +133,57 @@ async def _applied_migrations(dsn: str) -> list[tuple[str, str]]:
     return [(f"{m.version:04d}_{m.name}", m.sql) for m in files]
 
 
+class AuditNotWritten(Exception):
+    """The run ended but the fact naming who ran it could not be written to the log."""
+
+
+async def _record_run(settings: Settings, fact_type: type, names: Sequence[str], outcome: str, message: str,
+                      **fields: Any) -> None:
+    """Say on access-events who ran a rebuild or verify and how it ended, whatever the outcome: an operator
+    action on the read model is audited as a key change is."""
+    from datetime import datetime, timezone
+    from uuid import uuid4
+
+    from aiokafka.errors import KafkaError
+
+    from planperfect.api_key import access_log, cli_actor
+
+    fact = fact_type(event_id=uuid4(), occurred_at=datetime.now(timezone.utc), actor=cli_actor(), outcome=outcome,
+                     projections=list(names), message=message, **fields)
+    try:
+        async with access_log(settings) as send:
+            await send(fact)
+    except (KafkaError, asyncio.TimeoutError, OSError) as exc:
+        raise AuditNotWritten(f"the run ended ({outcome}) but its {fact.type} fact was not written to "
+                              f"{settings.topics().access_events}: {exc!r}") from exc
+
+
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     from projections.checksums import SchemaMismatch
     from projections.rebuild import ReadModel, RebuildError, rebuild
 
+    from projections.rebuild import verdict
+    from streams.access_events import ProjectionRebuilt
+
     async def run() -> None:
-        ReadModel.of(only=args.projection)  # an unknown name is refused before anything else
-        ddl = await _applied_migrations(settings.database())
-        await rebuild(settings.kafka(), settings.database(), settings.topics(), ddl,
-                      only=args.projection, dry_run=args.dry_run, keep_old=args.keep_old,
-                      batch_size=args.batch_size, echo=_say)
+        names = ReadModel.of(only=args.projection).names  # an unknown name is refused before anything else
+        outcome, said = "failed", ""
+        try:
+            ddl = await _applied_migrations(settings.database())
+            result = await rebuild(settings.kafka(), settings.database(), settings.topics(), ddl,
+                                   only=args.projection, dry_run=args.dry_run, keep_old=args.keep_old,
+                                   batch_size=args.batch_size, echo=_say)
+            outcome = "swapped" if result.swapped else verdict(result.comparison).value
+            said = f"{result.events:,} events in {result.seconds:.1f}s"
+        except RebuildError as exc:
+            outcome, said = "refused", str(exc)
+            raise
+        finally:
+            await _record_run(settings, ProjectionRebuilt, names, outcome, said, dry_run=args.dry_run)
 
     try:
         asyncio.run(run())
-    except (RebuildError, SchemaMismatch) as exc:
+    except (RebuildError, SchemaMismatch, AuditNotWritten) as exc:
         _err(f"rebuild: {exc}")
         return 1
     return 0
@@ -156,15 +193,27 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     from projections.checksums import Comparison, SchemaMismatch
     from projections.rebuild import ReadModel, RebuildError, verify
 
+    from projections.rebuild import summary, verdict
+    from streams.access_events import ProjectionVerified
+
     async def run() -> Comparison:
-        ReadModel.of(only=args.projection)
-        ddl = await _applied_migrations(settings.database())
-        return await verify(settings.kafka(), settings.database(), settings.topics(), ddl,
-                            only=args.projection, batch_size=args.batch_size, samples=args.samples, echo=_say)
+        names = ReadModel.of(only=args.projection).names
+        outcome, said = "failed", ""
+        try:
+            ddl = await _applied_migrations(settings.database())
+            result = await verify(settings.kafka(), settings.database(), settings.topics(), ddl,
+                                  only=args.projection, batch_size=args.batch_size, samples=args.samples, echo=_say)
+            outcome, said = verdict(result).value, summary(result)
+            return result
+        except RebuildError as exc:
+            outcome, said = "refused", str(exc)
+            raise
+        finally:
+            await _record_run(settings, ProjectionVerified, names, outcome, said)
 
     try:
         result = asyncio.run(run())
-    except (RebuildError, SchemaMismatch) as exc:
+    except (RebuildError, SchemaMismatch, AuditNotWritten) as exc:
         _err(f"verify: {exc}")
         return 1
     for line in result.report():

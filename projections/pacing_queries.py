@@ -91,37 +91,64 @@ class PacingStore:
 
 
 # ---------------------------------------------------------------- API and CLI reads
+# `tenant` confines a read to that tenant's pacing users (None: every user, for keys bound to no tenant).
+# A user belongs to the tenant of its schedules, documents and meetings (migration 0014); analyses and
+# generations have no tenant of their own and are confined through their user.
 
 
-async def get_schedule(conn: asyncpg.Connection, schedule_id: UUID) -> dict[str, Any] | None:
+def _tenant_users(n: int) -> str:
+    """`user_id` of one of tenant ${n}'s users, or any user when ${n} is NULL."""
+    return f"""(${n}::text IS NULL OR user_id IN (
+        SELECT user_id FROM pacing_schedules WHERE tenant = ${n}
+        UNION SELECT user_id FROM pacing_knowledge_documents WHERE tenant = ${n}
+        UNION SELECT user_id FROM pacing_meetings WHERE tenant = ${n}))"""
+
+
+async def user_tenants(conn: asyncpg.Connection, user_id: str) -> set[str | None]:
+    """The tenants the user's rows carry: empty for a new user, one tenant (or None, no tenant) otherwise."""
+    rows = await conn.fetch(
+        """SELECT tenant FROM pacing_schedules WHERE user_id = $1
+           UNION SELECT tenant FROM pacing_knowledge_documents WHERE user_id = $1
+           UNION SELECT tenant FROM pacing_meetings WHERE user_id = $1""", user_id)
+    return {r["tenant"] for r in rows}
+
+
+async def get_schedule(conn: asyncpg.Connection, schedule_id: UUID, tenant: str | None = None) -> dict[str, Any] | None:
     return _row(await conn.fetchrow(
-        f"SELECT {SCHEDULE_COLUMNS} FROM pacing_schedules WHERE schedule_id = $1 AND deleted_at IS NULL", schedule_id))
+        f"""SELECT {SCHEDULE_COLUMNS} FROM pacing_schedules
+             WHERE schedule_id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR tenant = $2)""",
+        schedule_id, tenant))
 
 
-async def list_schedules(conn: asyncpg.Connection, *, user_id: str | None, limit: int) -> list[dict[str, Any]]:
+async def list_schedules(conn: asyncpg.Connection, *, user_id: str | None, limit: int,
+                         tenant: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         f"""SELECT {SCHEDULE_COLUMNS} FROM pacing_schedules
-             WHERE deleted_at IS NULL AND ($1::text IS NULL OR user_id = $1)
+             WHERE deleted_at IS NULL AND ($1::text IS NULL OR user_id = $1) AND ($3::text IS NULL OR tenant = $3)
              ORDER BY created_at, schedule_id LIMIT $2""",
-        user_id, limit,
+        user_id, limit, tenant,
     )
     return [_row(r) for r in rows]
 
 
-async def list_documents(conn: asyncpg.Connection, user_id: str, limit: int) -> list[dict[str, Any]]:
+async def list_documents(conn: asyncpg.Connection, user_id: str, limit: int,
+                         tenant: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """SELECT document_id, user_id, title, format, char_count, chunk_count, created_at
-             FROM pacing_knowledge_documents WHERE user_id = $1 ORDER BY created_at DESC, document_id LIMIT $2""",
-        user_id, limit,
+             FROM pacing_knowledge_documents WHERE user_id = $1 AND ($3::text IS NULL OR tenant = $3)
+            ORDER BY created_at DESC, document_id LIMIT $2""",
+        user_id, limit, tenant,
     )
     return [_row(r) for r in rows]
 
 
-async def list_meetings(conn: asyncpg.Connection, user_id: str, limit: int) -> list[dict[str, Any]]:
+async def list_meetings(conn: asyncpg.Connection, user_id: str, limit: int,
+                        tenant: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """SELECT meeting_id, user_id, title, held_on, participants, kind, char_count, chunk_count, created_at
-             FROM pacing_meetings WHERE user_id = $1 ORDER BY held_on DESC, meeting_id LIMIT $2""",
-        user_id, limit,
+             FROM pacing_meetings WHERE user_id = $1 AND ($3::text IS NULL OR tenant = $3)
+            ORDER BY held_on DESC, meeting_id LIMIT $2""",
+        user_id, limit, tenant,
     )
     return [_row(r) | {"held_on": r["held_on"].isoformat()} for r in rows]
 
@@ -139,18 +166,20 @@ def _analysis(r: asyncpg.Record) -> dict[str, Any]:
     return out
 
 
-async def list_analyses(conn: asyncpg.Connection, *, user_id: str | None, limit: int) -> list[dict[str, Any]]:
+async def list_analyses(conn: asyncpg.Connection, *, user_id: str | None, limit: int,
+                        tenant: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        f"""SELECT {ANALYSIS_COLUMNS} FROM pacing_context_analysis WHERE ($1::text IS NULL OR user_id = $1)
+        f"""SELECT {ANALYSIS_COLUMNS} FROM pacing_context_analysis
+             WHERE ($1::text IS NULL OR user_id = $1) AND {_tenant_users(3)}
              ORDER BY local_date DESC, requested_at DESC, analysis_id LIMIT $2""",
-        user_id, limit,
+        user_id, limit, tenant,
     )
     return [_analysis(r) for r in rows]
 
 
-async def get_analysis(conn: asyncpg.Connection, analysis_id: UUID) -> dict[str, Any] | None:
-    row = await conn.fetchrow(f"SELECT {ANALYSIS_COLUMNS} FROM pacing_context_analysis WHERE analysis_id = $1",
-                              analysis_id)
+async def get_analysis(conn: asyncpg.Connection, analysis_id: UUID, tenant: str | None = None) -> dict[str, Any] | None:
+    row = await conn.fetchrow(f"""SELECT {ANALYSIS_COLUMNS} FROM pacing_context_analysis
+                                   WHERE analysis_id = $1 AND {_tenant_users(2)}""", analysis_id, tenant)
     return _analysis(row) if row else None
 
 
@@ -162,15 +191,15 @@ async def analysis_for(conn: asyncpg.Connection, user_id: str, local_date: date)
 
 
 async def list_generations(conn: asyncpg.Connection, *, user_id: str | None, analysis_id: UUID | None,
-                           status: str | None, limit: int) -> list[dict[str, Any]]:
+                           status: str | None, limit: int, tenant: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        """SELECT generation_id, analysis_id, user_id, position, content_type, topic, title, body, metadata, status,
+        f"""SELECT generation_id, analysis_id, user_id, position, content_type, topic, title, body, metadata, status,
                   attempts, error, created_at, started_at, completed_at, failed_at, updated_at
              FROM pacing_content_generation
             WHERE ($1::text IS NULL OR user_id = $1) AND ($2::uuid IS NULL OR analysis_id = $2)
-              AND ($3::text IS NULL OR status = $3)
+              AND ($3::text IS NULL OR status = $3) AND {_tenant_users(5)}
             ORDER BY created_at DESC, analysis_id, position LIMIT $4""",
-        user_id, analysis_id, status, limit,
+        user_id, analysis_id, status, limit, tenant,
     )
     out = []
     for r in rows:

@@ -1,6 +1,7 @@
-"""Facts about API keys (created, revoked), keyed by key id: the audit trail of who may call the API.
+"""The audit trail of operator actions: API keys created and revoked (keyed by key id), and the read model
+rebuilt or verified from the command line (keyed `projections`), each naming who did it.
 
-They never carry the key's secret nor its hash: only which key, its role and tenant, and who made the change.
+They never carry a key's secret nor its hash: only which key, its role and tenant, and who made the change.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ class AccessFact(Message):
                                    "command line, `bootstrap` for the first admin key.")
 
 
+    @property
+    def log_key(self) -> bytes:
+        return self.key_id.encode()
+
+
 class KeyCreated(AccessFact):
     type: Literal["KeyCreated"] = "KeyCreated"
     schema_version: Literal[1] = 1
@@ -37,5 +43,34 @@ class KeyRevoked(AccessFact):
     schema_version: Literal[1] = 1
 
 
-AccessEvent = Annotated[Union[KeyCreated, KeyRevoked], Field(discriminator="type")]
+class ProjectionFact(Message):
+    """A `projections rebuild` or `verify` run, written when it ends, whatever its outcome."""
+
+    # actor and outcome first: `planperfect tail access-events` shows the first fields of a line
+    actor: str = Field(description="Who ran it: `cli:<user>`.")
+    outcome: str = Field(description="The run's end, as projection_runs.state says it: swapped, equal, different, "
+                                     "refused or failed.")
+    projections: list[str]
+    event_id: UUID
+    occurred_at: datetime
+    message: str = ""
+
+    @property
+    def log_key(self) -> bytes:
+        return b"projections"  # one partition: the runs in the order they ended
+
+
+class ProjectionRebuilt(ProjectionFact):
+    type: Literal["ProjectionRebuilt"] = "ProjectionRebuilt"
+    schema_version: Literal[1] = 1
+    dry_run: bool = False
+
+
+class ProjectionVerified(ProjectionFact):
+    type: Literal["ProjectionVerified"] = "ProjectionVerified"
+    schema_version: Literal[1] = 1
+
+
+AccessEvent = Annotated[Union[KeyCreated, KeyRevoked, ProjectionRebuilt, ProjectionVerified],
+                        Field(discriminator="type")]
 ACCESS_ADAPTER: TypeAdapter[AccessEvent] = TypeAdapter(AccessEvent)

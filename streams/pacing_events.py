@@ -32,6 +32,9 @@ class PacingFact(Message):
     occurred_at: datetime
     correlation_id: UUID
     causation_id: UUID | None = None
+    # Whose user it is (additive: older events have none): the writing API key's tenant, or the user's tenant
+    # when a key bound to no tenant wrote it. A user belongs to one tenant (api/pacing.py refuses the others).
+    tenant: str | None = None
 
 
 class ScheduleCreated(PacingFact):

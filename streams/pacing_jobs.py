@@ -20,13 +20,15 @@ def pacing_job_id(user_id: str, local_date: date) -> UUID:
 
 def pacing_submitted(
     brief: PacingBrief, *, now: datetime, max_attempts: int, retry_delay_seconds: int, visibility_seconds: int,
-    priority: int = 5,
+    priority: int = 5, tenant: str | None = None, submitted_by: str | None = None,
 ) -> JobSubmitted:
-    """The JobSubmitted of the user's analysis for `brief.local_date`; the dispatcher starts it once."""
+    """The JobSubmitted of the user's analysis for `brief.local_date`; the dispatcher starts it once. `tenant`
+    and `submitted_by`: the user's tenant and the key that asked, when the API triggers it."""
     job_id = pacing_job_id(brief.user_id, brief.local_date)
     return JobSubmitted(
         event_id=event_id_for(job_id, 1), job_id=job_id, sequence=1, occurred_at=now, correlation_id=job_id,
         job_type=JobType.PACING, requester_email=PACING_REQUESTER, brief=brief,
         initial_stage=PIPELINES[JobType.PACING][0], priority=priority, delay_seconds=0, max_attempts=max_attempts,
-        retry_delay_seconds=retry_delay_seconds, visibility_seconds=visibility_seconds,
+        retry_delay_seconds=retry_delay_seconds, visibility_seconds=visibility_seconds, tenant=tenant,
+        submitted_by=submitted_by,
     )

@@ -65,7 +65,7 @@ JOB_EVENTS = TopicSpec("job-events", DEFAULT_PARTITIONS, "Source of truth: every
 DEAD_LETTERS = TopicSpec("dead-letters", DEFAULT_PARTITIONS, "Messages that could not be processed, with the reason.")
 JOB_CONTROL = TopicSpec("job-control", DEFAULT_PARTITIONS, "Cancellation requests, keyed by job id.", retention_ms=7 * DAY_MS)
 PACING_EVENTS = TopicSpec("pacing-events", DEFAULT_PARTITIONS, "Pacing context: users' schedules, knowledge and meetings, keyed by user id.")
-ACCESS_EVENTS = TopicSpec("access-events", DEFAULT_PARTITIONS, "Audit trail of API keys: created and revoked, by whom, keyed by key id.")
+ACCESS_EVENTS = TopicSpec("access-events", DEFAULT_PARTITIONS, "Audit trail of operator actions: API keys created and revoked (keyed by key id), projections rebuilt and verified (keyed projections), by whom.")
 STAGE_REQUESTS: dict[tuple[Stage, Lane], TopicSpec] = {
     (stage, lane): TopicSpec(
         f"stage.{stage.value}.{lane.value}",

@@ -1,5 +1,6 @@
-"""Tenancy: a key bound to a tenant sees and acts on its tenant's jobs only, a submitter on its own; equal
-Idempotency-Keys of two tenants are two jobs; routes not confined to a tenant refuse bound keys."""
+"""Tenancy: a key bound to a tenant sees and acts on its tenant's jobs and pacing users only, a submitter on its
+own jobs; equal Idempotency-Keys of two tenants are two jobs; a pacing user id held by another tenant is refused
+(409); routes not confined to a tenant refuse bound keys."""
 
 from __future__ import annotations
 
@@ -79,3 +80,67 @@ async def test_each_key_sees_its_tenant_and_a_submitter_its_own(infra, database,
             resp = await call("acme reader", "GET", url)
             assert resp.status == 403 and (await resp.json())["error"]["code"] == "tenant_not_supported", url
         assert (await call("unbound reader", "GET", "/v1/pacing/status")).status == 200
+
+
+async def _project(infra, database, prefix) -> None:
+    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), batch_wait_ms=20)
+    await runner.start()
+    try:
+        await runner.run_until_caught_up(timeout=60)
+    finally:
+        await runner.stop()
+
+
+async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, database, prefix):
+    names = ("acme submitter", "acme reader", "acme operator", "globex submitter", "globex reader",
+             "unbound reader", "unbound operator")
+    roles = ("submitter", "reader", "operator", "submitter", "reader", "reader", "operator")
+    tenants = ("acme", "acme", "acme", "globex", "globex", None, None)
+    keys = {n: await make_key(infra, database, prefix, r, tenant=t, name=n) for n, r, t in zip(names, roles, tenants)}
+    config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), read_your_writes_seconds=10)
+    async with TestClient(TestServer(create_app(config))) as client:
+        async def call(who: str, method: str, url: str, status: int, **kw):
+            resp = await client.request(method, url, headers=bearer(keys[who]), **kw)
+            assert resp.status == status, (who, method, url, resp.status, await resp.text())
+            return await resp.json()
+
+        schedules = {}
+        for who, user in (("acme submitter", "ada"), ("globex submitter", "bo")):
+            body = await call(who, "POST", "/v1/pacing/schedules", 202, json={"user_id": user, "time_zone": "UTC"})
+            schedules[user] = body["schedule"]["schedule_id"]
+            await call(who, "POST", f"/v1/users/{user}/knowledge", 202, json={"title": f"{user}'s", "body": "Private."})
+        await _project(infra, database, prefix)
+
+        # one namespace of user ids: another tenant's user is not written to, nor silently shared
+        for method, url, body in (("POST", "/v1/users/ada/knowledge", {"title": "Mine?", "body": "No."}),
+                                  ("POST", "/v1/pacing/schedules", {"user_id": "ada", "time_zone": "UTC"})):
+            refused = await call("globex submitter", method, url, 409, json=body)
+            assert refused["error"]["code"] == "user_id_taken" and refused["error"]["field"] == "user_id", refused
+        # a key bound to no tenant writes for the user's tenant: acme keeps seeing all of ada's documents
+        await call("unbound operator", "POST", "/v1/users/ada/knowledge", 202, json={"title": "Ops", "body": "Note."})
+        await _project(infra, database, prefix)
+
+        async def users(who: str) -> set[str]:
+            return {s["user_id"] for s in (await call(who, "GET", "/v1/pacing/schedules", 200))["schedules"]}
+
+        assert await users("acme reader") == {"ada"}
+        assert await users("globex reader") == {"bo"}
+        assert await users("unbound reader") == {"ada", "bo"}
+        documents = "/v1/users/ada/knowledge"
+        assert len((await call("acme reader", "GET", documents, 200))["documents"]) == 2
+        assert len((await call("unbound reader", "GET", documents, 200))["documents"]) == 2
+        assert (await call("globex reader", "GET", documents, 200))["documents"] == []  # as an unknown user's
+        await call("globex reader", "GET", f"/v1/pacing/schedules/{schedules['ada']}", 404)
+        await call("acme operator", "PATCH", f"/v1/pacing/schedules/{schedules['bo']}", 404, json={"window_days": 7})
+        await call("acme operator", "DELETE", f"/v1/pacing/schedules/{schedules['bo']}", 404)
+        await call("acme operator", "POST", "/v1/pacing/trigger", 404, json={"user_id": "bo"})
+
+        analysis = (await call("acme operator", "POST", "/v1/pacing/trigger", 202, json={"user_id": "ada"}))["analysis_id"]
+        await _project(infra, database, prefix)
+        assert [a["analysis_id"] for a in (await call("acme reader", "GET", "/v1/pacing/analyses", 200))["analyses"]] \
+            == [analysis]
+        assert (await call("globex reader", "GET", "/v1/pacing/analyses", 200))["analyses"] == []
+        await call("globex reader", "GET", f"/v1/pacing/analyses/{analysis}", 404)
+        await call("unbound reader", "GET", f"/v1/pacing/analyses/{analysis}", 200)
+        await call("acme reader", "GET", f"/v1/jobs/{analysis}", 200)  # the trigger's job carries the tenant too
+        await call("globex reader", "GET", f"/v1/jobs/{analysis}", 404)

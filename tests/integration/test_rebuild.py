@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from api.app import create_app
 from api.config import ApiConfig
+from planperfect.api_key import cli_actor
 from planperfect.migrate import load_migrations
 from projections.base import Projection, Record
 from projections.rebuild import ReadModel, RebuildError, rebuild, verify
@@ -143,6 +144,14 @@ async def test_verify_names_each_tampered_table_and_key_and_exits_1(infra, prefi
     assert code == 0, out + err
     assert "verify: the live read model matches the log" in out
     assert await leftovers(infra, database) == ([], [])
+    # each run is an operator action on the audit log, naming who ran it, read back by the existing tail
+    code, out, err = await cli("tail", "access-events", "--from-beginning", "--exit", env=env)
+    assert code == 0, out + err
+    runs = [(m[1], m[2], m[3]) for m in re.finditer(r"^\s*\d+:\d+\s+(Projection\w+)\s.*actor=(cli:\S+) outcome=(\w+)",
+                                                   out, re.M)]
+    me = cli_actor()  # the test runs the commands as its own OS user
+    assert runs == [("ProjectionVerified", me, "different"), ("ProjectionRebuilt", me, "swapped"),
+                    ("ProjectionVerified", me, "equal")], out  # one partition: in the order they ran
 
 
 async def test_rebuilding_one_projection_replaces_only_its_tables(infra, prefix, database):
