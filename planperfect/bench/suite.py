@@ -172,6 +172,7 @@ def figure_rows(r: dict[str, Result], sizes: Sizes) -> list[tuple[str, str, str,
 def write_report(docs: Path, r: dict[str, Result], machine: Machine, sizes: Sizes, seconds: float) -> Path:
     docs.mkdir(parents=True, exist_ok=True)
     scale = r["scale"]
+    revision = _revision()  # before the plots are written: they would make every run look uncommitted
     plots.scale_plot(docs / "benchmarks-scale.png", {
         "simulated, 0 ms per call (burst)": (scale.samples["workers"], scale.samples["jobs_per_s"]),
         f"simulated, {sizes.slow_latency_ms:,.0f} ms per call (jobs/s of work)": (
@@ -185,7 +186,7 @@ def write_report(docs: Path, r: dict[str, Result], machine: Machine, sizes: Size
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `planperfect bench all` on {when} at {_revision()}, in one run of {seconds / 60:.1f} minutes: "
+        f"Measured by `planperfect bench all` on {when} at {revision}, in one run of {seconds / 60:.1f} minutes: "
         "every ratio below compares figures taken side by side on the same machine, minutes apart. "
         "The broker, PostgreSQL, the processes under test and the benchmark's own client all share the machine, "
         "so absolute figures move from run to run; the ratios move less.",
