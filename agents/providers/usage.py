@@ -74,7 +74,7 @@ class UsageLedger:
 
     def over_budget(self) -> str | None:
         """Why this attempt must stop, once the measured tokens of the job pass its budget; else None."""
-        used = self.used_before + self.input_tokens + self.output_tokens
+        used = self.used_before + self.totals.tokens
         if self.budget is not None and used > self.budget:
             return f"token budget {self.budget} exceeded: {used} used"
         return None
@@ -85,20 +85,9 @@ class UsageLedger:
         return StageUsage(provider=self.calls[0].provider if self.calls else provider, calls=list(self.calls))
 
     @property
-    def input_tokens(self) -> int:
-        return sum(c.input_tokens for c in self.calls)
-
-    @property
-    def output_tokens(self) -> int:
-        return sum(c.output_tokens for c in self.calls)
-
-    @property
-    def cached_tokens(self) -> int:
-        return sum(c.cached_tokens for c in self.calls)
-
-    @property
-    def cost_usd(self) -> float:
-        return round(sum(c.cost_usd for c in self.calls), 8)
+    def totals(self) -> StageUsage:
+        """Tokens and cost of the calls so far, summed the way the outcome event sums them."""
+        return StageUsage(calls=list(self.calls))
 
     @property
     def prompts(self) -> list[str]:

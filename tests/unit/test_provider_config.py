@@ -129,8 +129,9 @@ def test_prices_and_ledger() -> None:
         record_call(call)
         record_call(call.model_copy(update={"prompt": "revise.v1"}))
     record_call(call)
-    assert (ledger.input_tokens, ledger.output_tokens, ledger.cached_tokens) == (20, 10, 4)
-    assert ledger.cost_usd == 0.5 and ledger.prompts == ["draft.v1", "revise.v1"]
+    totals = ledger.totals
+    assert (totals.input_tokens, totals.output_tokens, totals.cached_tokens) == (20, 10, 4)
+    assert totals.cost_usd == 0.5 and ledger.prompts == ["draft.v1", "revise.v1"]
 
 
 @pytest.mark.parametrize("name", sorted(VERSIONS))
