@@ -35,6 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from planperfect.bench.intake import wait_ready  # noqa: E402
 from planperfect.cli import prepare  # noqa: E402
 from planperfect.processes import ROLES, child_env, spawn, stop_children  # noqa: E402
 from planperfect.settings import Settings  # noqa: E402
@@ -136,17 +137,7 @@ async def measure(settings: Settings, stack: LocalStack, args: argparse.Namespac
     intake = Intake()
     kill_at = asyncio.Event()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                async with http.get(f"{base}/readyz") as resp:
-                    if resp.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API did not become ready")
-            await asyncio.sleep(0.5)
+        await wait_ready(base, http, check_alive=lambda: None, timeout=120)
         began = time.monotonic()
         flow = asyncio.create_task(submit_all(http, base, args.jobs, intake, kill_at, args.kill_after))
         await kill_at.wait()
