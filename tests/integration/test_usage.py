@@ -123,7 +123,7 @@ async def test_a_job_past_its_token_budget_is_dead_lettered_with_the_reason(infr
     async with wired("anthropic") as w:
         with recording(research := UsageLedger()):  # what the research stage's one call will use
             await w.provider.research(BRIEF)
-        budget = research.input_tokens + research.output_tokens + 1  # research fits; the outline call passes it
+        budget = research.totals.tokens + 1  # research fits; the outline call passes it
         w.fake.seen_prefixes.clear()  # the same cache state as the measured call: the same token counts
         events = await run_job(w.provider, topics, sub := submitted(token_budget=budget))
     failed = [e for e in events if e.type == "StageFailed"]
