@@ -11,6 +11,8 @@ from typing import Awaitable, Callable, TypeVar
 import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
+from projections.outages import postgres_gone
+
 log = logging.getLogger("planperfect.outage")
 
 T = TypeVar("T")
@@ -25,7 +27,7 @@ def kafka_unreachable(exc: BaseException) -> bool:
 def database_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
                             asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.TooManyConnectionsError,
-                            asyncpg.InterfaceError))
+                            asyncpg.InterfaceError)) or postgres_gone(exc)
 
 
 @dataclass

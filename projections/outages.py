@@ -38,7 +38,11 @@ def postgres_gone(exc: BaseException) -> bool:
     if isinstance(exc, POSTGRES_OUTAGES):
         return True
     # asyncpg's word for using a connection the server dropped under us; its other InterfaceErrors are our bugs.
-    return isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
+    if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc):
+        return True
+    # A server killed while asyncpg introspected a statement's types leaves the protocol mid-operation: the next step
+    # on that connection says so (seen when PostgreSQL was SIGKILLed under the worker's guard load).
+    return isinstance(exc, asyncpg.InternalClientError) and "cannot switch to state" in str(exc)
 
 
 def out_of_reach(exc: BaseException, *, sockets: str | None = None) -> str | None:

@@ -143,7 +143,7 @@ async def _all_completed_once(infra: Infra, database: str, prefix: str, ids: lis
     except AssertionError:
         await system.dump_worker()
         raise AssertionError(f"{system.logs()}\n--- worker task dump\n"
-                             f"{system.child_log('worker').rpartition('task dump')[2][:6000]}") from None
+                             f"{system.child_log('worker').rpartition('state dump')[2][:6000]}") from None
     finished: dict[str, set] = defaultdict(set)
     stage_completions: dict[tuple[str, str], set] = defaultdict(set)
     for e in await logged_events(infra.bootstrap, prefix):
@@ -194,7 +194,7 @@ class Supervised:
         pid = self.pids("worker")[-1]
         if _alive(pid):
             os.kill(pid, signal.SIGUSR1)
-            await eventually(lambda: asyncio.to_thread(lambda: "task dump" in self.child_log("worker")),
+            await eventually(lambda: asyncio.to_thread(lambda: "state dump" in self.child_log("worker")),
                              timeout=10, what="worker task dump written")
 
     def logs(self) -> str:

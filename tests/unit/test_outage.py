@@ -40,3 +40,14 @@ async def test_an_error_that_is_not_an_outage_is_raised_at_once():
     with pytest.raises(ValueError):
         await outage.call(broken)
     assert outage.outages == 0
+
+
+def test_a_connection_left_mid_operation_by_a_killed_server_is_an_outage_not_a_skipped_message():
+    # Seen in CI: PostgreSQL SIGKILLed while the guard's load introspected types; the worker took it for a bug and
+    # skipped the JobSubmitted it was dispatching, so the job never started.
+    import asyncpg
+
+    from agents.outage import database_unreachable
+
+    assert database_unreachable(asyncpg.InternalClientError("cannot switch to state 11; another operation (2) is in progress"))
+    assert not database_unreachable(ValueError("cannot switch to state 11"))

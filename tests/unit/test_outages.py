@@ -29,6 +29,7 @@ def raised_in(module: str, exc: BaseException) -> BaseException:
     (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation"), POSTGRES),
     (asyncpg.InterfaceError("connection is closed"), POSTGRES),
     (asyncpg.InterfaceError("cannot call Connection.fetch(): the underlying connection is closed"), POSTGRES),
+    (asyncpg.InternalClientError("cannot switch to state 11; another operation (2) is in progress"), POSTGRES),
     (asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"), POSTGRES),
     (asyncpg.InvalidCatalogNameError('database "nope" does not exist'), POSTGRES),
     (raised_in("asyncpg.connect_utils", ConnectionRefusedError(111, "Connection refused")), POSTGRES),
