@@ -100,10 +100,27 @@ def forbidden(request: web.Request, op: Operation, principal: Principal) -> ApiE
     if not principal.role.allows(op.access):
         return ApiError(403, "forbidden", f"{request.method} {request.path} needs the {op.access.value} role; "
                         f"key {principal.key_id} is a {principal.role.value}")
-    if principal.tenant is not None and not op.tenants:
+    if not serves_tenant(op, principal):
         return ApiError(403, "tenant_not_supported", f"{request.method} {request.path} is not confined to a tenant; "
                         f"key {principal.key_id} is bound to one (use a key bound to no tenant)")
     return None
+
+
+def serves_tenant(op: Operation, principal: Principal) -> bool:
+    """Whether the route may answer this key's tenant: every route a key bound to none; a bound key only a route
+    that confines it (`tenants=True`), since any other shows the whole deployment's data."""
+    return principal.tenant is None or op.tenants
+
+
+def may_call(principal: Principal | None, method: str, path: str) -> bool:
+    """Whether `principal` would be let through the declared route `method path` (its role and its tenant): the
+    monitor offers only the links its viewer may open."""
+    op = CONTRACT.get((method, path))
+    if op is None or op.access is None:
+        op = _UNDECLARED
+    if op.access == PUBLIC:
+        return True
+    return principal is not None and principal.role.allows(op.access) and serves_tenant(op, principal)
 
 
 def signed_in(request: web.Request) -> Principal | None:

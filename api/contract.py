@@ -116,43 +116,60 @@ STREAM_DESCRIPTION = """Server-Sent Events: each event of the job as `id: <seque
 StageCompleted carries `output_ref` (`kind` and the `href` of GET /v1/jobs/{job_id}/payloads/{stage})
 instead of the stage's output, unless `include_output=true`. Resume with the Last-Event-ID header."""
 
-def _page(summary: str, *params: Param, missing: str | None = None, access: Access = Role.READER) -> Operation:
-    """A monitor page: HTML for people. A bad parameter is the API's JSON error, or an HTML page for a browser."""
+def _page(summary: str, *params: Param, tenants: bool, missing: str | None = None, access: Access = Role.READER,
+          description: str = "") -> Operation:
+    """A monitor page: HTML for people. A bad parameter is the API's JSON error, or an HTML page for a browser.
+    `tenants`: the page shows a key bound to a tenant that tenant's data only (else it refuses such a key, with an
+    HTML page for a browser)."""
     responses = {200: Reply("HTML", media_type="text/html", schema={"type": "string"})}
     if params:
         responses[400] = BAD_ID
     if missing:
         responses[404] = error(missing)
-    return Operation(summary, "monitor", params=params, responses=responses, access=access)
+    return Operation(summary, "monitor", params=params, responses=responses, access=access, tenants=tenants,
+                     description=description)
 
 
 def _filter(name: str, what: str) -> Param:
     return Param(name, "query", str, what)
 
 
+OVERVIEW_SCOPE = ("A key bound to a tenant sees its tenant's stage activity, attempts in flight and dead letters, "
+                  "and no queue, delay-tier or log-consumer figures: Kafka's are the whole deployment's.")
+
 MONITOR_PAGES = {
     ("GET", "/monitor/jobs"): _page(
         "Monitor: jobs, filtered, newest first", _filter("status", "A job status."), _filter("type", "A job type."),
         _filter("stage", "A stage."), _filter("requester", "The requester's email."),
-        _filter("text", "Text in the title."), limit(50, 500), _filter("cursor", "Where the previous page ended.")),
+        _filter("text", "Text in the title."), limit(50, 500), _filter("cursor", "Where the previous page ended."),
+        tenants=True),
     ("GET", "/monitor/jobs/{job_id}"): _page(
-        "Monitor: a job's timeline, events and outputs", path_id("job_id", "job"), missing="Unknown job"),
+        "Monitor: a job's timeline, events and outputs", path_id("job_id", "job"), missing="Unknown job",
+        tenants=True),
     ("GET", "/monitor/jobs/{job_id}/panel"): _page(
-        "Monitor: the job page's body (re-fetched live)", path_id("job_id", "job"), missing="Unknown job"),
+        "Monitor: the job page's body (re-fetched live)", path_id("job_id", "job"), missing="Unknown job",
+        tenants=True),
     ("GET", "/monitor/dead-letters"): _page(
         "Monitor: dead letters, with redrive", _filter("status", "dead or redriven."), _filter("stage", "A stage."),
-        Param("job_id", "query", UUID, "Only this job's."), limit(100, 1000)),
+        Param("job_id", "query", UUID, "Only this job's."), limit(100, 1000), tenants=True),
     ("GET", "/monitor/dead-letters/{dead_letter_id}"): _page(
-        "Monitor: one dead letter in full", path_id("dead_letter_id", "dead letter"), missing="Unknown dead letter"),
+        "Monitor: one dead letter in full", path_id("dead_letter_id", "dead letter"), missing="Unknown dead letter",
+        tenants=True),
     ("GET", "/monitor/pacing"): _page(
-        "Monitor: pacing schedules, analyses, generations", _filter("user_id", "Only this user.")),
+        "Monitor: pacing schedules, analyses, generations", _filter("user_id", "Only this user."), tenants=True,
+        description="A key bound to a tenant sees its tenant's users, and counts of their analyses and pieces."),
     ("GET", "/monitor/pacing/chunks/{chunk_id}"): _page(
-        "Monitor: a cited context chunk", path_id("chunk_id", "context chunk"), missing="Unknown chunk"),
-    ("GET", "/monitor/projections"): _page("Monitor: projection positions and lag"),
-    ("GET", "/monitor/submit"): _page("Monitor: a form to submit a job", access=Role.SUBMITTER),
+        "Monitor: a cited context chunk", path_id("chunk_id", "context chunk"), missing="Unknown chunk",
+        tenants=True),
+    ("GET", "/monitor/projections"): _page(
+        "Monitor: projection positions and lag", tenants=False,
+        description="The read model's positions on the log and its rebuild runs belong to no tenant."),
+    ("GET", "/monitor/submit"): _page(
+        "Monitor: a form to submit a job", access=Role.SUBMITTER, tenants=True,
+        description="The form sends POST /v1/jobs with the signed-in key: the job carries that key's tenant."),
     ("GET", "/monitor/sign-in"): _page(
         "Monitor: sign in with an API key", _filter("next", "The monitor page to go to once signed in."),
-        access=PUBLIC),
+        access=PUBLIC, tenants=False),
 }
 
 KEY_ID = Param("key_id", "path", Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")], "The key's public id.",
@@ -203,13 +220,15 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         responses={200: Reply("HTML", media_type="text/html", schema={"type": "string"})}),
     ("GET", "/"): Operation(
         "The web monitor's overview (HTML); its other pages are under /monitor/", "monitor", access=Role.READER,
+        tenants=True, description=OVERVIEW_SCOPE,
         responses={200: Reply("HTML", media_type="text/html", schema={"type": "string"})}),
     **MONITOR_PAGES,
     **ACCESS_ROUTES,
     ("GET", "/monitor/events"): Operation(
-        "The monitor's live overview (Server-Sent Events)", "monitor", access=Role.READER,
+        "The monitor's live overview (Server-Sent Events)", "monitor", access=Role.READER, tenants=True,
         description="Every 2 s an `overview` event: the figures as JSON and the rendered panel. Endless, so it "
-                    "answers only a client that sends `Accept: text/event-stream` (EventSource does).",
+                    "answers only a client that sends `Accept: text/event-stream` (EventSource does). "
+                    + OVERVIEW_SCOPE,
         responses={200: Reply("`overview` events", media_type="text/event-stream", schema={"type": "string"}),
                    406: error("The client does not accept an event stream")}),
     ("GET", "/metrics"): Operation(
@@ -272,10 +291,11 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         responses={202: Reply("Redrive requested", r.RedriveAccepted), 400: BAD_ID,
                    404: error("Unknown dead letter"), 409: error("Already redriven, or not a job")}),
     ("GET", "/v1/usage"): Operation(
-        "Model calls, tokens and cost per day", "operations", access=Role.READER,
+        "Model calls, tokens and cost per day", "operations", access=Role.READER, tenants=True,
         description="Summed from every stage attempt's recorded model calls (StageCompleted and StageFailed), per "
                     "UTC day from `from` to `to` (both included; days without a call are left out), optionally "
-                    "split by provider, provider and model, or pacing user. The offline provider makes no calls.",
+                    "split by provider, provider and model, or pacing user. The offline provider makes no calls. "
+                    "A key bound to a tenant counts the calls of its tenant's jobs only.",
         params=(Param("from", "query", date, "First day, YYYY-MM-DD (default: 29 days before `to`)."),
                 Param("to", "query", date, "Last day, YYYY-MM-DD (default: today, UTC)."),
                 Param("group_by", "query", Literal["provider", "model", "user"],
@@ -329,7 +349,9 @@ CONTRACT: dict[tuple[str, str], Operation] = {
                    400: BAD_JSON, 404: error("Unknown user or schedule"), 409: USER_TAKEN, 413: TOO_LARGE, 415: NOT_JSON,
                    422: INVALID, 429: RATE_LIMITED}),
     ("GET", "/v1/pacing/status"): Operation(
-        "Pacing queues, analyses and generations by status", "pacing", access=Role.READER,
+        "Pacing queues, analyses and generations by status", "pacing", access=Role.READER, tenants=True,
+        description="A key bound to a tenant gets the counts of its tenant's users only, and no `topics`: the "
+                    "pacing topics' depth and lag are the whole deployment's.",
         responses={200: Reply("Pending messages and lag per pacing topic; counts", r.PacingStatus)}),
     ("GET", "/v1/pacing/analyses"): Operation(
         "List analyses, latest date first", "pacing", access=Role.READER, tenants=True, params=(USER_ID_QUERY, limit(50, 500)),

@@ -141,8 +141,10 @@ def _operation(method: str, path: str, op: Operation, schemas: _Schemas) -> dict
     else:
         role = op.access.value if op.access is not None else "admin (undeclared)"
         out["security"] = [{"bearer": []}, {"monitorSession": []}]
-        scope = ("A key bound to a tenant sees and acts on that tenant's jobs only; a submitter on its own."
-                 if op.tenants else "Refused to a key bound to a tenant (403 tenant_not_supported).")
+        scope = ("A key bound to a tenant sees and acts on that tenant's jobs, dead letters and pacing users only "
+                 "(another tenant's is a 404, as an unknown one); a submitter on its own jobs."
+                 if op.tenants else "Refused to a key bound to a tenant (403 tenant_not_supported): what it shows "
+                                    "is the whole deployment's, not one tenant's.")
         out["description"] = ((op.description + "\n\n" if op.description else "")
                               + f"Needs a key with the {role} role or above. {scope}")
         out["x-required-role"] = role

@@ -259,7 +259,16 @@ def _accepted(analysis_id: str, brief: PacingBrief, status: str) -> dict:
 
 @routes.get("/v1/pacing/status")
 async def status(request: web.Request) -> web.Response:
-    """Pending messages and lag of each pacing topic; analyses and generations by status."""
+    """Pending messages and lag of each pacing topic; analyses and generations by status. A key bound to a tenant
+    gets its tenant's counts and no topics: their depth and lag are every tenant's work together."""
+    tenant = _tenant(request)
+    topics = [] if tenant is not None else await _pacing_topics(request)
+    async with request.app[POOL].acquire() as conn:
+        counts = await q.status_counts(conn, tenant)
+    return web.json_response({"topics": topics, **counts})
+
+
+async def _pacing_topics(request: web.Request) -> list[dict]:
     cfg = request.app[CONFIG]
     targets = [(cfg.topics.stage(s, lane), cfg.topics.group("workers"), {"stage": s.value, "lane": lane.value})
                for s in (Stage.ANALYZE, Stage.WRITE) for lane in Lane]
@@ -268,14 +277,11 @@ async def status(request: web.Request) -> web.Response:
         depths = await queue_depths(cfg.bootstrap, [(t, g) for t, g, _ in targets])
     except KafkaError as exc:
         raise unavailable("kafka_unavailable", f"queue depth could not be read: {type(exc).__name__}") from None
-    topics = [
+    return [
         {"topic": t, "group": g, **labels, "pending": d.queue_length, "oldest_msg_age_sec": d.oldest_msg_age_sec,
          "lag": {str(p.partition): p.lag for p in d.partitions}}
         for (t, g, labels), d in zip(targets, depths)
     ]
-    async with request.app[POOL].acquire() as conn:
-        counts = await q.status_counts(conn)
-    return web.json_response({"topics": topics, **counts})
 
 
 @routes.get("/v1/pacing/analyses")

@@ -446,7 +446,8 @@ class PacingTopicDepth(_Body):
 
 
 class PacingStatus(_Body):
-    topics: list[PacingTopicDepth]
+    topics: list[PacingTopicDepth] = Field(
+        description="Empty for a key bound to a tenant: the topics hold every tenant's work.")
     analyses: dict[str, int] = Field(description="Count per status.")
     analysis_outcomes: dict[str, int] = Field(description="Count per outcome.")
     generations: dict[str, int] = Field(description="Count per status.")

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from api.errors import ApiError
 from api.params import user_id_param
+from api.principal import principal_of
 from api.state import POOL
 from projections.usage_queries import UsageGroup, usage_by_day
 
@@ -53,4 +54,5 @@ async def get_usage(request: web.Request) -> web.Response:
     group = group_param(request)
     user_id = user_id_param(request.query.get("user_id"), required=False)
     async with request.app[POOL].acquire() as conn:
-        return web.json_response(await usage_by_day(conn, start, end, group, user_id))
+        return web.json_response(await usage_by_day(conn, start, end, group, user_id,
+                                                    tenant=principal_of(request).tenant))

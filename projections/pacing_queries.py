@@ -32,7 +32,8 @@ SELECT {CHUNK_COLUMNS}, ts_rank_cd(search, q, 32) AS rank
  LIMIT $3
 """
 CHUNKS = f"SELECT {CHUNK_COLUMNS} FROM pacing_context_chunks WHERE user_id = $1 AND chunk_id = ANY($2::uuid[])"
-ACTIVE_SCHEDULES = f"SELECT {SCHEDULE_COLUMNS} FROM pacing_schedules WHERE active AND deleted_at IS NULL"
+# With the tenant: the analyses a schedule starts carry it (agents/pacing/scheduler.py).
+ACTIVE_SCHEDULES = f"SELECT {SCHEDULE_COLUMNS}, tenant FROM pacing_schedules WHERE active AND deleted_at IS NULL"
 ANALYSED = """
 SELECT a.user_id, a.local_date FROM pacing_context_analysis a
   JOIN unnest($1::text[], $2::date[]) AS k(user_id, local_date) USING (user_id, local_date)
@@ -96,8 +97,9 @@ class PacingStore:
 # generations have no tenant of their own and are confined through their user.
 
 
-def _tenant_users(n: int) -> str:
-    """`user_id` of one of tenant ${n}'s users, or any user when ${n} is NULL."""
+def tenant_users(n: int) -> str:
+    """`user_id` of one of tenant ${n}'s users, or any user when ${n} is NULL (a SQL condition on a table with a
+    `user_id`; the monitor's queries use it too)."""
     return f"""(${n}::text IS NULL OR user_id IN (
         SELECT user_id FROM pacing_schedules WHERE tenant = ${n}
         UNION SELECT user_id FROM pacing_knowledge_documents WHERE tenant = ${n}
@@ -170,7 +172,7 @@ async def list_analyses(conn: asyncpg.Connection, *, user_id: str | None, limit:
                         tenant: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         f"""SELECT {ANALYSIS_COLUMNS} FROM pacing_context_analysis
-             WHERE ($1::text IS NULL OR user_id = $1) AND {_tenant_users(3)}
+             WHERE ($1::text IS NULL OR user_id = $1) AND {tenant_users(3)}
              ORDER BY local_date DESC, requested_at DESC, analysis_id LIMIT $2""",
         user_id, limit, tenant,
     )
@@ -179,7 +181,7 @@ async def list_analyses(conn: asyncpg.Connection, *, user_id: str | None, limit:
 
 async def get_analysis(conn: asyncpg.Connection, analysis_id: UUID, tenant: str | None = None) -> dict[str, Any] | None:
     row = await conn.fetchrow(f"""SELECT {ANALYSIS_COLUMNS} FROM pacing_context_analysis
-                                   WHERE analysis_id = $1 AND {_tenant_users(2)}""", analysis_id, tenant)
+                                   WHERE analysis_id = $1 AND {tenant_users(2)}""", analysis_id, tenant)
     return _analysis(row) if row else None
 
 
@@ -197,7 +199,7 @@ async def list_generations(conn: asyncpg.Connection, *, user_id: str | None, ana
                   attempts, error, created_at, started_at, completed_at, failed_at, updated_at
              FROM pacing_content_generation
             WHERE ($1::text IS NULL OR user_id = $1) AND ($2::uuid IS NULL OR analysis_id = $2)
-              AND ($3::text IS NULL OR status = $3) AND {_tenant_users(5)}
+              AND ($3::text IS NULL OR status = $3) AND {tenant_users(5)}
             ORDER BY created_at DESC, analysis_id, position LIMIT $4""",
         user_id, analysis_id, status, limit, tenant,
     )
@@ -209,12 +211,15 @@ async def list_generations(conn: asyncpg.Connection, *, user_id: str | None, ana
     return out
 
 
-async def status_counts(conn: asyncpg.Connection) -> dict[str, dict[str, int]]:
-    """Analyses by status and by outcome, generations by status."""
-    analyses = await conn.fetch("SELECT status, count(*) AS n FROM pacing_context_analysis GROUP BY status")
+async def status_counts(conn: asyncpg.Connection, tenant: str | None = None) -> dict[str, dict[str, int]]:
+    """Analyses by status and by outcome, generations by status (of `tenant`'s users only, when given)."""
+    analyses = await conn.fetch(
+        f"SELECT status, count(*) AS n FROM pacing_context_analysis WHERE {tenant_users(1)} GROUP BY status", tenant)
     outcomes = await conn.fetch(
-        "SELECT outcome, count(*) AS n FROM pacing_context_analysis WHERE outcome IS NOT NULL GROUP BY outcome")
-    generations = await conn.fetch("SELECT status, count(*) AS n FROM pacing_content_generation GROUP BY status")
+        f"""SELECT outcome, count(*) AS n FROM pacing_context_analysis
+             WHERE outcome IS NOT NULL AND {tenant_users(1)} GROUP BY outcome""", tenant)
+    generations = await conn.fetch(
+        f"SELECT status, count(*) AS n FROM pacing_content_generation WHERE {tenant_users(1)} GROUP BY status", tenant)
     return {
         "analyses": {r["status"]: r["n"] for r in analyses},
         "analysis_outcomes": {r["outcome"]: r["n"] for r in outcomes},

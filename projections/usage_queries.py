@@ -56,8 +56,9 @@ async def job_usage(conn: asyncpg.Connection, job_id: UUID) -> dict[str, Any]:
 
 
 async def usage_by_day(conn: asyncpg.Connection, start: date, end: date, group: UsageGroup | None = None,
-                       user_id: str | None = None) -> dict[str, Any]:
-    """Calls, tokens and cost per UTC day from `start` to `end` (both included), days without a call left out."""
+                       user_id: str | None = None, tenant: str | None = None) -> dict[str, Any]:
+    """Calls, tokens and cost per UTC day from `start` to `end` (both included), days without a call left out.
+    `tenant`: only the calls of that tenant's jobs (the jobs read model keeps each job's tenant)."""
     columns = GROUP_COLUMNS[group]
     keys = "".join(f", {c}" for c in columns)
     rows = await conn.fetch(
@@ -68,8 +69,9 @@ async def usage_by_day(conn: asyncpg.Connection, start: date, end: date, group: 
              WHERE c.occurred_at >= $1::date::timestamp AT TIME ZONE 'UTC'
                AND c.occurred_at < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'
                AND ($3::text IS NULL OR j.user_id = $3)
+               AND ($4::text IS NULL OR c.job_id IN (SELECT job_id FROM content_jobs WHERE tenant = $4))
              GROUP BY 1{keys} ORDER BY 1{keys}""",
-        start, end, user_id,
+        start, end, user_id, tenant,
     )
     days = [{"day": r["day"].isoformat(), "provider": r.get("provider"), "model": r.get("model"),
              "user_id": r.get("user_id"), **_totals(r)} for r in rows]

@@ -22,8 +22,8 @@ def pacing_submitted(
     brief: PacingBrief, *, now: datetime, max_attempts: int, retry_delay_seconds: int, visibility_seconds: int,
     priority: int = 5, tenant: str | None = None, submitted_by: str | None = None,
 ) -> JobSubmitted:
-    """The JobSubmitted of the user's analysis for `brief.local_date`; the dispatcher starts it once. `tenant`
-    and `submitted_by`: the user's tenant and the key that asked, when the API triggers it."""
+    """The JobSubmitted of the user's analysis for `brief.local_date`; the dispatcher starts it once. `tenant`:
+    the user's (from the schedule, or the API's caller); `submitted_by`: the key that asked, when the API triggers it."""
     job_id = pacing_job_id(brief.user_id, brief.local_date)
     return JobSubmitted(
         event_id=event_id_for(job_id, 1), job_id=job_id, sequence=1, occurred_at=now, correlation_id=job_id,

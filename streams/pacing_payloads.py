@@ -210,3 +210,4 @@ class PacingSchedule(_Frozen):
     window_days: WindowDays = DEFAULT_WINDOW_DAYS
     active: bool = True
     created_at: datetime
+    tenant: str | None = None  # the user's tenant: the analyses the schedule starts carry it

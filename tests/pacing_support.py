@@ -21,6 +21,7 @@ from streams.pacing_events import KnowledgeDocumentAdded, MeetingNotesAdded
 from streams.pacing_jobs import pacing_submitted
 from streams.pacing_payloads import ContextChunk, ContextSource, PacingBrief, ScoredChunk
 from streams.payloads import Stage
+from streams.usage import CallUsage, StageUsage
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'+-]*")
 
@@ -125,3 +126,13 @@ async def pacing_job_log(brief: PacingBrief, store, now: datetime, *, write_fail
             out.append(after)
             req = None
     return out
+
+
+def costed(event):
+    """The event with two model calls recorded, as a pacing job on a model provider writes its completions."""
+    if event.type != "StageCompleted":
+        return event
+    calls = [CallUsage(provider="anthropic", model="claude-haiku-4-5", prompt=f"{event.stage.value}.v1",
+                       input_tokens=900 + n, output_tokens=300, cached_tokens=n * 100, cost_usd=0.0024 + n / 1e6)
+             for n in range(2)]
+    return event.model_copy(update={"usage": StageUsage(provider="anthropic", calls=calls)})

@@ -60,7 +60,7 @@ class PacingScheduler:
             event = pacing_submitted(
                 brief_for(schedule, slot), now=now, max_attempts=self.delivery.max_attempts,
                 retry_delay_seconds=self.delivery.retry_delay_seconds,
-                visibility_seconds=self.delivery.visibility_seconds)
+                visibility_seconds=self.delivery.visibility_seconds, tenant=schedule.tenant)
             await self.emit.event(event)
             self.submitted[key] = now
             out.append(event)

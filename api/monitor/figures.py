@@ -2,6 +2,8 @@
 
 Queue figures come from Kafka through streams.depth (what GET /v1/queues reads); stage activity from the
 read model's event log (projections.monitor_queries), since the workers' own counters live in their processes.
+A key bound to a tenant gets an overview of its tenant's jobs: activity, attempts in flight and dead letters,
+and no queue figures, which are every tenant's work together.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Overview:
     delays: list[dict[str, Any]]
     others: list[dict[str, Any]]  # control, dispatcher, projector, dead-letter topics
     kafka_error: str | None = None
+    tenant: str | None = None  # the figures are this tenant's jobs' only, without Kafka's
 
     @property
     def projector_lag(self) -> int | None:
@@ -72,13 +75,14 @@ class Overview:
         return sum(lags) if lags and None not in lags else None
 
 
-async def overview(pool: asyncpg.Pool, cfg: ApiConfig, *, now: datetime | None = None) -> Overview:
+async def overview(pool: asyncpg.Pool, cfg: ApiConfig, *, now: datetime | None = None,
+                   tenant: str | None = None) -> Overview:
     now = now or datetime.now(timezone.utc)
     rows = {(s.value, lane.value): StageLane(s.value, lane.value, cfg.default_visibility_seconds)
             for s in Stage for lane in Lane}
     queues, kafka_error = [], None
     try:
-        queues = await queue_figures(cfg)
+        queues = await queue_figures(cfg) if tenant is None else []
     except (KafkaError, OSError, asyncio.TimeoutError) as exc:
         kafka_error = f"Kafka could not be read ({type(exc).__name__})"
     for q in queues:
@@ -86,9 +90,9 @@ async def overview(pool: asyncpg.Pool, cfg: ApiConfig, *, now: datetime | None =
             row = rows[(q["stage"], q["lane"])]
             row.queue_length, row.oldest_msg_age_sec = q["queue_length"], q["oldest_msg_age_sec"]
     async with pool.acquire() as conn:
-        activity = await mq.stage_activity(conn, now - WINDOW, BUCKET_SECONDS)
-        running = await mq.running_stages(conn)
-        dead = await mq.open_dead_letters(conn)
+        activity = await mq.stage_activity(conn, now - WINDOW, BUCKET_SECONDS, tenant)
+        running = await mq.running_stages(conn, tenant)
+        dead = await mq.open_dead_letters(conn, tenant)
     now_bucket = int(now.timestamp()) // BUCKET_SECONDS
     for a in activity:
         row = rows.get((a["stage"], lane_for(a["priority"]).value))
@@ -107,24 +111,27 @@ async def overview(pool: asyncpg.Pool, cfg: ApiConfig, *, now: datetime | None =
         if (row := rows.get((d["stage"], lane_for(d["priority"]).value))) is not None:
             row.dead_letters += d["n"]
     return Overview(now, list(rows.values()), [q for q in queues if q["kind"] == "delay"],
-                    [q for q in queues if q["kind"] not in ("stage", "delay")], kafka_error)
+                    [q for q in queues if q["kind"] not in ("stage", "delay")], kafka_error, tenant)
 
 
 class OverviewCache:
-    """One overview per interval however many pages watch: each reads Kafka and PostgreSQL once."""
+    """One overview per interval and tenant however many pages watch: each reads Kafka and PostgreSQL once."""
 
     def __init__(self, pool: asyncpg.Pool, cfg: ApiConfig, max_age: float = 1.5) -> None:
         self.pool, self.cfg, self.max_age = pool, cfg, max_age
         self._lock = asyncio.Lock()
-        self._value: Overview | None = None
-        self._at = 0.0
+        # tenant (None: the whole deployment) -> (overview, when); an entry older than max_age is read afresh and
+        # the others that old are dropped, so the cache holds the tenants watched lately.
+        self._values: dict[str | None, tuple[Overview, float]] = {}
 
-    async def get(self) -> Overview:
+    async def get(self, tenant: str | None = None) -> Overview:
         async with self._lock:
-            if self._value is None or time.monotonic() - self._at > self.max_age:
-                self._value = await overview(self.pool, self.cfg)
-                self._at = time.monotonic()
-            return self._value
+            now = time.monotonic()
+            cached = self._values.get(tenant)
+            if cached is None or now - cached[1] > self.max_age:
+                self._values = {t: v for t, v in self._values.items() if now - v[1] <= self.max_age}
+                self._values[tenant] = cached = (await overview(self.pool, self.cfg, tenant=tenant), time.monotonic())
+            return cached[0]
 
 
 def sparkline(points: list[int], width: int = 120, height: int = 24) -> str:

@@ -17,6 +17,7 @@ from api.operations import dead_letter_or_404
 from api.monitor import timeline
 from api.monitor.render import fragment, page, render
 from api.monitor.state import CLOSING, OVERVIEW
+from api.principal import principal_of
 from api.params import cursor_param, limit_param, path_uuid, stage_param, uuid_param
 from api.state import CONFIG, POOL
 from projections import monitor_queries as mq
@@ -41,7 +42,7 @@ def query(request: web.Request, name: str) -> str | None:
 @page
 async def overview_page(request: web.Request) -> web.Response:
     """GET /: the overview, then live over /monitor/events."""
-    ov = await request.config_dict[OVERVIEW].get()
+    ov = await request.config_dict[OVERVIEW].get(principal_of(request).tenant)
     return render(request, "overview.html", title="Overview", ov=ov)
 
 
@@ -55,11 +56,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     await resp.write(b"retry: 1000\n\n")  # reconnect within a second after an API restart
     cache, closing = request.config_dict[OVERVIEW], request.config_dict[CLOSING]
+    tenant = principal_of(request).tenant
     seq = 0
     while not closing.is_set():
         seq += 1
         try:
-            ov = await cache.get()
+            ov = await cache.get(tenant)
             data = {"generated_at": ov.generated_at.isoformat(), "kafka_error": ov.kafka_error,
                     "projector_lag": ov.projector_lag, "html": fragment(request, "_overview.html", ov=ov),
                     "stages": [{"stage": s.stage, "lane": s.lane, "queue_length": s.queue_length,
@@ -89,7 +91,8 @@ async def jobs_page(request: web.Request) -> web.Response:
     filters = {"status": status, "job_type": job_type, "stage": stage_param(query(request, "stage")),
                "requester": query(request, "requester"), "text": query(request, "text")}
     async with request.config_dict[POOL].acquire() as conn:
-        jobs, nxt = await mq.search_jobs(conn, **filters, limit=limit_param(request), after=cursor_param(request))
+        jobs, nxt = await mq.search_jobs(conn, **filters, limit=limit_param(request), after=cursor_param(request),
+                                         tenant=principal_of(request).tenant)
     shown = {k: v for k, v in request.query.items() if k not in ("cursor",) and v}
     return render(request, "jobs.html", title="Jobs", jobs=jobs, next_cursor=nxt, shown=shown,
                   statuses=list(JobStatus), types=list(JobType), stages=list(Stage), filters=filters)
@@ -130,7 +133,8 @@ async def dead_letters_page(request: web.Request) -> web.Response:
     stage, job_id = stage_param(query(request, "stage")), uuid_param(query(request, "job_id"), "job_id")
     async with request.config_dict[POOL].acquire() as conn:
         letters = await queries.list_dead_letters(conn, status=status, stage=stage, job_id=job_id,
-                                                  limit=limit_param(request, 100, 1000))
+                                                  limit=limit_param(request, 100, 1000),
+                                                  tenant=principal_of(request).tenant)
     return render(request, "dead_letters.html", title="Dead letters", letters=letters, stages=list(Stage),
                   filters={"status": status, "stage": stage, "job_id": job_id})
 

@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from api.auth import signed_in
+from api.auth import may_call, signed_in
 from api.errors import ApiError
 from api.monitor.figures import sparkline
 from api.principal import Role
@@ -29,6 +29,7 @@ def environment() -> jinja2.Environment:
     env.filters["pretty_json"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
     env.globals["signed_in"] = signed_in
     env.globals["can"] = can
+    env.globals["may_open"] = may_open
     return env
 
 
@@ -37,6 +38,14 @@ def can(request: web.Request, role: str) -> bool:
     (the API refuses the others all the same)."""
     who = signed_in(request)
     return who is not None and who.role.allows(Role(role))
+
+
+def may_open(request: web.Request, path: str) -> bool:
+    """Whether the page's viewer may open the monitor page at `path` (its role and its tenant, as the contract
+    declares them): the navigation leaves out the pages the viewer's key would be refused. A public page (the
+    sign-in form) knows no viewer and shows them all; each asks for a key."""
+    who = signed_in(request)
+    return who is None or may_call(who, "GET", path)
 
 
 def age(seconds: float | None) -> str:

@@ -299,6 +299,33 @@ async def test_a_reader_sees_no_actions_and_is_refused_them_and_a_wrong_key_is_n
     assert events[-1]["by"] == f"key:{operator['key_id']} (monitor operator)", events[-1]  # who, on the timeline
 
 
+async def test_a_tenant_bound_reader_sees_its_tenants_jobs_only(monitored, browser):
+    base = monitored.base_url
+    keys, jobs = {}, {}
+    async with monitored.http() as http:  # an admin makes the tenants' keys through the API
+        for name, role, tenant in (("acme reader", "reader", "acme"), ("acme submitter", "submitter", "acme"),
+                                   ("globex submitter", "submitter", "globex")):
+            async with http.post(f"{base}/v1/keys", json={"name": name, "role": role, "tenant": tenant}) as resp:
+                assert resp.status == 201, await resp.text()
+                keys[name] = (await resp.json())["key"]
+    for who in ("acme submitter", "globex submitter"):
+        async with api_session(keys[who]) as http:
+            async with http.post(f"{base}/v1/jobs", json={"job_type": "article", "delay_seconds": 3600,
+                                                          "payload": {"title": f"Waits for {who}"}}) as resp:
+                assert resp.status == 202, await resp.text()
+                jobs[who] = (await resp.json())["job_id"]
+            async with http.get(f"{base}/v1/jobs/{jobs[who]}") as resp:  # waits until the read model holds it
+                assert resp.status == 200, await resp.text()
+    async with browsing(browser) as page:
+        await sign_in(page, base, keys["acme reader"], "/monitor/jobs")
+        await expect(page.locator("header .who")).to_contain_text("acme reader (reader, tenant acme)")
+        await expect(page.get_by_role("link", name="Waits for acme submitter")).to_have_count(1)
+        await expect(page.get_by_role("link", name="Waits for globex submitter")).to_have_count(0)
+        await expect(page.get_by_role("navigation").get_by_role("link", name="Projections")).to_have_count(0)
+        await page.goto(f"{base}/monitor/jobs/{jobs['globex submitter']}")
+        await expect(page.locator("main")).to_contain_text("no job")
+
+
 async def test_the_overview_resumes_by_itself_after_an_api_restart(monitored, page, tmp_path):
     await page.goto(f"{monitored.base_url}/")
     section = page.locator("#overview")

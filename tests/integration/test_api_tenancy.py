@@ -1,20 +1,53 @@
-"""Tenancy: a key bound to a tenant sees and acts on its tenant's jobs and pacing users only, a submitter on its
-own jobs; equal Idempotency-Keys of two tenants are two jobs; a pacing user id held by another tenant is refused
-(409); routes not confined to a tenant refuse bound keys."""
+"""Tenancy: a key bound to a tenant sees and acts on its tenant's jobs, dead letters, usage and pacing users only (in
+the API and the monitor), a submitter on its own jobs; equal Idempotency-Keys of two tenants are two jobs; a pacing
+user id held by another tenant is refused (409); routes that show the whole deployment refuse bound keys."""
 
 from __future__ import annotations
 
-from aiohttp.test_utils import TestClient, TestServer
+import json
+import re
+import uuid
+from datetime import datetime, time, timedelta, timezone
 
+import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
+from aiokafka import AIOKafkaProducer
+
+from agents import transitions
+from agents.errors import PermanentError
+from agents.pacing.scheduler import PacingScheduler
+from agents.runner import Emitter
 from api.app import create_app
 from api.config import ApiConfig
+from projections.pacing_queries import PacingStore
 from projections.runner import ProjectionRunner
+from streams.access import kafka_options
+from streams.codec import encode, key_for
+from streams.envelope import event_id_for
+from streams.events import JobSubmitted
+from streams.pacing_payloads import ContentType, PacingBrief
+from streams.payloads import PIPELINES, Brief, JobType
 from streams.topics import Topics
+from tests.joblog import produce
+from tests.pacing_support import MemoryContextStore, costed, pacing_job_log, sample_chunks
 from tests.support import bearer, make_key
+
+
+HTML = {"Accept": "text/html"}
+MONITOR_NAV = {"/", "/monitor/jobs", "/monitor/dead-letters", "/monitor/pacing", "/monitor/projections",
+               "/monitor/submit", "/docs"}
 
 
 def _job(title: str) -> dict:
     return {"job_type": "article", "delay_seconds": 3600, "payload": {"title": title}}
+
+
+async def nav(call, who: str, url: str = "/") -> set[str]:
+    """The links of the monitor's navigation on `url`, as `who` sees it."""
+    resp = await call(who, "GET", url, headers=HTML)
+    html = await resp.text()
+    assert resp.status == 200, (who, url, html)
+    return set(re.findall(r'href="([^"]+)"', html[html.index("<nav"):html.index("</nav>")]))
 
 
 async def test_each_key_sees_its_tenant_and_a_submitter_its_own(infra, database, prefix):
@@ -70,16 +103,38 @@ async def test_each_key_sees_its_tenant_and_a_submitter_its_own(infra, database,
             for url in (f"/v1/jobs/{job}", f"/v1/jobs/{job}/events", f"/content-intake/{job}"):
                 resp = await call(who, "GET", url)
                 assert resp.status == status, (who, url, resp.status, await resp.text())
+        for who, job in (("acme submitter", jobs["acme other submitter"]), ("acme reader", jobs["globex submitter"])):
+            for url in (f"/v1/jobs/{job}/stream", f"/v1/jobs/{job}/payloads/research", f"/v1/jobs/{job}/result"):
+                resp = await call(who, "GET", url)
+                assert resp.status == 404 and (await resp.json())["error"]["code"] == "job_not_found", (who, url)
         resp = await call("acme operator", "POST", f"/v1/jobs/{jobs['globex submitter']}/cancel")
         assert resp.status == 404, await resp.text()
         resp = await call("acme operator", "POST", f"/v1/jobs/{jobs['acme other submitter']}/cancel")
         assert resp.status == 202, await resp.text()
         assert (await call("globex reader", "GET", "/v1/dlq")).status == 200
 
-        for url in ("/v1/pacing/status", "/monitor/jobs", "/v1/queues"):  # not confined to a tenant: refused
+        # the monitor, as a tenant's key opens it (the key as Bearer: the session cookie carries the same key)
+        page = await call("acme reader", "GET", "/monitor/jobs", headers=HTML)
+        listed_titles = await page.text()
+        assert page.status == 200 and "For acme other submitter" in listed_titles, listed_titles
+        assert "For globex submitter" not in listed_titles
+        for who, job, status in (("acme reader", jobs["acme other submitter"], 200),
+                                 ("acme reader", jobs["globex submitter"], 404),
+                                 ("globex reader", jobs["acme submitter"], 404)):
+            for url in (f"/monitor/jobs/{job}", f"/monitor/jobs/{job}/panel"):
+                resp = await call(who, "GET", url, headers=HTML)
+                assert resp.status == status, (who, url, resp.status)
+        assert await nav(call, "acme reader") == MONITOR_NAV - {"/monitor/projections"}
+        assert await nav(call, "unbound reader") == MONITOR_NAV
+        assert await nav(call, "acme submitter", "/monitor/submit") == {"/monitor/submit", "/docs"}
+
+        # routes that show the whole deployment refuse a bound key; a person gets a page saying so
+        for url in ("/monitor/projections", "/v1/queues", "/metrics"):
             resp = await call("acme reader", "GET", url)
             assert resp.status == 403 and (await resp.json())["error"]["code"] == "tenant_not_supported", url
-        assert (await call("unbound reader", "GET", "/v1/pacing/status")).status == 200
+        page = await call("acme reader", "GET", "/monitor/projections", headers=HTML)
+        assert page.status == 403 and "tenant_not_supported" in await page.text()
+        assert (await call("unbound reader", "GET", "/monitor/projections")).status == 200
 
 
 async def _project(infra, database, prefix) -> None:
@@ -91,6 +146,69 @@ async def _project(infra, database, prefix) -> None:
         await runner.stop()
 
 
+def completed_in(overview_html: str) -> int:
+    """Stage completions in the last hour, summed over the overview's rows."""
+    return sum(int(n) for n in re.findall(r'aria-label="(\d+) completed and \d+ failed in the last hour"', overview_html))
+
+
+async def _scheduled_analyses(infra, database: str, prefix: str) -> list:
+    """One tick of the worker's pacing scheduler, two days ahead at 09:30 UTC: the 09:00 slot of every schedule
+    is due. Its JobSubmitted events go to the test's log."""
+    at = datetime.combine(datetime.now(timezone.utc).date() + timedelta(days=2), time(9, 30), timezone.utc)
+    producer = AIOKafkaProducer(**kafka_options(infra.bootstrap), acks="all", enable_idempotence=True)
+    store = PacingStore(database)
+    await producer.start()
+    try:
+        async def send(topic: str, key: bytes, value: bytes) -> None:
+            await producer.send_and_wait(topic, value, key=key)
+
+        return await PacingScheduler(emit=Emitter(Topics(prefix), send), source=store, clock=lambda: at).tick()
+    finally:
+        await producer.stop()
+        await store.close()
+
+
+async def _work(infra, prefix: str) -> tuple[dict[str, int], dict[str, int], str]:
+    """Yesterday's analysis of ada (acme) and bo (globex), run today through the offline provider with model calls
+    recorded, and a globex article dead-lettered at its first stage. Returns each user's calls and stage
+    completions, and the dead letter's id."""
+    now = datetime.now(timezone.utc)
+    store = MemoryContextStore(sample_chunks(now.date()))
+    events, calls, completed = [], {}, {}
+    for user, tenant in (("ada", "acme"), ("bo", "globex")):
+        brief = PacingBrief(user_id=user, local_date=now.date() - timedelta(days=1), slot="09:00", trigger="schedule",
+                            time_zone="UTC", content_types=[ContentType.BLOG_POST])
+        log = [costed(e) for e in await pacing_job_log(brief, store, now)]
+        events += [log[0].model_copy(update={"tenant": tenant}), *log[1:]]
+        calls[user] = sum(len(e.usage.calls) for e in log if e.type == "StageCompleted")
+        completed[user] = sum(e.type == "StageCompleted" for e in log)
+    job_id = uuid.uuid4()
+    sub = JobSubmitted(event_id=event_id_for(job_id, 1), job_id=job_id, sequence=1, occurred_at=now,
+                       correlation_id=job_id, job_type=JobType.ARTICLE, initial_stage=PIPELINES[JobType.ARTICLE][0],
+                       brief=Brief(title="Globex's failing article"), priority=5, delay_seconds=0, max_attempts=1,
+                       retry_delay_seconds=1, visibility_seconds=60, tenant="globex")
+    req = transitions.first_request(sub, now)
+    begun = transitions.started(req, now)
+    failed, letter = transitions.failed(req, begun, begun.sequence + 1, PermanentError("refused"), 5, now)
+    topics = Topics(prefix)
+    await produce(infra.bootstrap, topics.job_events, [*events, sub, begun, *failed])
+    producer = AIOKafkaProducer(**kafka_options(infra.bootstrap), acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.dead_letters, encode(letter), key=key_for(job_id))
+    finally:
+        await producer.stop()
+    return calls, completed, str(letter.dead_letter_id)
+
+
+async def _a_chunk_of(database: str, user_id: str) -> str:
+    conn = await asyncpg.connect(database)
+    try:
+        return str(await conn.fetchval("SELECT chunk_id FROM pacing_context_chunks WHERE user_id = $1 LIMIT 1", user_id))
+    finally:
+        await conn.close()
+
+
 async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, database, prefix):
     names = ("acme submitter", "acme reader", "acme operator", "globex submitter", "globex reader",
              "unbound reader", "unbound operator")
@@ -99,10 +217,11 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
     keys = {n: await make_key(infra, database, prefix, r, tenant=t, name=n) for n, r, t in zip(names, roles, tenants)}
     config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), read_your_writes_seconds=10)
     async with TestClient(TestServer(create_app(config))) as client:
-        async def call(who: str, method: str, url: str, status: int, **kw):
-            resp = await client.request(method, url, headers=bearer(keys[who]), **kw)
+        async def call(who: str, method: str, url: str, status: int, headers: dict | None = None,
+                       json_body: bool = True, **kw):
+            resp = await client.request(method, url, headers={**bearer(keys[who]), **(headers or {})}, **kw)
             assert resp.status == status, (who, method, url, resp.status, await resp.text())
-            return await resp.json()
+            return await resp.json() if json_body else await resp.text()
 
         schedules = {}
         for who, user in (("acme submitter", "ada"), ("globex submitter", "bo")):
@@ -144,3 +263,53 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
         await call("unbound reader", "GET", f"/v1/pacing/analyses/{analysis}", 200)
         await call("acme reader", "GET", f"/v1/jobs/{analysis}", 200)  # the trigger's job carries the tenant too
         await call("globex reader", "GET", f"/v1/jobs/{analysis}", 404)
+
+        # the scheduler's analyses carry their user's tenant too, as the schedule keeps it
+        scheduled = await _scheduled_analyses(infra, database, prefix)
+        assert {e.brief.user_id: e.tenant for e in scheduled} == {"ada": "acme", "bo": "globex"}
+        await _project(infra, database, prefix)
+        for e in scheduled:
+            await call("acme reader", "GET", f"/v1/jobs/{e.job_id}", 200 if e.tenant == "acme" else 404)
+            await call("globex reader", "GET", f"/v1/jobs/{e.job_id}", 200 if e.tenant == "globex" else 404)
+
+        # a day of each user's work with model calls, and a globex job dead-lettered
+        calls, completed, letter = await _work(infra, prefix)
+        await _project(infra, database, prefix)
+        day = datetime.now(timezone.utc).date().isoformat()
+        for who, users in (("acme reader", {"ada"}), ("globex reader", {"bo"}), ("unbound reader", {"ada", "bo"})):
+            usage = await call(who, "GET", f"/v1/usage?from={day}&to={day}&group_by=user", 200)
+            assert {d["user_id"] for d in usage["days"]} == users, (who, usage)
+            assert usage["total"]["calls"] == sum(calls[u] for u in users), (who, usage)
+
+            status = await call(who, "GET", "/v1/pacing/status", 200)
+            analyses = (await call(who, "GET", "/v1/pacing/analyses?limit=500", 200))["analyses"]
+            generations = (await call(who, "GET", "/v1/pacing/generations?limit=500", 200))["generations"]
+            assert {a["user_id"] for a in analyses} == users
+            assert sum(status["analyses"].values()) == len(analyses), (who, status)
+            assert sum(status["generations"].values()) == len(generations) > 0, (who, status)
+            assert (status["topics"] == []) == (who != "unbound reader"), (who, status)  # Kafka's: every tenant's
+
+            # the monitor's overview and its live feed count the tenant's jobs only, and show no queues
+            overview = await (await client.get("/", headers={**bearer(keys[who]), **HTML})).text()
+            assert completed_in(overview) == sum(completed[u] for u in users), who
+            assert ("Log consumers" in overview) == (who == "unbound reader"), who
+            async with client.get("/monitor/events", headers={**bearer(keys[who]), "Accept": "text/event-stream"}) as feed:
+                frame = await anext(line async for line in feed.content if line.startswith(b"data: "))
+            assert completed_in(json.loads(frame[6:])["html"]) == sum(completed[u] for u in users), who
+
+            pacing = await (await client.get("/monitor/pacing", headers={**bearer(keys[who]), **HTML})).text()
+            assert set(re.findall(r'<section class="user" data-user="([^"]+)"', pacing)) == users, who
+            letters = await (await client.get("/monitor/dead-letters", headers={**bearer(keys[who]), **HTML})).text()
+            assert (letter in letters) == ("bo" in users), who
+
+        bo_analyses = (await call("globex reader", "GET", "/v1/pacing/analyses", 200))["analyses"]
+        for a in bo_analyses:  # filters naming another tenant's user or analysis find nothing
+            url = f"/v1/pacing/generations?analysis_id={a['analysis_id']}"
+            assert (await call("acme reader", "GET", url, 200))["generations"] == []
+        assert (await call("acme reader", "GET", f"/v1/usage?from={day}&to={day}&user_id=bo", 200))["days"] == []
+        chunk = await _a_chunk_of(database, "bo")
+        for who, status in (("acme reader", 404), ("globex reader", 200)):
+            await call(who, "GET", f"/monitor/pacing/chunks/{chunk}", status, headers=HTML, json_body=False)
+            await call(who, "GET", f"/monitor/dead-letters/{letter}", status, headers=HTML, json_body=False)
+            await call(who, "GET", f"/v1/dlq/{letter}", status)
+        await call("acme operator", "POST", f"/v1/dlq/{letter}/redrive", 404)

@@ -27,9 +27,8 @@ from streams.pacing_events import ScheduleCreated, ScheduleUpdated, pacing_key
 from streams.pacing_payloads import ContentType, PacingBrief
 from streams.payloads import Brief, JobType, PIPELINES
 from streams.topics import Topics
-from streams.usage import CallUsage, StageUsage
 from tests.joblog import job_events, produce
-from tests.pacing_support import MemoryContextStore, context_events, pacing_job_log, sample_chunks
+from tests.pacing_support import MemoryContextStore, context_events, costed, pacing_job_log, sample_chunks
 from tests.support import cli, env_of, eventually
 from streams.access import kafka_options
 
@@ -100,16 +99,6 @@ def redriven_job(n: int) -> tuple[list, object]:
                      next_sequence=letter.next_sequence, fresh_attempts=2)
     again, request = transitions.redriven(cmd, NOW)
     return [sub, begun, *failed, again, transitions.started(request, NOW)], letter
-
-
-def costed(event):
-    """The event with two model calls recorded, as a pacing job on a model provider writes its completions."""
-    if event.type != "StageCompleted":
-        return event
-    calls = [CallUsage(provider="anthropic", model="claude-haiku-4-5", prompt=f"{event.stage.value}.v1",
-                       input_tokens=900 + n, output_tokens=300, cached_tokens=n * 100, cost_usd=0.0024 + n / 1e6)
-             for n in range(2)]
-    return event.model_copy(update={"usage": StageUsage(provider="anthropic", calls=calls)})
 
 
 async def healthy_log(infra, prefix: str) -> None:
