@@ -89,8 +89,8 @@ def path_id(name: str, what: str) -> Param:
 LOCATION = {"Location": "Where the new resource can be read."}
 IDEMPOTENCY_KEY = Param(
     "Idempotency-Key", "header", Annotated[str, Field(min_length=1, max_length=200)],
-    "Repeat a write safely: the same key names the same resource (for jobs, the existing job is answered "
-    "with 200). Send it on every retry after a timeout or a 503.")
+    "Repeat a write safely: the same key, sent with the same API key, names the same resource (for jobs, the "
+    "existing job is answered with 200). Send it on every retry after a timeout or a 503.")
 USER_ID_PATH = Param("user_id", "path", UserId, "The user the context belongs to.", required=True)
 USER_ID_QUERY = Param("user_id", "query", UserId, "Only this user's.")
 GENERATION_STATUS = Literal["pending", "running", "retrying", "completed", "dead_lettered", "cancelled"]

@@ -46,8 +46,9 @@ class Principal:
         return self.key_id if self.role is Role.SUBMITTER else None
 
     def idempotency_scope(self, key: str) -> str:
-        """An Idempotency-Key as stored: within a tenant, so that two tenants' equal keys name two jobs."""
-        return key if self.tenant is None else f"tenant:{self.tenant}:{key}"
+        """An Idempotency-Key as stored: within the API key that sent it, so that equal keys of two callers name two
+        jobs (within a tenant too: a submitter must not learn another's job id and status by guessing its key)."""
+        return f"key:{self.key_id}:{key}"
 
     @property
     def actor(self) -> str:

@@ -1,5 +1,5 @@
 """Tenancy: a key bound to a tenant sees and acts on its tenant's jobs, dead letters, usage and pacing users only (in
-the API and the monitor), a submitter on its own jobs; equal Idempotency-Keys of two tenants are two jobs; a pacing
+the API and the monitor), a submitter on its own jobs; equal Idempotency-Keys of two keys are two jobs; a pacing
 user id held by another tenant is refused (409); routes that show the whole deployment refuse bound keys."""
 
 from __future__ import annotations
@@ -112,6 +112,9 @@ async def test_each_key_sees_its_tenant_and_a_submitter_its_own(infra, database,
         resp = await call("acme operator", "POST", f"/v1/jobs/{jobs['acme other submitter']}/cancel")
         assert resp.status == 202, await resp.text()
         assert (await call("globex reader", "GET", "/v1/dlq")).status == 200
+        # an Idempotency-Key is the calling key's: another submitter of the same tenant reusing it gets a job of its own
+        other = await call("acme other submitter", "POST", "/v1/jobs", json=_job("Keyed"), headers={"Idempotency-Key": "k-1"})
+        assert other.status == 202 and (await other.json())["job_id"] != same["acme submitter"], await other.text()
 
         # the monitor, as a tenant's key opens it (the key as Bearer: the session cookie carries the same key)
         page = await call("acme reader", "GET", "/monitor/jobs", headers=HTML)
