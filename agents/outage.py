@@ -8,10 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable, TypeVar
 
-import asyncpg
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
-
-from projections.outages import postgres_gone
+from projections.outages import KAFKA, POSTGRES, out_of_reach
 
 log = logging.getLogger("planperfect.outage")
 
@@ -19,15 +16,13 @@ T = TypeVar("T")
 
 
 def kafka_unreachable(exc: BaseException) -> bool:
-    """The broker cannot be reached or answered "try again" (not a request it refuses for good)."""
-    return isinstance(exc, (KafkaConnectionError, KafkaTimeoutError, OSError)) or (
-        isinstance(exc, KafkaError) and exc.retriable)
+    """Of a call to Kafka: the broker cannot be reached or answered "try again" (not a request it refuses for good)."""
+    return out_of_reach(exc, sockets=KAFKA, waiting=True) == KAFKA
 
 
 def database_unreachable(exc: BaseException) -> bool:
-    return isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
-                            asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.TooManyConnectionsError,
-                            asyncpg.InterfaceError)) or postgres_gone(exc)
+    """Of a call to PostgreSQL: the server or our connection to it is gone, or not there yet."""
+    return out_of_reach(exc, sockets=POSTGRES, waiting=True) == POSTGRES
 
 
 @dataclass
