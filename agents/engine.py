@@ -22,7 +22,7 @@ from agents.context import utc_now
 from agents.health import check_stall
 from agents.lanes import STAGE_RANK, FairQueue
 from agents.offsets import OffsetTracker
-from agents.outage import Outage
+from agents.outage import Outage, through
 from agents.runner import DelayForwarder, Dispatcher, JobControl, StageRunner
 from agents.transitions import first_request
 from streams.codec import DecodeError, decode_command, decode_delay, decode_event, key_for
@@ -339,7 +339,7 @@ class Engine:
         message it fails on otherwise (a bug, data a store refuses) is dead-lettered whole, and the partition flows
         on. Returns once either is done; a rebalance or shutdown cancels it, and the message's next owner redoes it."""
         try:
-            await self.kafka.call(lambda: self.database.call(act))
+            await through((self.kafka, self.database), act)
             return
         except Exception as exc:  # not an outage (those are retried above): skipping it would lose the message
             error = exc

@@ -101,6 +101,9 @@ async def test_an_outage_is_waited_out_and_never_skips_or_dead_letters_the_messa
     await handled(e, owned, 5, b"{}", act)
     assert calls == 4 and owned.tracker.committable() == 6
     assert log.writes == [] and e.stats.failed == 0 and e.kafka.outages == 1 and e.database.outages == 1
+    # A message handled says nothing of a dependency it may not have called: the calls that failed (the producer's,
+    # the guard's) tell when each is back, so an outage is logged once each way, not once per message handled.
+    assert e.kafka.is_down and e.database.is_down
 
 
 async def test_a_request_whose_outcome_cannot_be_written_dead_letters_its_job_whole_and_a_redrive_continues_it():
