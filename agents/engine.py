@@ -22,10 +22,12 @@ from agents.context import utc_now
 from agents.health import check_stall
 from agents.lanes import STAGE_RANK, FairQueue
 from agents.offsets import OffsetTracker
-from agents.outage import Outage
+from agents.outage import Outage, through
 from agents.runner import DelayForwarder, Dispatcher, JobControl, StageRunner
-from streams.codec import DecodeError, decode_delay, key_for
-from streams.commands import DelayStage
+from agents.transitions import first_request
+from streams.codec import DecodeError, decode_command, decode_delay, decode_event, key_for
+from streams.commands import DelayStage, RequestStage
+from streams.events import JobSubmitted
 from streams.payloads import Stage
 from streams.topics import DELAY_TIERS, Lane, Topics
 from streams.access import kafka_options
@@ -69,7 +71,7 @@ class Owned:
     rank: int = 0  # a stage topic's STAGE_RANK
     tracker: OffsetTracker = field(default_factory=OffsetTracker)
     tasks: set[asyncio.Task] = field(default_factory=set)
-    held: deque = field(default_factory=deque)  # delay tiers: (release, offset, DelayStage), due order
+    held: deque = field(default_factory=deque)  # delay tiers: (release, offset, DelayStage, bytes), due order
     timer: asyncio.TimerHandle | None = None
     paused: set[Pause] = field(default_factory=set)
     closed: bool = False  # given up: what finishes from now on is not counted done (the next owner redoes it)
@@ -89,7 +91,8 @@ class Stats:
     attempts: int = 0
     commits: int = 0
     stalls: int = 0
-    failed: int = 0
+    failed: int = 0  # messages whose handling failed outside a stage's own logic (each is dead-lettered)
+    dead_lettered: int = 0  # of those, the ones whose dead letter is written
     last_delivery: float = field(default_factory=time.monotonic)
 
 
@@ -130,9 +133,12 @@ class Engine:
     """Runs until `stop` is set: fetch, hand each message to its actor, commit what is done."""
 
     def __init__(self, consumer: AIOKafkaConsumer, topics: Topics, actors: Actors, config: EngineConfig,
-                 kafka: Outage, on_revoked: Callable[[], Awaitable[None]] | None = None) -> None:
+                 kafka: Outage, database: Outage, on_revoked: Callable[[], Awaitable[None]] | None = None) -> None:
         self.consumer = consumer
         self.kafka = kafka
+        self.database = database
+        # A dead letter that cannot be written is tried again until it is: the message is never lost.
+        self.letters = Outage("the dead-letter topic", lambda exc: True, initial=kafka.initial, cap=kafka.cap)
         self.topics = topics
         self.actors = actors
         self.config = config
@@ -194,10 +200,10 @@ class Engine:
             if b"JobSubmitted" not in value:
                 owned.tracker.done(msg.offset)  # the dispatcher acts on submissions only (the projector reads all)
                 return
-            self._control(owned, msg.offset, key, lambda: self.actors.dispatcher.on_event(value))
+            self._control(owned, msg.offset, key, value, lambda: self.actors.dispatcher.on_event(value))
         elif owned.kind is Kind.CONTROL:
             tp = owned.tp
-            self._control(owned, msg.offset, key,
+            self._control(owned, msg.offset, key, value,
                           lambda: self.actors.control.on_control(value, tp.topic, tp.partition, msg.offset))
         else:
             self._hold(owned, msg)
@@ -213,8 +219,8 @@ class Engine:
             self.running += 1
             tp = work.owned.tp
             self._flow(work.owned.lane, work.owned.rank)
-            self._spawn(work.owned, work.offset, self.actors.runner.on_request(work.value, tp.topic, tp.partition,
-                                                                              work.offset),
+            self._spawn(work.owned, work.offset, work.value,
+                        lambda w=work, tp=tp: self.actors.runner.on_request(w.value, tp.topic, tp.partition, w.offset),
                         lambda w=work: self._stage_finished(w))
 
     def _stage_finished(self, work: Work) -> None:
@@ -243,14 +249,14 @@ class Engine:
 
     # ------------------------------------------------------------------ dispatcher and job control
 
-    def _control(self, owned: Owned, offset: int, key: bytes, act: Callable[[], Awaitable[None]]) -> None:
+    def _control(self, owned: Owned, offset: int, key: bytes, value: bytes, act: Callable[[], Awaitable[None]]) -> None:
         """Dispatches and control commands run at once, beside any attempt (a cancel must reach a running
         attempt); those of one job one after another, so a cancel and the job's dispatch never interleave."""
         self.control_running += 1
         if self.control_running >= self.config.control_in_flight and not self._control_full:
             self._control_full = True
             self._pause_where(lambda o: o.kind in (Kind.DISPATCH, Kind.CONTROL), Pause.CONTROL_FULL)
-        self._spawn(owned, offset, self._one_at_a_time(key, act), self._control_finished)
+        self._spawn(owned, offset, value, lambda: self._one_at_a_time(key, act), self._control_finished)
 
     def _control_finished(self) -> None:
         self.control_running -= 1
@@ -274,14 +280,15 @@ class Engine:
     # ------------------------------------------------------------------ delay tiers
 
     def _hold(self, owned: Owned, msg) -> None:
-        tp = owned.tp
+        tp, raw = owned.tp, msg.value or b""
         try:
-            held = decode_delay(msg.value or b"")
+            held = decode_delay(raw)
         except DecodeError as exc:
-            self._spawn(owned, msg.offset, self.actors.runner.emit.undecodable(exc, tp.topic, tp.partition, msg.offset))
+            self._spawn(owned, msg.offset, raw, lambda exc=exc, offset=msg.offset:
+                        self.actors.runner.emit.undecodable(exc, tp.topic, tp.partition, offset))
             return
         enqueued = datetime.fromtimestamp(msg.timestamp / 1000, tz=timezone.utc)
-        owned.held.append((DelayForwarder.release_at(held, owned.tier, enqueued), msg.offset, held))
+        owned.held.append((DelayForwarder.release_at(held, owned.tier, enqueued), msg.offset, held, raw))
         self._release(owned)
 
     def _release(self, owned: Owned) -> None:
@@ -294,8 +301,8 @@ class Engine:
             return
         now = utc_now()
         while owned.held and owned.held[0][0] <= now:
-            _, offset, held = owned.held.popleft()
-            self._spawn(owned, offset, self._forward(held))
+            _, offset, held, raw = owned.held.popleft()
+            self._spawn(owned, offset, raw, lambda held=held: self._forward(held))
         if owned.held:
             self._pause(owned, Pause.HEAD_WAITS)
             wait = (owned.held[0][0] - now).total_seconds()
@@ -308,8 +315,9 @@ class Engine:
 
     # ------------------------------------------------------------------ tasks and offsets
 
-    def _spawn(self, owned: Owned, offset: int, coro, finished: Callable[[], None] | None = None) -> None:
-        task = asyncio.create_task(coro)
+    def _spawn(self, owned: Owned, offset: int, value: bytes, act: Callable[[], Awaitable[None]],
+               finished: Callable[[], None] | None = None) -> None:
+        task = asyncio.create_task(self._handle(owned, offset, value, act))
         owned.tasks.add(task)
 
         def done(t: asyncio.Task) -> None:
@@ -318,13 +326,47 @@ class Engine:
                 finished()
             if t.cancelled() or owned.closed:
                 return  # given up at a rebalance or shutdown: the next owner gets the message again
-            if t.exception() is not None:
-                self.stats.failed += 1
-                log.error("%s[%d]@%d: unexpected error, message skipped", owned.tp.topic, owned.tp.partition, offset,
-                          exc_info=t.exception())
+            if t.exception() is not None:  # `_handle` retries until the message is dealt with: a bug of its own
+                log.error("%s[%d]@%d: neither handled nor dead-lettered; not committed, so its partition's next owner "
+                          "gets it again", owned.tp.topic, owned.tp.partition, offset, exc_info=t.exception())
+                return
             owned.tracker.done(offset)
 
         task.add_done_callback(done)
+
+    async def _handle(self, owned: Owned, offset: int, value: bytes, act: Callable[[], Awaitable[None]]) -> None:
+        """`act` on one message, run again while Kafka or PostgreSQL is out of reach (each outage logged once); a
+        message it fails on otherwise (a bug, data a store refuses) is dead-lettered whole, and the partition flows
+        on. Returns once either is done; a rebalance or shutdown cancels it, and the message's next owner redoes it."""
+        try:
+            await through((self.kafka, self.database), act)
+            return
+        except Exception as exc:  # not an outage (those are retried above): skipping it would lose the message
+            error = exc
+        tp, request = owned.tp, self._carried(owned.kind, value)
+        self.stats.failed += 1
+        log.error("%s[%d]@%d: handling failed outside a stage's own logic; dead-lettering the message", tp.topic,
+                  tp.partition, offset, exc_info=error,
+                  extra={"job_id": request.job_id, "stage": request.stage} if request is not None else None)
+        await self.letters.call(lambda: self.actors.runner.unprocessable(value, request, tp.topic, tp.partition, offset,
+                                                                          error))
+        self.stats.dead_lettered += 1
+
+    @staticmethod
+    def _carried(kind: Kind, value: bytes) -> RequestStage | None:
+        """The request with which a message carries its job on (a stage request, a delayed one, the first request of
+        a submission), for its dead letter: None for a job control command (the job goes on without it)."""
+        try:
+            if kind is Kind.STAGE:
+                return decode_command(value)
+            if kind is Kind.DELAY:
+                return decode_delay(value).request
+            if kind is Kind.DISPATCH and isinstance(event := decode_event(value), JobSubmitted):
+                routed = first_request(event, utc_now())
+                return routed.request if isinstance(routed, DelayStage) else routed
+        except DecodeError:
+            pass  # undecodable: the letter keeps its bytes, no job
+        return None
 
     async def commit(self, parts: list[Owned] | None = None) -> None:
         """Commit, per partition, the offset before which every message is done."""

@@ -2,7 +2,9 @@
 
 Only active when PLANPERFECT_FAULT_INJECTION is set on the worker; a production deployment leaves it
 off, so no request can trigger it there. KIND: transient (fail the first N attempts), permanent,
-hang (sleep N seconds, ignoring the time limit), slow (take N seconds, extending the limit to fit).
+hang (sleep N seconds, ignoring the time limit), slow (take N seconds, extending the limit to fit), unencodable (the
+first N attempts return an output with a lone surrogate in its text, as a model cut off mid-character can: the stage
+succeeds, and writing its outcome fails outside the stage's own logic).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from agents.context import StageContext, StageInput
 from agents.errors import PermanentError, TransientError
 from agents.handlers import run_stage
 
-MARKER = re.compile(r"\[fault:(?P<stage>\w+):(?P<kind>transient|permanent|hang|slow)(?::(?P<n>[\d.]+))?\]")
+MARKER = re.compile(r"\[fault:(?P<stage>\w+):(?P<kind>transient|permanent|hang|slow|unencodable)(?::(?P<n>[\d.]+))?\]")
 
 
 async def run_stage_with_faults(inp: StageInput, ctx: StageContext):
+    unencodable = False
     for m in MARKER.finditer(inp.brief.title):
         if m["stage"] != inp.stage.value:
             continue
@@ -32,4 +35,10 @@ async def run_stage_with_faults(inp: StageInput, ctx: StageContext):
             case "slow":
                 ctx.extend_time_limit(n)
                 await asyncio.sleep(n)
-    return await run_stage(inp, ctx)
+            case "unencodable" if inp.attempt <= n:
+                unencodable = True
+    output = await run_stage(inp, ctx)
+    if unencodable:
+        name = next(k for k, v in output if isinstance(v, str) and k != "kind")
+        output = output.model_copy(update={name: getattr(output, name) + "\ud800"})
+    return output

@@ -6,12 +6,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, TypeVar
+from typing import Awaitable, Callable, Sequence, TypeVar
 
-import asyncpg
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
-
-from projections.outages import postgres_gone
+from projections.outages import KAFKA, POSTGRES, out_of_reach
 
 log = logging.getLogger("planperfect.outage")
 
@@ -19,15 +16,13 @@ T = TypeVar("T")
 
 
 def kafka_unreachable(exc: BaseException) -> bool:
-    """The broker cannot be reached or answered "try again" (not a request it refuses for good)."""
-    return isinstance(exc, (KafkaConnectionError, KafkaTimeoutError, OSError)) or (
-        isinstance(exc, KafkaError) and exc.retriable)
+    """Of a call to Kafka: the broker cannot be reached or answered "try again" (not a request it refuses for good)."""
+    return out_of_reach(exc, sockets=KAFKA, waiting=True) == KAFKA
 
 
 def database_unreachable(exc: BaseException) -> bool:
-    return isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
-                            asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.TooManyConnectionsError,
-                            asyncpg.InterfaceError)) or postgres_gone(exc)
+    """Of a call to PostgreSQL: the server or our connection to it is gone, or not there yet."""
+    return out_of_reach(exc, sockets=POSTGRES, waiting=True) == POSTGRES
 
 
 @dataclass
@@ -59,16 +54,23 @@ class Outage:
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
         """`fn()` until it succeeds; an error that is not this dependency being away is raised at once."""
-        delay = self.initial
-        while True:
-            try:
-                result = await fn()
-            except Exception as exc:
-                if not self.unreachable(exc):
-                    raise
-                self.failed(exc)
-                await asyncio.sleep(delay)  # backoff before the next try, not synchronisation
-                delay = min(self.cap, delay * 2)
-                continue
-            self.succeeded()
-            return result
+        result = await through((self,), fn)
+        self.succeeded()
+        return result
+
+
+async def through(outages: Sequence[Outage], fn: Callable[[], Awaitable[T]]) -> T:
+    """`fn()` again while it fails because one of `outages` is away (counted and logged on that one), until it
+    succeeds; any other error is raised at once. A success says nothing of dependencies `fn` may not have called:
+    which one is back is told by its own calls (`Outage.call`)."""
+    delay = min(o.initial for o in outages)
+    while True:
+        try:
+            return await fn()
+        except Exception as exc:
+            outage = next((o for o in outages if o.unreachable(exc)), None)
+            if outage is None:
+                raise
+            outage.failed(exc)
+            await asyncio.sleep(delay)  # backoff before the next try, not synchronisation
+            delay = min(outage.cap, delay * 2)

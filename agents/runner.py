@@ -19,7 +19,7 @@ from agents.progress import Guard, JobState, Location, Progress, already_done
 from agents.providers.base import ContentProvider
 from streams.codec import DecodeError, decode_command, decode_control, decode_event, encode, key_for
 from streams.commands import CancelJob, DelayStage, RedriveJob, RequestStage
-from streams.deadletters import DeadLettered
+from streams.deadletters import DeadLettered, Reason
 from streams.events import JobSubmitted, StageStarted
 from streams.topics import Topics
 from streams.usage import StageUsage
@@ -84,7 +84,7 @@ class Emitter:
     async def undecodable(self, exc: DecodeError, topic: str, partition: int, offset: int) -> None:
         """Keep the bytes whole on the dead-letter topic; the partition flows on."""
         log.error("undecodable message on %s[%d]@%d: %s", topic, partition, offset, exc.reason)
-        await self.dead_letter(DeadLettered.for_undecodable(topic, partition, offset, exc.reason, exc.raw, utc_now()))
+        await self.dead_letter(DeadLettered.kept_whole(topic, partition, offset, exc.reason, exc.raw, utc_now()))
 
 
 @dataclass
@@ -162,6 +162,21 @@ class StageRunner:
             self.active.discard(req.command_id)
             if not self.active:
                 self.idle.set()
+
+    async def unprocessable(self, raw: bytes, request: RequestStage | None, topic: str, partition: int, offset: int,
+                            error: BaseException) -> None:
+        """A message this worker failed on outside a stage's own logic (a bug, data a store refused), kept whole on
+        the dead-letter topic; when it carries a job on (`request`), the job is dead-lettered with it, for a redrive.
+        Returns once the letter is written and the job's guard durable (else it raises: the caller retries)."""
+        kept = DeadLettered.kept_whole(topic, partition, offset, f"{type(error).__name__}: {error}", raw, utc_now(),
+                                       reason=Reason.UNPROCESSABLE)
+        if request is None:
+            await self.emit.dead_letter(kept)
+            return
+        async with self.locks(request.job_id):
+            step = steps.unprocessable(request, await self.guard.get(request.job_id), kept, utc_now())
+            durable = await self._apply(request.job_id, step)
+        await durable
 
     async def _apply(self, job_id: UUID, step: steps.Step, before: Awaitable | None = None) -> Awaitable[None]:
         """Write a step, under the job's lock (the job was read under it): its settling state durably and `before`

@@ -120,6 +120,29 @@ def failed(req: RequestStage, begun: StageStarted, seq: int, error: StageError, 
     return Step(tuple(events), route=after, guard=Progress.waiting(target, state), settle=settle)
 
 
+def carries(p: Progress | None, req: RequestStage) -> bool:
+    """The job waits on `req` or runs it: nothing else moves the job on (a stale or duplicate request does not)."""
+    waiting = (JobState.QUEUED, JobState.DELAYED, JobState.RUNNING, JobState.SETTLING)
+    return p is None or p.state == JobState.NEW or (p.command_id == req.command_id and p.state in waiting)
+
+
+def unprocessable(req: RequestStage, p: Progress | None, kept: DeadLettered, now: datetime) -> Step:
+    """A message that carries the job on with `req`, which the worker failed on outside the stage's own logic: the
+    job is dead-lettered with it (after whatever it wrote, so a redrive continues from there), the letter keeping
+    the message whole (`kept`). A message the job no longer waits on is kept alone."""
+    if not carries(p, req):
+        return Step(dead_letter=kept)
+    ours = p is not None and p.command_id == req.command_id
+    seq = max(req.next_sequence, p.next_sequence if p is not None else 0)
+    attempts = p.attempt if ours and p.attempt else req.attempt
+    event, letter = transitions.dead_lettered(req, seq, attempts, f"{kept.reason}: {kept.error}", kept.error or "",
+                                              req.command_id, now, letter_id=kept.dead_letter_id)
+    letter = letter.model_copy(update=dict(reason=kept.reason, source_topic=kept.source_topic,
+                                           source_partition=kept.source_partition, source_offset=kept.source_offset,
+                                           raw_base64=kept.raw_base64))
+    return Step((event,), dead_letter=letter, guard=Progress.running(req, attempts).at(seq + 1, JobState.DEAD))
+
+
 def cancelled(req: RequestStage, begun: StageStarted | None, seq: int, now: datetime,
               settle: Progress | None = None, by: str | None = None) -> Step:
     """JobCancelled at `seq`, naming who asked (`by`), and the guard's cancelled state."""

@@ -161,9 +161,11 @@ def failed(
 
 
 def dead_lettered(
-    req: RequestStage, seq: int, attempts: int, reason: str, error: str, causation: UUID, now: datetime
+    req: RequestStage, seq: int, attempts: int, reason: str, error: str, causation: UUID, now: datetime,
+    letter_id: UUID | None = None,
 ) -> tuple[JobDeadLettered, DeadLettered]:
-    letter_id = command_id_for(req.job_id, f"dead-letter:{seq}")
+    """`letter_id`: when the letter keeps a message named by its place in the log (`DeadLettered.kept_whole`)."""
+    letter_id = letter_id or command_id_for(req.job_id, f"dead-letter:{seq}")
     event = JobDeadLettered(
         **_envelope(req.job_id, req.correlation_id, seq, now, causation),
         stage=req.stage, attempts=attempts, reason=reason, dead_letter_id=letter_id,

@@ -155,7 +155,7 @@ async def _run(config: WorkerConfig, provider: ContentProvider, stage_fn: StageF
 
     consumer: AIOKafkaConsumer = worker_consumer(config.bootstrap, config.topics.group("workers"), config.topics,
                                                  config.engine)
-    engine = Engine(consumer, config.topics, actors, config.engine, kafka, on_revoked=settle_guard)
+    engine = Engine(consumer, config.topics, actors, config.engine, kafka, database, on_revoked=settle_guard)
     runner.settled = engine.job_settled
     engine.subscribe()
     _collect_less()

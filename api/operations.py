@@ -87,7 +87,8 @@ async def redrive(request: web.Request) -> web.Response:
         raise ApiError(409, "not_redrivable", "this dead letter holds an event that could not be stored by the read "
                        "model (its error says why), not a stage request to run again; inspect raw_base64")
     if letter["original"] is None or letter["next_sequence"] is None:
-        raise ApiError(409, "not_redrivable", "this dead letter holds undecodable bytes, not a job; inspect raw_base64")
+        raise ApiError(409, "not_redrivable", f"this dead letter ({letter['reason']}) holds a message's bytes, not a "
+                       "job's stage request to run again; inspect raw_base64")
     request_model = RequestStage.model_validate(letter["original"])
     job_id = request_model.job_id
     async with request.app[POOL].acquire() as conn:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -11,7 +10,7 @@ import asyncpg
 from pydantic_core import PydanticSerializationError
 
 from projections.base import Record
-from streams.deadletters import DeadLettered, dead_letter_id_for
+from streams.deadletters import ERROR_CHARS, DeadLettered, Reason, dead_letter_id_for, storable
 
 # The event's data, not the database's state: PostgreSQL refused a value (class 22: a NUL in text, a lone
 # surrogate, a number out of range; class 23: a constraint; 54000: a value too big for an index row), or it
@@ -21,20 +20,6 @@ UNAPPLIABLE: tuple[type[BaseException], ...] = (
     asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, asyncpg.ProgramLimitExceededError, UnicodeError,
     PydanticSerializationError,
 )
-ERROR_CHARS = 500
-# A letter carries the event's bytes base64 (a third larger): cut them so that the letter itself always fits
-# in a Kafka message, or the projector would stop on publishing it.
-RAW_BYTES = 256 * 1024
-
-
-class Reason:
-    UNDECODABLE = "undecodable"
-    UNAPPLIABLE = "unappliable"
-
-
-def storable(text: str) -> str:
-    """`text` as PostgreSQL text can hold it: NUL and lone surrogates spelled out as escapes."""
-    return text.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -71,13 +56,5 @@ class Failure:
 
     def letter(self, now: datetime) -> DeadLettered:
         """The dead letter: the original bytes travel base64 (stored as bytea), never as text."""
-        raw, error = self.raw[:RAW_BYTES], self.error
-        if len(self.raw) > RAW_BYTES:
-            error = f"{error} (the letter keeps the first {RAW_BYTES:,} of its {len(self.raw):,} bytes)"
-        if self.reason == Reason.UNDECODABLE:
-            return DeadLettered.for_undecodable(self.topic, self.partition, self.offset, error, raw, now)
-        return DeadLettered(
-            dead_letter_id=self.dead_letter_id, job_id=None, stage=None, reason=self.reason, error=error,
-            attempts=0, source_topic=self.topic, source_partition=self.partition, source_offset=self.offset,
-            raw_base64=base64.b64encode(raw).decode(), dead_lettered_at=now,
-        )
+        return DeadLettered.kept_whole(self.topic, self.partition, self.offset, self.error, self.raw, now,
+                                       reason=self.reason)

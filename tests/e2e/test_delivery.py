@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime
 
 
@@ -205,3 +206,43 @@ async def test_poison_bytes_are_dead_lettered_and_the_stage_keeps_flowing(faulty
         letters = await eventually(poison_letter, timeout=30, what="poison dead-lettered")
         shown = await get(http, f"{base}/v1/dlq/{letters[0]['dead_letter_id']}")
     assert base64.b64decode(shown["raw_base64"]) == b"\x00\x01 not a request"
+
+
+async def test_a_request_the_worker_fails_on_outside_its_stage_dead_letters_its_job_and_the_partition_flows_on(
+        faulty_system):
+    # The stage succeeds, but its output holds a lone surrogate (a model cut off mid-character), so its outcome cannot
+    # be encoded: the error is the worker's own, after the stage's logic, where nothing retries or dead-letters it.
+    base = faulty_system.base_url
+    async with faulty_system.http() as http:
+        job_id = await submit(http, base, job("Cut off mid-character [fault:research:unencodable:1]"))
+        dead = await wait_status(http, base, job_id, statuses=("dead_lettered",), system=faulty_system)
+        assert dead["last_error"].startswith("unprocessable: PydanticSerializationError"), dead["last_error"]
+
+        async def letter():
+            return (await get(http, f"{base}/v1/dlq?job_id={job_id}"))["dead_letters"]
+
+        (listed,) = await eventually(letter, timeout=30, what="dead letter projected")
+        shown = await get(http, f"{base}/v1/dlq/{listed['dead_letter_id']}")
+        assert shown["reason"] == "unprocessable" and shown["status"] == "dead" and shown["stage"] == "research"
+        assert ".stage.research." in shown["source_topic"] and shown["source_offset"] is not None
+        kept = json.loads(base64.b64decode(shown["raw_base64"]))  # the request, byte for byte as it was on its topic
+        assert kept["type"] == "RequestStage" and kept["job_id"] == job_id and shown["original"]["job_id"] == job_id
+
+        # The redriven request goes to the same partition (same job key), after the one dead-lettered: it runs.
+        async with http.post(f"{base}/v1/dlq/{listed['dead_letter_id']}/redrive") as resp:
+            assert resp.status == 202, await resp.text()
+        done = await wait_status(http, base, job_id, statuses=("completed",), system=faulty_system)
+        research = next(s for s in done["stages"] if s["stage"] == "research")
+        assert research["attempts"] == 2 and research["status"] == "completed"
+        events = await events_of(http, base, job_id)
+
+        async def committed_past_both():  # the dead-lettered request and the redriven one after it
+            queues = (await get(http, f"{base}/v1/queues"))["queues"]
+            at = next(p["committed"] for q in queues if q["topic"] == shown["source_topic"] and q["kind"] == "stage"
+                      for p in q["partitions"] if p["partition"] == shown["source_partition"])
+            return at is not None and at > shown["source_offset"] + 1
+
+        await eventually(committed_past_both, timeout=30, what="the partition's offset committed past both")
+    assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
+    assert [e["type"] for e in events][:5] == ["JobSubmitted", "StageStarted", "JobDeadLettered", "JobRedriven",
+                                               "StageStarted"]

@@ -2,7 +2,13 @@
 
 import asyncpg
 import pytest
-from aiokafka.errors import KafkaConnectionError, RequestTimedOutError, UnknownTopicOrPartitionError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    LeaderNotAvailableError,
+    RecordTooLargeError,
+    RequestTimedOutError,
+    UnknownTopicOrPartitionError,
+)
 
 from planperfect.reachability import Unreachable, classify
 from planperfect.settings import Settings
@@ -65,3 +71,32 @@ def test_the_projector_and_the_cli_name_the_service_its_address_and_why():
     group = ExceptionGroup("tasks", [ValueError("a bug"), KafkaConnectionError("Connection refused")])
     assert classify(group, settings).service == "Kafka"
     assert classify(ValueError("a bug"), settings) is None
+
+
+@pytest.mark.parametrize(("exc", "reported", "waited"), [
+    # the broker's "try again": the API and the CLI say what it answered, the worker waits for the partition
+    (UnknownTopicOrPartitionError(), None, KAFKA),
+    (LeaderNotAvailableError(), None, KAFKA),
+    (RecordTooLargeError(), None, None),  # refused for good: the worker dead-letters what carried it
+    # asyncpg's plain word for a connection it cannot use now; its subclasses are about what we sent
+    (asyncpg.InterfaceError("cannot perform operation: another operation is in progress"), None, POSTGRES),
+    (asyncpg.exceptions.ClientConfigurationError("bad sslmode"), None, None),
+    (ValueError("a bug"), None, None),
+])
+def test_a_caller_that_waits_also_waits_on_what_may_be_an_outage(exc, reported, waited):
+    assert out_of_reach(exc) == reported
+    assert out_of_reach(exc, waiting=True) == waited
+
+
+def test_the_worker_blames_a_socket_error_on_the_service_it_called():
+    from agents.outage import database_unreachable, kafka_unreachable
+
+    refused = ConnectionRefusedError(111, "Connection refused")
+    assert kafka_unreachable(refused) and database_unreachable(refused)
+    through_kafka, through_asyncpg = raised_in("aiokafka.conn", refused), raised_in("asyncpg.pool", TimeoutError())
+    assert kafka_unreachable(through_kafka) and not database_unreachable(through_kafka)
+    assert database_unreachable(through_asyncpg) and not kafka_unreachable(through_asyncpg)
+    missing = UnknownTopicOrPartitionError()
+    assert kafka_unreachable(missing) and not database_unreachable(missing)
+    assert not kafka_unreachable(asyncpg.exceptions.AdminShutdownError("terminating connection"))
+    assert not kafka_unreachable(ValueError("a bug")) and not database_unreachable(ValueError("a bug"))
