@@ -253,7 +253,8 @@ class DeadLetter(_Body):
 
 
 class DeadLetterDetail(DeadLetter):
-    original: dict[str, Any] | None = Field(description="The message that failed, decoded; null when undecodable.")
+    original: dict[str, Any] | None = Field(description="The message that failed, decoded; null when only its bytes "
+                                           "were kept (see raw_base64).")
     raw_base64: str | None = Field(description="The bytes as they were on the log.")
 
 
