@@ -97,7 +97,10 @@ async def authenticate(request: web.Request, handler):
 
 def forbidden(request: web.Request, op: Operation, principal: Principal) -> ApiError | None:
     """Why `principal` may not call the route `op` declares (403), or None."""
-    if not principal.role.allows(op.access):
+    if not principal.role.allows(op.access, op.submits):
+        if op.submits and principal.role is Role.READER:
+            return ApiError(403, "forbidden", f"{request.method} {request.path} submits work; key {principal.key_id} "
+                            "is a reader, which only reads (use a submitter or operator key)")
         return ApiError(403, "forbidden", f"{request.method} {request.path} needs the {op.access.value} role; "
                         f"key {principal.key_id} is a {principal.role.value}")
     if not serves_tenant(op, principal):
@@ -120,7 +123,7 @@ def may_call(principal: Principal | None, method: str, path: str) -> bool:
         op = _UNDECLARED
     if op.access == PUBLIC:
         return True
-    return principal is not None and principal.role.allows(op.access) and serves_tenant(op, principal)
+    return principal is not None and principal.role.allows(op.access, op.submits) and serves_tenant(op, principal)
 
 
 def signed_in(request: web.Request) -> Principal | None:

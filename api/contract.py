@@ -68,6 +68,9 @@ class Operation:
     # The route confines a key bound to a tenant to that tenant's data (and a submitter to its own jobs); a route
     # without it refuses such keys (403 tenant_not_supported) rather than show them every tenant's.
     tenants: bool = False
+    # The route submits work (a job, a pacing user's data) or offers to: a reader key, which only reads, may not
+    # call it though its role ranks above the submitter's (api/principal.py).
+    submits: bool = False
     # Each key may call it at most PLANPERFECT_INTAKE_RATE_PER_KEY times a second (bursts of _BURST_PER_KEY); past
     # that, 429 with Retry-After. Set on the routes that submit work; they share the key's one bucket.
     rate_limited: bool = False
@@ -105,7 +108,7 @@ RATE_LIMITED = error("This key submitted more than its rate allows", **{
     "Retry-After": "Seconds until the key may submit again."})
 
 _INTAKE = Operation(
-    "Submit a content job", "jobs", access=Role.SUBMITTER, tenants=True, rate_limited=True, body=IntakeRequest, params=(IDEMPOTENCY_KEY,),
+    "Submit a content job", "jobs", access=Role.SUBMITTER, submits=True, tenants=True, rate_limited=True, body=IntakeRequest, params=(IDEMPOTENCY_KEY,),
     description="Writes JobSubmitted to the log and answers at once; the job then runs stage by stage.",
     responses={202: Reply("The job is on the log", r.JobAccepted, headers=LOCATION),
                200: Reply("Same Idempotency-Key as an earlier job: that job", r.JobAccepted, headers=LOCATION),
@@ -117,7 +120,7 @@ StageCompleted carries `output_ref` (`kind` and the `href` of GET /v1/jobs/{job_
 instead of the stage's output, unless `include_output=true`. Resume with the Last-Event-ID header."""
 
 def _page(summary: str, *params: Param, tenants: bool, missing: str | None = None, access: Access = Role.READER,
-          description: str = "") -> Operation:
+          description: str = "", submits: bool = False) -> Operation:
     """A monitor page: HTML for people. A bad parameter is the API's JSON error, or an HTML page for a browser.
     `tenants`: the page shows a key bound to a tenant that tenant's data only (else it refuses such a key, with an
     HTML page for a browser)."""
@@ -127,7 +130,7 @@ def _page(summary: str, *params: Param, tenants: bool, missing: str | None = Non
     if missing:
         responses[404] = error(missing)
     return Operation(summary, "monitor", params=params, responses=responses, access=access, tenants=tenants,
-                     description=description)
+                     description=description, submits=submits)
 
 
 def _filter(name: str, what: str) -> Param:
@@ -165,7 +168,7 @@ MONITOR_PAGES = {
         "Monitor: projection positions and lag", tenants=False,
         description="The read model's positions on the log and its rebuild runs belong to no tenant."),
     ("GET", "/monitor/submit"): _page(
-        "Monitor: a form to submit a job", access=Role.SUBMITTER, tenants=True,
+        "Monitor: a form to submit a job", access=Role.SUBMITTER, tenants=True, submits=True,
         description="The form sends POST /v1/jobs with the signed-in key: the job carries that key's tenant."),
     ("GET", "/monitor/sign-in"): _page(
         "Monitor: sign in with an API key", _filter("next", "The monitor page to go to once signed in."),
@@ -307,7 +310,7 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         "Queue depth per topic and consumer group", "operations", access=Role.READER,
         responses={200: Reply("Depths", r.Queues)}),
     ("POST", "/v1/pacing/schedules"): Operation(
-        "Create a pacing schedule", "pacing", access=Role.SUBMITTER, tenants=True, rate_limited=True, body=ScheduleCreate,
+        "Create a pacing schedule", "pacing", access=Role.SUBMITTER, submits=True, tenants=True, rate_limited=True, body=ScheduleCreate,
         params=(IDEMPOTENCY_KEY,),
         responses={202: Reply("The schedule is on the log", r.ScheduleAccepted, headers=LOCATION),
                    400: BAD_JSON, 409: USER_TAKEN, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID,
@@ -327,7 +330,7 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         responses={202: Reply("The deletion is on the log", r.ScheduleDeletion), 400: BAD_ID,
                    404: error("Unknown schedule"), 409: USER_TAKEN}),
     ("POST", "/v1/users/{user_id}/knowledge"): Operation(
-        "Add a knowledge document", "pacing", access=Role.SUBMITTER, tenants=True, rate_limited=True, body=KnowledgeCreate,
+        "Add a knowledge document", "pacing", access=Role.SUBMITTER, submits=True, tenants=True, rate_limited=True, body=KnowledgeCreate,
         params=(USER_ID_PATH, IDEMPOTENCY_KEY),
         responses={202: Reply("The document is on the log", r.DocumentAccepted), 400: BAD_JSON, 409: USER_TAKEN,
                    413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED}),
@@ -335,7 +338,7 @@ CONTRACT: dict[tuple[str, str], Operation] = {
         "List a user's knowledge documents, newest first", "pacing", access=Role.READER, tenants=True, params=(USER_ID_PATH, limit(100, 1000)),
         responses={200: Reply("Documents", r.Documents), 400: BAD_ID}),
     ("POST", "/v1/users/{user_id}/meetings"): Operation(
-        "Add meeting notes or a transcript", "pacing", access=Role.SUBMITTER, tenants=True, rate_limited=True, body=MeetingCreate,
+        "Add meeting notes or a transcript", "pacing", access=Role.SUBMITTER, submits=True, tenants=True, rate_limited=True, body=MeetingCreate,
         params=(USER_ID_PATH, IDEMPOTENCY_KEY),
         responses={202: Reply("The meeting is on the log", r.MeetingAccepted), 400: BAD_JSON, 409: USER_TAKEN,
                    413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED}),

@@ -146,7 +146,8 @@ def _operation(method: str, path: str, op: Operation, schemas: _Schemas) -> dict
                  if op.tenants else "Refused to a key bound to a tenant (403 tenant_not_supported): what it shows "
                                     "is the whole deployment's, not one tenant's.")
         out["description"] = ((op.description + "\n\n" if op.description else "")
-                              + f"Needs a key with the {role} role or above. {scope}")
+                              + f"Needs a key with the {role} role or above"
+                              + (" (not a reader: it only reads). " if op.submits else ". ") + scope)
         out["x-required-role"] = role
         out["x-tenant-scoped"] = op.tenants
     if op.params:

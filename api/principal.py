@@ -9,19 +9,22 @@ from aiohttp import web
 
 
 class Role(str, Enum):
-    """Roles are ordered: each may do everything the ones before it may (admin > operator > reader > submitter)."""
+    """Roles are ordered: each may do everything the ones before it may (admin > operator > reader > submitter),
+    except that a reader only reads: it submits no work (a key given to a dashboard or to Prometheus cannot spend
+    model money nor write a user's knowledge)."""
 
     SUBMITTER = "submitter"  # intake; reads its own jobs
-    READER = "reader"        # reads everything (within its tenant)
-    OPERATOR = "operator"    # cancel, redrive, rebuild, pacing triggers
+    READER = "reader"        # reads everything (within its tenant), writes nothing
+    OPERATOR = "operator"    # cancel, redrive, rebuild, pacing triggers; submits too
     ADMIN = "admin"          # key management
 
     @property
     def rank(self) -> int:
         return list(Role).index(self)
 
-    def allows(self, needed: "Role") -> bool:
-        return self.rank >= needed.rank
+    def allows(self, needed: "Role", submits: bool = False) -> bool:
+        """Whether this role may call a route that needs `needed`; `submits`: the route submits work."""
+        return self.rank >= needed.rank and not (submits and self is Role.READER)
 
 
 @dataclass(frozen=True)

@@ -127,8 +127,9 @@ async def test_each_key_sees_its_tenant_and_a_submitter_its_own(infra, database,
             for url in (f"/monitor/jobs/{job}", f"/monitor/jobs/{job}/panel"):
                 resp = await call(who, "GET", url, headers=HTML)
                 assert resp.status == status, (who, url, resp.status)
-        assert await nav(call, "acme reader") == MONITOR_NAV - {"/monitor/projections"}
-        assert await nav(call, "unbound reader") == MONITOR_NAV
+        # a reader only reads: no submit form; a bound key no deployment-wide page
+        assert await nav(call, "acme reader") == MONITOR_NAV - {"/monitor/projections", "/monitor/submit"}
+        assert await nav(call, "unbound reader") == MONITOR_NAV - {"/monitor/submit"}
         assert await nav(call, "acme submitter", "/monitor/submit") == {"/monitor/submit", "/docs"}
 
         # routes that show the whole deployment refuse a bound key; a person gets a page saying so
