@@ -100,7 +100,8 @@ GENERATION_STATUS = Literal["pending", "running", "retrying", "completed", "dead
 
 BAD_ID = error("A malformed id or parameter (named in `field`)")
 BAD_JSON = error("Malformed JSON or header")
-USER_TAKEN = error("The user_id belongs to another tenant (user ids are one namespace across tenants)")
+USER_TAKEN = error("The user_id belongs to another tenant (user ids are one namespace across tenants), or to a tenant "
+                   "while the key is bound to none and is below operator")
 NOT_JSON = error("Content-Type is not application/json")
 TOO_LARGE = error("Body larger than the configured maximum")
 INVALID = error("A field is invalid: `field` names it, `details` lists every problem")

@@ -13,7 +13,7 @@ from api.bodies import read_model
 from api.errors import ApiError, unavailable
 from api.pacing_requests import KnowledgeCreate, MeetingCreate, ScheduleCreate, SchedulePatch, TriggerRequest
 from api.params import idempotency_key_param, limit_param, user_id_param, uuid_param
-from api.principal import principal_of
+from api.principal import Role, principal_of
 from api.publish import publish
 from api.state import CONFIG, POOL, READS
 from projections import pacing_queries as q
@@ -59,10 +59,10 @@ async def _publish(request: web.Request, event) -> None:
     await publish(request.app, request.app[CONFIG].topics.pacing_events, encode(event), pacing_key(event.user_id))
 
 
-def _fact(user_id: str, subject: UUID, tenant: str | None) -> dict:
-    """Envelope fields of a pacing event; a retry of the same request writes the same event id."""
+def _fact(request: web.Request, user_id: str, subject: UUID, tenant: str | None) -> dict:
+    """Envelope fields of a pacing event, with who wrote it; a retry of the same request writes the same event id."""
     return dict(event_id=uuid5(subject, "created"), user_id=user_id, occurred_at=datetime.now(timezone.utc),
-                correlation_id=subject, tenant=tenant)
+                correlation_id=subject, tenant=tenant, by=principal_of(request).actor)
 
 
 def _tenant(request: web.Request) -> str | None:
@@ -74,11 +74,15 @@ async def _user_tenant(request: web.Request, user_id: str) -> str | None:
     """The tenant a write for `user_id` is stamped with. A user id names one user across the deployment (its
     partition, its one analysis a day, its context as the agents read it), so it belongs to one tenant: a key
     bound to a tenant writes for its tenant's users and new ones, and is refused (409) a user id another tenant
-    (or no tenant) holds; a key bound to none writes for the user's own tenant."""
+    (or no tenant) holds. A key bound to none writes for users of no tenant, and, from operator up, for a tenant's
+    user too, stamped with the user's tenant (an operator's fix never detaches data from its tenant); below
+    operator it is refused a tenant's user as a key of another tenant is: a deployment-wide intake key must not
+    plant documents or schedules in a tenant's user, which that tenant would take for its own."""
     async with request.app[POOL].acquire() as conn:
         owners = await q.user_tenants(conn, user_id)
-    caller = principal_of(request).tenant
-    if caller is None:
+    principal = principal_of(request)
+    caller = principal.tenant
+    if caller is None and principal.role.allows(Role.OPERATOR):
         return next(iter(owners)) if len(owners) == 1 else None
     if owners - {caller}:
         raise ApiError(409, "user_id_taken", f"user_id {user_id} belongs to another tenant; choose another id",
@@ -118,9 +122,11 @@ async def create_schedule(request: web.Request) -> web.Response:
     req = await read_model(request, ScheduleCreate)
     schedule_id = _idempotent_id(request, "schedule", req.user_id)
     tenant = await _user_tenant(request, req.user_id)
-    event = ScheduleCreated(**_fact(req.user_id, schedule_id, tenant), schedule_id=schedule_id, **req.model_dump(exclude={"user_id"}))
+    event = ScheduleCreated(**_fact(request, req.user_id, schedule_id, tenant), schedule_id=schedule_id,
+                            **req.model_dump(exclude={"user_id"}))
     await _publish(request, event)
-    view = {"schedule_id": str(schedule_id), **req.model_dump(mode="json"), "created_at": event.occurred_at.isoformat()}
+    view = {"schedule_id": str(schedule_id), **req.model_dump(mode="json"), "created_at": event.occurred_at.isoformat(),
+            "created_by": event.by}
     return web.json_response({"status": "accepted", "schedule": view}, status=202,
                              headers={"Location": f"/v1/pacing/schedules/{schedule_id}"})
 
@@ -148,9 +154,11 @@ async def patch_schedule(request: web.Request) -> web.Response:
     changes = req.model_dump(exclude_unset=True)
     event = ScheduleUpdated(event_id=uuid4(), user_id=current["user_id"], occurred_at=datetime.now(timezone.utc),
                             correlation_id=schedule_id, schedule_id=schedule_id,
-                            tenant=await _user_tenant(request, current["user_id"]), **changes)
+                            tenant=await _user_tenant(request, current["user_id"]), by=principal_of(request).actor,
+                            **changes)
     await _publish(request, event)
-    view = current | req.model_dump(mode="json", exclude_unset=True) | {"updated_at": event.occurred_at.isoformat()}
+    view = current | req.model_dump(mode="json", exclude_unset=True) | {"updated_at": event.occurred_at.isoformat(),
+                                                                        "updated_by": event.by}
     return web.json_response({"status": "accepted", "schedule": view}, status=202)
 
 
@@ -161,7 +169,8 @@ async def delete_schedule(request: web.Request) -> web.Response:
     await _publish(request, ScheduleDeleted(event_id=uuid5(schedule_id, "deleted"), user_id=current["user_id"],
                                             occurred_at=datetime.now(timezone.utc), correlation_id=schedule_id,
                                             schedule_id=schedule_id,
-                                            tenant=await _user_tenant(request, current["user_id"])))
+                                            tenant=await _user_tenant(request, current["user_id"]),
+                                            by=principal_of(request).actor))
     return web.json_response({"status": "accepted", "schedule_id": str(schedule_id), "deleted": True}, status=202)
 
 
@@ -174,8 +183,8 @@ async def add_knowledge(request: web.Request) -> web.Response:
     req = await read_model(request, KnowledgeCreate)
     document_id = _idempotent_id(request, "knowledge", user_id)
     tenant = await _user_tenant(request, user_id)
-    await _publish(request, KnowledgeDocumentAdded(**_fact(user_id, document_id, tenant), document_id=document_id,
-                                                   **req.model_dump()))
+    await _publish(request, KnowledgeDocumentAdded(**_fact(request, user_id, document_id, tenant),
+                                                   document_id=document_id, **req.model_dump()))
     return web.json_response({"status": "accepted", "document_id": str(document_id), "user_id": user_id,
                               "chars": len(req.body)}, status=202)
 
@@ -195,7 +204,8 @@ async def add_meeting(request: web.Request) -> web.Response:
     req = await read_model(request, MeetingCreate)
     meeting_id = _idempotent_id(request, "meeting", user_id)
     tenant = await _user_tenant(request, user_id)
-    await _publish(request, MeetingNotesAdded(**_fact(user_id, meeting_id, tenant), meeting_id=meeting_id, **req.model_dump()))
+    await _publish(request, MeetingNotesAdded(**_fact(request, user_id, meeting_id, tenant), meeting_id=meeting_id,
+                                              **req.model_dump()))
     return web.json_response({"status": "accepted", "meeting_id": str(meeting_id), "user_id": user_id,
                               "chars": len(req.notes)}, status=202)
 

@@ -308,12 +308,16 @@ class Schedule(_Body):
     active: bool
     created_at: datetime
     updated_at: datetime
+    created_by: str | None = Field(description="The API key that created it, `key:<id> (<name>)` (null for a schedule "
+                                               "written before who wrote it was recorded).")
+    updated_by: str | None = Field(description="The API key of its last change (its creator until it is changed).")
 
 
 class AcceptedSchedule(Schedule):
-    """The schedule as it will read once projected (a new one has no `updated_at` yet)."""
+    """The schedule as it will read once projected (a new one has no `updated_at` or `updated_by` yet)."""
 
     updated_at: datetime | None = None
+    updated_by: str | None = None
 
 
 class ScheduleAccepted(_Body):
@@ -346,6 +350,8 @@ class Document(_Body):
     char_count: int
     chunk_count: int
     created_at: datetime
+    added_by: str | None = Field(description="The API key that added it, `key:<id> (<name>)` (null for a document "
+                                             "added before who wrote it was recorded).")
 
 
 class Documents(_Body):
@@ -369,6 +375,8 @@ class Meeting(_Body):
     char_count: int
     chunk_count: int
     created_at: datetime
+    added_by: str | None = Field(description="The API key that added it, `key:<id> (<name>)` (null for a meeting "
+                                             "added before who wrote it was recorded).")
 
 
 class Meetings(_Body):
@@ -406,6 +414,8 @@ class Analysis(_Body):
     completed_at: datetime | None
     failed_at: datetime | None
     updated_at: datetime
+    submitted_by: str | None = Field(description="The id of the API key that triggered it (`POST /v1/pacing/trigger`); "
+                                                 "null for the scheduler's analyses.")
 
 
 class Analyses(_Body):

@@ -16,8 +16,9 @@ from streams.topics import JOB_EVENTS
 
 REQUESTED = """
 INSERT INTO pacing_context_analysis (analysis_id, user_id, local_date, slot, trigger, schedule_id, time_zone,
-                                     content_types, window_days, status, last_sequence, requested_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11, $11)
+                                     content_types, window_days, status, last_sequence, requested_at, updated_at,
+                                     submitted_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11, $11, $12)
 ON CONFLICT DO NOTHING
 """
 
@@ -75,7 +76,8 @@ class PacingAnalysesProjection:
                 b = e.brief
                 assert isinstance(b, PacingBrief)
                 requested.append((e.job_id, b.user_id, b.local_date, b.slot, b.trigger, b.schedule_id, b.time_zone,
-                                  [t.value for t in b.content_types], b.window_days, e.sequence, e.occurred_at))
+                                  [t.value for t in b.content_types], b.window_days, e.sequence, e.occurred_at,
+                                  e.submitted_by))
             else:
                 transitions.append(_transition(e))
         if requested:

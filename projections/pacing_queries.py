@@ -15,6 +15,9 @@ from streams.pacing_payloads import ContextChunk, ContextSource, PacingSchedule,
 
 SCHEDULE_COLUMNS = """schedule_id, user_id, time_zone, local_times, days_of_week, content_types, window_days, active,
     created_at, updated_at"""
+# Who created and last changed a schedule (`key:<id> (<name>)`; null before migration 0016): the API shows them, the
+# scheduler's PacingSchedule does not need them.
+SCHEDULE_ACTORS = "created_by, updated_by"
 CHUNK_COLUMNS = "chunk_id, source, source_id, source_title, heading, body, source_date"
 
 RECENT_CHUNKS = f"""
@@ -117,7 +120,7 @@ async def user_tenants(conn: asyncpg.Connection, user_id: str) -> set[str | None
 
 async def get_schedule(conn: asyncpg.Connection, schedule_id: UUID, tenant: str | None = None) -> dict[str, Any] | None:
     return _row(await conn.fetchrow(
-        f"""SELECT {SCHEDULE_COLUMNS} FROM pacing_schedules
+        f"""SELECT {SCHEDULE_COLUMNS}, {SCHEDULE_ACTORS} FROM pacing_schedules
              WHERE schedule_id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR tenant = $2)""",
         schedule_id, tenant))
 
@@ -125,7 +128,7 @@ async def get_schedule(conn: asyncpg.Connection, schedule_id: UUID, tenant: str 
 async def list_schedules(conn: asyncpg.Connection, *, user_id: str | None, limit: int,
                          tenant: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        f"""SELECT {SCHEDULE_COLUMNS} FROM pacing_schedules
+        f"""SELECT {SCHEDULE_COLUMNS}, {SCHEDULE_ACTORS} FROM pacing_schedules
              WHERE deleted_at IS NULL AND ($1::text IS NULL OR user_id = $1) AND ($3::text IS NULL OR tenant = $3)
              ORDER BY created_at, schedule_id LIMIT $2""",
         user_id, limit, tenant,
@@ -136,7 +139,7 @@ async def list_schedules(conn: asyncpg.Connection, *, user_id: str | None, limit
 async def list_documents(conn: asyncpg.Connection, user_id: str, limit: int,
                          tenant: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        """SELECT document_id, user_id, title, format, char_count, chunk_count, created_at
+        """SELECT document_id, user_id, title, format, char_count, chunk_count, created_at, added_by
              FROM pacing_knowledge_documents WHERE user_id = $1 AND ($3::text IS NULL OR tenant = $3)
             ORDER BY created_at DESC, document_id LIMIT $2""",
         user_id, limit, tenant,
@@ -147,7 +150,8 @@ async def list_documents(conn: asyncpg.Connection, user_id: str, limit: int,
 async def list_meetings(conn: asyncpg.Connection, user_id: str, limit: int,
                         tenant: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        """SELECT meeting_id, user_id, title, held_on, participants, kind, char_count, chunk_count, created_at
+        """SELECT meeting_id, user_id, title, held_on, participants, kind, char_count, chunk_count, created_at,
+                  added_by
              FROM pacing_meetings WHERE user_id = $1 AND ($3::text IS NULL OR tenant = $3)
             ORDER BY held_on DESC, meeting_id LIMIT $2""",
         user_id, limit, tenant,
@@ -157,7 +161,7 @@ async def list_meetings(conn: asyncpg.Connection, user_id: str, limit: int,
 
 ANALYSIS_COLUMNS = """analysis_id, user_id, local_date, slot, trigger, schedule_id, time_zone, content_types,
     window_days, status, outcome, knowledge_context, meeting_context, topics, content_suggestions, attempts, error,
-    requested_at, started_at, completed_at, failed_at, updated_at"""
+    requested_at, started_at, completed_at, failed_at, updated_at, submitted_by"""
 
 
 def _analysis(r: asyncpg.Record) -> dict[str, Any]:

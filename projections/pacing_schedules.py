@@ -10,8 +10,9 @@ from streams.topics import PACING_EVENTS
 
 CREATED = """
 INSERT INTO pacing_schedules (schedule_id, user_id, time_zone, local_times, days_of_week, content_types, window_days,
-                              active, created_at, updated_at, last_offset, tenant)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)
+                              active, created_at, updated_at, last_offset, tenant, created_by,
+                              updated_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $12)
 ON CONFLICT DO NOTHING
 """
 
@@ -27,6 +28,7 @@ UPDATE pacing_schedules SET
     active = CASE WHEN $3 = 'ScheduleDeleted' THEN false ELSE COALESCE($9, active) END,
     deleted_at = CASE WHEN $3 = 'ScheduleDeleted' THEN $10 ELSE deleted_at END,
     updated_at = $10,
+    updated_by = $12,
     last_offset = $11
 WHERE schedule_id = $1 AND user_id = $2 AND deleted_at IS NULL AND last_offset < $11
 """
@@ -47,15 +49,15 @@ class PacingSchedulesProjection:
             if isinstance(e, ScheduleCreated):
                 created.append((e.schedule_id, e.user_id, e.time_zone, e.local_times, [d.value for d in e.days_of_week],
                                 [t.value for t in e.content_types], e.window_days, e.active, e.occurred_at, r.offset,
-                                e.tenant))
+                                e.tenant, e.by))
             elif isinstance(e, ScheduleUpdated):
                 changed.append((e.schedule_id, e.user_id, e.type, e.time_zone, e.local_times,
                                 [d.value for d in e.days_of_week] if e.days_of_week else None,
                                 [t.value for t in e.content_types] if e.content_types else None,
-                                e.window_days, e.active, e.occurred_at, r.offset))
+                                e.window_days, e.active, e.occurred_at, r.offset, e.by))
             else:
                 changed.append((e.schedule_id, e.user_id, e.type, None, None, None, None, None, None,
-                                e.occurred_at, r.offset))
+                                e.occurred_at, r.offset, e.by))
         if created:
             await conn.executemany(CREATED, created)
         if changed:

@@ -35,6 +35,9 @@ class PacingFact(Message):
     # Whose user it is (additive: older events have none): the writing API key's tenant, or the user's tenant
     # when a key bound to no tenant wrote it. A user belongs to one tenant (api/pacing.py refuses the others).
     tenant: str | None = None
+    # Who wrote it (additive: older events have none): the API key, `key:<id> (<name>)`, as JobCancelled.by records
+    # an operator's cancel; so a tenant can tell a document or schedule another key added from its own.
+    by: str | None = None
 
 
 class ScheduleCreated(PacingFact):

@@ -100,7 +100,8 @@ async def test_a_schedule_read_after_its_change_or_deletion_is_never_the_stale_o
         resp = await client.get(schedule)
         assert resp.status == 503 and (await resp.json())["error"]["code"] == "read_model_behind", await resp.text()
         await _project(infra, database, topics)
-        assert (await (await client.get(schedule)).json())["window_days"] == 3
+        changed = await (await client.get(schedule)).json()
+        assert changed["window_days"] == 3 and changed["updated_by"] == f"key:{client.key.split('_')[1]} (test operator)"
 
         assert (await client.delete(schedule)).status == 202
         for method, body in (("GET", None), ("PATCH", {"active": False}), ("DELETE", None)):

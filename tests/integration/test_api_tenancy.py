@@ -215,10 +215,11 @@ async def _a_chunk_of(database: str, user_id: str) -> str:
 
 async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, database, prefix):
     names = ("acme submitter", "acme reader", "acme operator", "globex submitter", "globex reader",
-             "unbound reader", "unbound operator")
-    roles = ("submitter", "reader", "operator", "submitter", "reader", "reader", "operator")
-    tenants = ("acme", "acme", "acme", "globex", "globex", None, None)
+             "unbound submitter", "unbound reader", "unbound operator")
+    roles = ("submitter", "reader", "operator", "submitter", "reader", "submitter", "reader", "operator")
+    tenants = ("acme", "acme", "acme", "globex", "globex", None, None, None)
     keys = {n: await make_key(infra, database, prefix, r, tenant=t, name=n) for n, r, t in zip(names, roles, tenants)}
+    actor = {n: f"key:{k.split('_')[1]} ({n})" for n, k in keys.items()}  # who a fact says wrote it
     config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), read_your_writes_seconds=10)
     async with TestClient(TestServer(create_app(config))) as client:
         async def call(who: str, method: str, url: str, status: int, headers: dict | None = None,
@@ -234,12 +235,21 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
             await call(who, "POST", f"/v1/users/{user}/knowledge", 202, json={"title": f"{user}'s", "body": "Private."})
         await _project(infra, database, prefix)
 
-        # one namespace of user ids: another tenant's user is not written to, nor silently shared
-        for method, url, body in (("POST", "/v1/users/ada/knowledge", {"title": "Mine?", "body": "No."}),
-                                  ("POST", "/v1/pacing/schedules", {"user_id": "ada", "time_zone": "UTC"})):
-            refused = await call("globex submitter", method, url, 409, json=body)
-            assert refused["error"]["code"] == "user_id_taken" and refused["error"]["field"] == "user_id", refused
-        # a key bound to no tenant writes for the user's tenant: acme keeps seeing all of ada's documents
+        # one namespace of user ids: another tenant's user is not written to, nor silently shared; nor does a
+        # deployment-wide key below operator write into a tenant's user (acme would take its text for its own)
+        meeting = {"title": "Mine?", "held_on": "2026-03-01", "participants": ["x"], "notes": "No."}
+        for who in ("globex submitter", "unbound submitter", "unbound reader"):
+            for method, url, body in (("POST", "/v1/users/ada/knowledge", {"title": "Mine?", "body": "No."}),
+                                      ("POST", "/v1/users/ada/meetings", meeting),
+                                      ("POST", "/v1/pacing/schedules", {"user_id": "ada", "time_zone": "UTC"})):
+                if who == "unbound reader":  # a reader writes for no one
+                    refused = await call(who, method, url, 403, json=body)
+                    assert refused["error"]["code"] == "forbidden", refused
+                    continue
+                refused = await call(who, method, url, 409, json=body)
+                assert refused["error"]["code"] == "user_id_taken" and refused["error"]["field"] == "user_id", refused
+        # a key bound to no tenant, operator or more, writes for the user's tenant: acme keeps seeing all of ada's
+        # documents, and who wrote each
         await call("unbound operator", "POST", "/v1/users/ada/knowledge", 202, json={"title": "Ops", "body": "Note."})
         await _project(infra, database, prefix)
 
@@ -250,8 +260,11 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
         assert await users("globex reader") == {"bo"}
         assert await users("unbound reader") == {"ada", "bo"}
         documents = "/v1/users/ada/knowledge"
-        assert len((await call("acme reader", "GET", documents, 200))["documents"]) == 2
+        assert {(d["title"], d["added_by"]) for d in (await call("acme reader", "GET", documents, 200))["documents"]} \
+            == {("ada's", actor["acme submitter"]), ("Ops", actor["unbound operator"])}
         assert len((await call("unbound reader", "GET", documents, 200))["documents"]) == 2
+        assert [s["created_by"] for s in (await call("acme reader", "GET", "/v1/pacing/schedules", 200))["schedules"]] \
+            == [actor["acme submitter"]]
         assert (await call("globex reader", "GET", documents, 200))["documents"] == []  # as an unknown user's
         await call("globex reader", "GET", f"/v1/pacing/schedules/{schedules['ada']}", 404)
         await call("acme operator", "PATCH", f"/v1/pacing/schedules/{schedules['bo']}", 404, json={"window_days": 7})
@@ -264,7 +277,8 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
             == [analysis]
         assert (await call("globex reader", "GET", "/v1/pacing/analyses", 200))["analyses"] == []
         await call("globex reader", "GET", f"/v1/pacing/analyses/{analysis}", 404)
-        await call("unbound reader", "GET", f"/v1/pacing/analyses/{analysis}", 200)
+        triggered = await call("unbound reader", "GET", f"/v1/pacing/analyses/{analysis}", 200)
+        assert triggered["submitted_by"] == keys["acme operator"].split("_")[1]  # the key that asked for it
         await call("acme reader", "GET", f"/v1/jobs/{analysis}", 200)  # the trigger's job carries the tenant too
         await call("globex reader", "GET", f"/v1/jobs/{analysis}", 404)
 
@@ -317,3 +331,8 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
             await call(who, "GET", f"/monitor/dead-letters/{letter}", status, headers=HTML, json_body=False)
             await call(who, "GET", f"/v1/dlq/{letter}", status)
         await call("acme operator", "POST", f"/v1/dlq/{letter}/redrive", 404)
+
+        # a user of no tenant stays writable by keys bound to none, whatever their role
+        await call("unbound submitter", "POST", "/v1/users/nobody/knowledge", 202, json={"title": "T", "body": "B."})
+        await _project(infra, database, prefix)
+        await call("unbound submitter", "POST", "/v1/users/nobody/meetings", 202, json=meeting)

@@ -166,6 +166,7 @@ async def test_good_requests_are_written_once_to_the_pacing_topic(client, infra,
     assert schedule["days_of_week"] == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     assert schedule["content_types"] == ["linkedin_post", "blog_post", "newsletter", "social_post"]
     assert resp.headers["Location"] == f"/v1/pacing/schedules/{schedule['schedule_id']}"
+    assert schedule["created_by"] == f"key:{client.key.split('_')[1]} (test admin)"  # the fact's writer, as listed
     key = {"Idempotency-Key": "doc-1"}
     first = await (await client.post("/v1/users/maya/knowledge", json=DOC, headers=key)).json()
     again = await (await client.post("/v1/users/maya/knowledge", json=DOC, headers=key)).json()

@@ -71,13 +71,14 @@ async def context(infra, database, prefix):
     """Two users' schedules and context, projected."""
     s1, s2, s3 = (uuid.UUID(int=i) for i in (1, 2, 3))
     events = [
-        schedule_event("maya", s1),
+        schedule_event("maya", s1, by="key:a (maya's app)"),
         ScheduleUpdated(event_id=uuid.uuid4(), user_id="maya", occurred_at=NOW, correlation_id=s1, schedule_id=s1,
-                        local_times=["07:00"], active=False),
-        schedule_event("maya", s2),
-        ScheduleDeleted(event_id=uuid.uuid4(), user_id="maya", occurred_at=NOW, correlation_id=s2, schedule_id=s2),
+                        local_times=["07:00"], active=False, by="key:b (ops)"),
+        schedule_event("maya", s2, by="key:a (maya's app)"),
+        ScheduleDeleted(event_id=uuid.uuid4(), user_id="maya", occurred_at=NOW, correlation_id=s2, schedule_id=s2,
+                        by="key:c (cleanup)"),
         ScheduleUpdated(event_id=uuid.uuid4(), user_id="maya", occurred_at=NOW, correlation_id=s2, schedule_id=s2,
-                        active=True),  # after the deletion: changes nothing
+                        active=True, by="key:d (late)"),  # after the deletion: changes nothing
         schedule_event("omar", s3, time_zone="Asia/Kolkata"),
         *context_events("maya", TODAY, NOW),
         *context_events("omar", TODAY, NOW, docs=2, meetings=1),
@@ -97,6 +98,9 @@ async def test_schedules_fold_creations_patches_and_deletions(context, database)
         await conn.close()
     assert rows[1]["local_times"] == ["07:00"] and rows[1]["active"] is False and rows[1]["days_of_week"] == ["mon", "tue"]
     assert rows[2]["deleted_at"] is not None and rows[2]["active"] is False
+    # who created and last changed each: a deletion's writer too, and nobody for a fact that names none
+    assert [(rows[i]["created_by"], rows[i]["updated_by"]) for i in (1, 2, 3)] == [
+        ("key:a (maya's app)", "key:b (ops)"), ("key:a (maya's app)", "key:c (cleanup)"), (None, None)]
     active = await context.active_schedules()
     assert [(s.user_id, s.time_zone) for s in active] == [("omar", "Asia/Kolkata")]
 

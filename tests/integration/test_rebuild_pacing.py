@@ -44,6 +44,8 @@ TABLES = {
     "pacing_context_chunks": "chunk_id", "pacing_context_analysis": "analysis_id",
     "pacing_content_generation": "generation_id", "usage_jobs": "job_id", "usage_calls": "event_id, position",
 }
+# Who wrote maya's pacing facts (omar's carry nobody, as facts from before actors were recorded).
+WRITER, OPERATOR, TRIGGERED_BY = "key:3f9a1c0b7d2e (billing site)", "key:0a1b2c3d4e5f (ops)", "0a1b2c3d4e5f"
 POSITIONS = "SELECT projection, topic, partition, next_offset FROM projection_offsets ORDER BY 1, 2, 3"
 
 
@@ -109,6 +111,7 @@ async def healthy_log(infra, prefix: str) -> None:
     brief = PacingBrief(user_id="maya", local_date=TODAY, slot="09:00", trigger="schedule", time_zone="Europe/Berlin",
                         content_types=[ContentType.BLOG_POST, ContentType.SOCIAL_POST])
     written = [costed(e) for e in await pacing_job_log(brief, store, NOW)]  # a pacing user's usage too
+    written[0] = written[0].model_copy(update={"submitted_by": TRIGGERED_BY})  # an analysis the API triggered
     failing = await pacing_job_log(brief.model_copy(update={"local_date": date(2026, 3, 9)}), store, NOW,
                                    write_failures=2, max_attempts=2)
     redriven, letter = redriven_job(1)
@@ -116,10 +119,11 @@ async def healthy_log(infra, prefix: str) -> None:
                                                        *redriven], extra_raw=[b"\xff not an event"])
     await produce_letters(infra.bootstrap, topics.dead_letters, [letter])
     update = ScheduleUpdated(event_id=uuid.uuid4(), user_id="maya", occurred_at=NOW, correlation_id=uuid.uuid4(),
-                             schedule_id=schedule("maya", 0).schedule_id, local_times=["07:30"])
+                             schedule_id=schedule("maya", 0).schedule_id, local_times=["07:30"], by=OPERATOR)
     await produce_pacing(infra.bootstrap, topics.pacing_events, [
-        schedule("maya", 0), schedule("omar", 0), update,
-        *context_events("maya", TODAY, NOW, docs=3, meetings=2), *context_events("omar", TODAY, NOW, docs=1, meetings=1),
+        schedule("maya", 0).model_copy(update={"by": WRITER}), schedule("omar", 0), update,
+        *(e.model_copy(update={"by": WRITER}) for e in context_events("maya", TODAY, NOW, docs=3, meetings=2)),
+        *context_events("omar", TODAY, NOW, docs=1, meetings=1),
     ])
 
 
@@ -169,6 +173,12 @@ async def test_verify_and_rebuild_keep_every_pacing_row_and_the_live_positions(i
     assert "swapped in" in out
     assert await dump(database) == before  # not one row lost or changed, pacing tables included
     assert await positions(database) == stored  # the live projector resumes exactly where it was
+    actors = await sql(database, """SELECT user_id, added_by FROM pacing_knowledge_documents
+                                    UNION SELECT user_id, added_by FROM pacing_meetings
+                                    UNION SELECT user_id, created_by || ' / ' || updated_by FROM pacing_schedules""")
+    assert sorted(tuple(r) for r in actors) == [("maya", WRITER), ("maya", f"{WRITER} / {OPERATOR}"), ("omar", None)]
+    triggered = await sql(database, "SELECT local_date, submitted_by FROM pacing_context_analysis ORDER BY 1")
+    assert [tuple(r) for r in triggered] == [(date(2026, 3, 9), None), (TODAY, TRIGGERED_BY)]
 
 
 async def test_one_projection_alone_verifies_and_rebuilds_on_a_log_with_topics_it_does_not_read(infra, prefix, database):

@@ -18,7 +18,7 @@ from api.requests import IntakeRequest
 from streams.codec import DecodeError, decode_command, decode_event, encode
 from streams.deadletters import DeadLettered
 from streams.events import JobSubmitted, StageCompleted
-from streams.pacing_events import KnowledgeDocumentAdded, ScheduleCreated, decode_pacing_event
+from streams.pacing_events import KnowledgeDocumentAdded, ScheduleCreated, ScheduleDeleted, decode_pacing_event
 from streams.pacing_jobs import pacing_job_id, pacing_submitted
 from streams.pacing_payloads import (
     AnalysisOutcome, ContentType, ContextAnalysis, ContextSource, ContextSummary, PacingBrief, PacingSchedule,
@@ -174,6 +174,27 @@ def test_pacing_events_decode_and_garbage_does_not():
             decode_pacing_event(raw)
     with pytest.raises(ValidationError, match="IANA time zone"):
         created.model_validate({**created.model_dump(), "time_zone": "Mars/Olympus"})
+
+
+# A KnowledgeDocumentAdded exactly as the API wrote it before pacing facts carried their tenant and their writer.
+OLD_DOCUMENT = {
+    "type": "KnowledgeDocumentAdded", "schema_version": 1, "event_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "user_id": "maya", "occurred_at": "2026-01-05T09:00:00Z", "correlation_id": "8c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "causation_id": None, "document_id": "8c9e6679-7425-40de-944b-e07fc1f90ae7", "title": "Old notes", "format": "text",
+    "body": "Written before tenants.",
+}
+
+
+def test_pacing_facts_carry_who_wrote_them_and_older_ones_decode_without():
+    old = decode_pacing_event(json.dumps(OLD_DOCUMENT).encode())
+    assert isinstance(old, KnowledgeDocumentAdded) and old.tenant is None and old.by is None
+    actor = "key:3f9a1c0b7d2e (billing site)"
+    for event in (old.model_copy(update={"by": actor, "tenant": "acme"}),
+                  ScheduleDeleted(event_id=uuid.uuid4(), user_id="maya", occurred_at=NOW, correlation_id=uuid.uuid4(),
+                                  schedule_id=uuid.uuid4(), by=actor)):
+        back = decode_pacing_event(encode(event))
+        assert back == event and back.by == actor
+        assert json.loads(encode(event))["by"] == actor
 
 
 def test_the_catalogue_has_the_pacing_topics():
