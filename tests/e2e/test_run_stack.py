@@ -25,7 +25,7 @@ from tests.support import free_port, free_port_pair
 def stack_settings() -> Iterator[Settings]:
     """A local stack of the test's own (free ports, a temp data dir); whatever still runs is stopped at the end."""
     data = Path(tempfile.mkdtemp(prefix="planperfect-run-stack-"))
-    data.chmod(0o711)  # PostgreSQL runs as `nobody` when we are root: it must enter every directory above
+    data.chmod(0o711)  # as root PostgreSQL runs as an account of its own: it must enter every directory above
     settings = Settings(data_dir=data, kafka_port=free_port_pair(), postgres_port=free_port())
     try:
         yield settings
