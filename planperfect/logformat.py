@@ -1,18 +1,36 @@
-"""Log records as one JSON object a line, carrying the job, stage, attempt and event they concern."""
+"""Log records as one JSON object a line, carrying the job, stage, attempt and event they concern; no API key's secret."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime, timezone
 
 # Given per call through `extra=`: a log collector can then select one job's or one stage's lines.
 CONTEXT_FIELDS = ("job_id", "stage", "attempt", "event_id")
 
+# An API key (`pp_<12 hex>_<secret>`, api/keys.py), whole or cut short, anywhere in a line: aiohttp's parser quotes
+# the first 100 bytes of a header it rejects in its traceback. The id stays (it names the key in lists and logs).
+_API_KEY = re.compile(r"(pp_[0-9a-f]{12}_)[A-Za-z0-9_-]+")
+
+
+def redact_keys(text: str) -> str:
+    """`text` with every API key's secret replaced by `***`."""
+    return _API_KEY.sub(r"\1***", text)
+
+
+class PlainLines(logging.Formatter):
+    """The format given, for a terminal; no API key's secret, in the message or the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_keys(super().format(record))
+
 
 class JsonLines(logging.Formatter):
     """ts, level, logger, message, the context fields given, and the traceback if any; newlines escaped, so one
-    record is always one line, and non-ASCII kept as it is, so that a grep for a message's words still finds it."""
+    record is always one line, and non-ASCII kept as it is, so that a grep for a message's words still finds it.
+    No API key's secret, in any field (JSON escapes none of a key's characters, so the line is redacted whole)."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
@@ -28,4 +46,4 @@ class JsonLines(logging.Formatter):
             line["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(line, ensure_ascii=False)
+        return redact_keys(json.dumps(line, ensure_ascii=False))

@@ -1,13 +1,15 @@
-"""JSON log lines: one object a line, the context fields given through `extra=`, message words intact."""
+"""JSON log lines: one object a line, the context fields given through `extra=`, message words intact; no key's secret."""
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sys
 from uuid import UUID
 
-from planperfect.logformat import JsonLines
+from api.keys import KEY_PATTERN
+from planperfect.logformat import JsonLines, PlainLines
 
 JOB = UUID("00000000-0000-0000-0000-00000000000a")
 
@@ -42,3 +44,25 @@ def test_a_traceback_stays_on_one_line_and_message_words_stay_greppable():
     assert "\n" not in line
     assert 'back after 3 s' in line and "ünïcode" in line and "stalled:" in line
     assert "ValueError: bad\nvalue" in json.loads(line)["exc"]
+
+
+def _a_key() -> str:
+    key = f"pp_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+    assert KEY_PATTERN.fullmatch(key)  # the shape api/keys.py makes and accepts
+    return key
+
+
+def test_no_api_key_secret_in_a_line_or_its_traceback_only_the_key_id():
+    key, cut = _a_key(), _a_key()[:40]  # cut: a key quoted only in part, as a parser quotes 100 bytes of a header
+    try:
+        raise ValueError(f"Got more than 8190 bytes when reading: {(b'Bearer ' + key.encode() + b' aaaa')!r}")
+    except ValueError:
+        exc = sys.exc_info()
+    rec = record("header %s and cookie planperfect_key=%s;", key, cut, exc_info=exc, stage=key)
+    for formatter in (JsonLines(), PlainLines("%(levelname)s %(message)s %(stage)s")):
+        line = formatter.format(rec)
+        secret, cut_secret = key.split("_", 2)[2], cut.split("_", 2)[2]
+        assert secret not in line and cut_secret not in line, line
+        assert f"{key[:16]}*** aaaa" in line and f"header {key[:16]}*** and cookie planperfect_key={cut[:16]}***;" in line
+    parsed = json.loads(JsonLines().format(rec))
+    assert f"{key[:16]}***" in parsed["exc"] and parsed["stage"] == f"{key[:16]}***"
