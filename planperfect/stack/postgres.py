@@ -98,12 +98,12 @@ class PostgresCluster:
             _check_traversable(self.home, self._run_as)
         if not (self.data_dir / "PG_VERSION").is_file():
             self._initdb(echo)
-        elif self._run_as is not None:
-            _hand_over(self.data_dir, self._run_as, echo)
         elif "trust" in _hba_methods(self.data_dir / "pg_hba.conf"):
             raise StackError(f"postgres: the cluster in {self.data_dir} lets users in without a password (`trust`: it was "
                              "created before the local stack locked it down); stop the stack and remove "
                              f"{self._settings.data_dir.resolve()} to create a new one")
+        if self._run_as is not None:
+            _hand_over(self.data_dir, self._run_as, echo)
 
     def launch(self) -> None:
         """Start the postmaster detached; it records its own pid in `data/postmaster.pid`."""
