@@ -27,6 +27,26 @@ class PlainLines(logging.Formatter):
         return redact_keys(super().format(record))
 
 
+class UnparsedRequests(logging.Filter):
+    """For aiohttp's server logger. A request its parser rejects (a header line over 8190 bytes, a control
+    character) is logged at ERROR with a traceback quoting the line's first 100 bytes: an API key, another local
+    site's cookies. Instead: one WARNING line (the client's fault) naming the error, without a byte of what was sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from aiohttp.http import HttpProcessingError  # only the API process attaches it
+
+        self._parser_error = HttpProcessingError
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, self._parser_error):
+            record.msg, record.args = f"{record.getMessage()}: {type(exc).__name__}, answered {exc.code}", ()
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 class JsonLines(logging.Formatter):
     """ts, level, logger, message, the context fields given, and the traceback if any; newlines escaped, so one
     record is always one line, and non-ASCII kept as it is, so that a grep for a message's words still finds it.

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-from planperfect.logformat import JsonLines, PlainLines
+from planperfect.logformat import JsonLines, PlainLines, UnparsedRequests
 from planperfect.reachability import KAFKA, POSTGRES, Unreachable, check, classify
 from planperfect.resilience import EXIT_CONFIG, Backoff, Exit, OutageLog, RepeatedLines, RestartPolicy
 from planperfect.settings import Settings
@@ -206,6 +206,7 @@ def run_api(settings: Settings) -> None:
 
     from api.app import create_app
 
+    logging.getLogger("aiohttp.server").addFilter(UnparsedRequests())
     web.run_app(create_app(api_config(settings)), host=settings.api_host, port=settings.api_port, print=None)
 
 

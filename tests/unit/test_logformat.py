@@ -9,7 +9,9 @@ import sys
 from uuid import UUID
 
 from api.keys import KEY_PATTERN
-from planperfect.logformat import JsonLines, PlainLines
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
+
+from planperfect.logformat import JsonLines, PlainLines, UnparsedRequests
 
 JOB = UUID("00000000-0000-0000-0000-00000000000a")
 
@@ -66,3 +68,20 @@ def test_no_api_key_secret_in_a_line_or_its_traceback_only_the_key_id():
         assert f"{key[:16]}*** aaaa" in line and f"header {key[:16]}*** and cookie planperfect_key={cut[:16]}***;" in line
     parsed = json.loads(JsonLines().format(rec))
     assert f"{key[:16]}***" in parsed["exc"] and parsed["stage"] == f"{key[:16]}***"
+
+
+def test_a_request_the_parser_rejects_is_one_warning_without_a_byte_of_it():
+    key = _a_key()
+    for error in (LineTooLong(f"b'Bearer {key} aaaa...'", "8190"), BadHttpMessage(f"Invalid header value char: {key}")):
+        try:
+            raise error
+        except BadHttpMessage:
+            exc = sys.exc_info()
+        rec = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "Error handling request from %s",
+                                ("127.0.0.1",), exc)
+        assert UnparsedRequests().filter(rec)
+        parsed = json.loads(JsonLines().format(rec))
+        assert parsed == {"ts": parsed["ts"], "level": "WARNING", "logger": "aiohttp.server",
+                          "message": f"Error handling request from 127.0.0.1: {type(error).__name__}, answered 400"}
+    other = record("Error handling request from %s", "127.0.0.1", exc_info=(ValueError, ValueError("ours"), None))
+    assert UnparsedRequests().filter(other) and other.exc_info is not None  # a failure of ours keeps its traceback
