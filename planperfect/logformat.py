@@ -1,4 +1,4 @@
-"""Log records as one JSON object a line, carrying the job, stage, attempt and event they concern; no API key's secret."""
+"""Log records as one JSON object a line, with the job, stage, attempt and event they concern; no API key's secret."""
 
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ class LocalStack:
         """
         _refuse_event_loop_thread("up")
         with self._lock():
-            read_secrets(self._settings.data_dir)  # a lost or corrupt credentials file stops `up` before anything starts
+            read_secrets(self._settings.data_dir)  # lost or corrupt: `up` stops before starting anything
             # It holds the credentials, the admin key and the processes' logs: ours alone (as root, PostgreSQL's
             # account may pass through to its data, never list it).
             private_dir(self._settings.data_dir.resolve(), self._postgres.service_group(self._echo))
