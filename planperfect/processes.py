@@ -15,23 +15,23 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-from planperfect.logformat import JsonLines
+from planperfect.logformat import JsonLines, PlainLines, UnparsedRequests
 from planperfect.reachability import KAFKA, POSTGRES, Unreachable, check, classify
 from planperfect.resilience import EXIT_CONFIG, Backoff, Exit, OutageLog, RepeatedLines, RestartPolicy
 from planperfect.settings import Settings
+from planperfect.stack.process import open_private_log
+from planperfect.stack.secrets import private_dir
 
 log = logging.getLogger("planperfect")
 
 
 def configure_logging(level: str = "INFO", libraries: str = "WARNING") -> None:
-    """Our lines at `level`; the libraries' own (noisy at INFO) at `libraries`."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    if not sys.stderr.isatty():  # a file or a collector reads it: one JSON object a line, with job, stage, attempt
-        for handler in logging.getLogger().handlers:
-            handler.setFormatter(JsonLines())
+    """Our lines at `level`; the libraries' own (noisy at INFO) at `libraries`. Never an API key's secret."""
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO))
+    # A file or a collector reads it: one JSON object a line, with job, stage, attempt; a terminal, plain lines.
+    tty = sys.stderr.isatty()
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(PlainLines("%(asctime)s %(levelname)s %(name)s %(message)s") if tty else JsonLines())
     for noisy in ("aiokafka", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(getattr(logging, libraries.upper(), logging.WARNING))
     # While PostgreSQL is down, asyncpg's pool logs a warning with a traceback at every attempt to restore its
@@ -206,6 +206,7 @@ def run_api(settings: Settings) -> None:
 
     from api.app import create_app
 
+    logging.getLogger("aiohttp.server").addFilter(UnparsedRequests())
     web.run_app(create_app(api_config(settings)), host=settings.api_host, port=settings.api_port, print=None)
 
 
@@ -213,9 +214,11 @@ ROLES = ("worker", "projector", "api")
 
 
 def spawn(role: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen:
-    """Start one role as a child process, its output appended to `log_dir/<role>.log`."""
+    """Start one role as a child process, its output appended to `log_dir/<role>.log`: ours alone to read (a log
+    quotes what clients sent, and records jobs' titles and errors)."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"{role}.log", "ab") as out:
+    private_dir(log_dir)
+    with open_private_log(log_dir / f"{role}.log") as out:
         child = subprocess.Popen(
             [sys.executable, "-m", "planperfect.cli", role], env=env, stdout=out, stderr=subprocess.STDOUT,
         )

@@ -65,8 +65,8 @@ def infra() -> Infra:
         raise pytest.UsageError("set both PLANPERFECT_KAFKA_BOOTSTRAP and PLANPERFECT_DATABASE_URL, or neither")
     from planperfect.stack import LocalStack
 
-    # Not under pytest's tmp dir: pytest resets it to 0700, and as root PostgreSQL runs as `nobody`,
-    # who must be able to enter every directory above its data directory.
+    # Not under pytest's tmp dir: pytest resets it to 0700, and as root PostgreSQL runs as an account of its own,
+    # which must be able to enter every directory above its data directory (`up` then narrows this one to it).
     data = Path(tempfile.mkdtemp(prefix="planperfect-suite-"))
     data.chmod(0o711)
     # Every test's topic prefix and consumer groups start with "t": the application principal is granted that.

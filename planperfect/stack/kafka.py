@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError
 from planperfect.settings import Settings
 from planperfect.stack import process
 from planperfect.stack.process import StackError
-from planperfect.stack.secrets import KAFKA_ADMIN, KAFKA_APP, StackSecrets, ensure_secrets, write_private
+from planperfect.stack.secrets import KAFKA_ADMIN, KAFKA_APP, StackSecrets, ensure_secrets, private_dir, write_private
 from streams.access import KafkaAccess, kafka_options, parse_bootstrap
 
 Echo = Callable[[str], None]
@@ -218,6 +218,7 @@ class KafkaBroker:
                                  "ports with PLANPERFECT_KAFKA_PORT (the controller uses the next one)")
         self._libs = kafka_libs(self._settings, echo)
         self.home.mkdir(parents=True, exist_ok=True)
+        private_dir(self.home)  # the broker runs as us; its log holds every job's data, its config the passwords
         _write_if_changed(self._log4j, _SERVER_LOG4J.format(log=self.server_log))
         _write_if_changed(self._config, properties_text(self._server_properties(self.data_dir)))
         _write_if_changed(self.admin_properties, properties_text(java_client_properties(parse_bootstrap(self.admin_bootstrap))))
@@ -439,9 +440,12 @@ def properties_text(values: Mapping[str, str]) -> str:
 
 
 def _write_if_changed(path: Path, text: str) -> None:
-    """Replace the file atomically if its text differs; only its owner may read it (some hold credentials)."""
+    """Replace the file atomically if its text differs; only its owner may read it (some hold credentials), even
+    when its text is the same (an earlier version, or a chmod, may have opened it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text() != text:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         write_private(tmp, text)
         tmp.replace(path)
+    elif path.stat().st_mode & 0o077:
+        path.chmod(0o600)

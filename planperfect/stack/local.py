@@ -16,7 +16,7 @@ from planperfect.settings import Settings
 from planperfect.stack.kafka import KafkaBroker
 from planperfect.stack.postgres import PostgresCluster
 from planperfect.stack.process import StackError
-from planperfect.stack.secrets import read_secrets, secrets_path
+from planperfect.stack.secrets import private_dir, read_secrets
 
 Echo = Callable[[str], None]
 
@@ -102,7 +102,10 @@ class LocalStack:
         """
         _refuse_event_loop_thread("up")
         with self._lock():
-            self._refuse_data_from_before_the_lockdown()
+            read_secrets(self._settings.data_dir)  # lost or corrupt: `up` stops before starting anything
+            # It holds the credentials, the admin key and the processes' logs: ours alone (as root, PostgreSQL's
+            # account may pass through to its data, never list it).
+            private_dir(self._settings.data_dir.resolve(), self._postgres.service_group(self._echo))
             stopped = [service for service in self._services if not self._reports_running(service)]
             try:
                 self._start(stopped)
@@ -116,16 +119,6 @@ class LocalStack:
         return StackInfo(bootstrap=self._kafka.bootstrap, database_url=self._postgres.url,
                          started=[service.name for service in stopped],
                          admin_bootstrap=self._kafka.admin_bootstrap, admin_database_url=self._postgres.admin_url)
-
-    def _refuse_data_from_before_the_lockdown(self) -> None:
-        """Services' data without the credentials file was made by a stack that required none: its broker
-        has no SCRAM users and its database lets anyone in. Say so rather than start it half secured."""
-        if read_secrets(self._settings.data_dir) is not None:
-            return
-        if old := [str(service.data_dir) for service in self._services if service.data_dir.exists()]:
-            raise StackError(f"stack: {', '.join(old)} were created before the local stack required credentials "
-                             f"({secrets_path(self._settings.data_dir)} is missing); stop the stack "
-                             f"(`planperfect down`) and remove {self._settings.data_dir.resolve()} to start afresh")
 
     def _reports_running(self, service: Service) -> bool:
         if (pid := service.pid()) is None:

@@ -24,15 +24,18 @@ import asyncpg
 from planperfect.settings import Settings
 from planperfect.stack import process
 from planperfect.stack.process import RunAs, StackError
-from planperfect.stack.secrets import POSTGRES_APP_ROLE, POSTGRES_SUPERUSER, StackSecrets, ensure_secrets, write_private
+from planperfect.stack.secrets import (POSTGRES_APP_ROLE, POSTGRES_SUPERUSER, StackSecrets, ensure_secrets, private_dir,
+                                      write_private)
 
 Echo = Callable[[str], None]
 
 HOST = "127.0.0.1"
 # The only way in: a password over TCP from the loopback address, for every user and database.
 PG_HBA = "# written by the local stack: scram-sha-256 from the loopback address only\nhost all all 127.0.0.1/32 scram-sha-256\n"
-# PostgreSQL refuses to run as root; when we are root it runs as this account instead.
-UNPRIVILEGED_USER = "nobody"
+# PostgreSQL refuses to run as root; when we are root it runs as this system account, made on first need. Never a
+# shared account such as `nobody`: any process of that account could edit pg_hba.conf or read the data files.
+SERVICE_ACCOUNT = "planperfect-pg"
+NOLOGIN = "/usr/sbin/nologin"
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 
@@ -48,7 +51,7 @@ class PostgresCluster:
         self.data_dir = self.home / "data"
         self.address = f"{HOST}:{settings.postgres_port}"
         self.log = self.home / "postgres.log"
-        self._run_as = _unprivileged_account() if os.geteuid() == 0 else None
+        self._run_as: RunAs | None = None  # as root: the service account, resolved (and made) by service_group()
         self._secrets: StackSecrets | None = None
         self._spawned: subprocess.Popen[bytes] | None = None
         self._launched_at = 0.0
@@ -75,14 +78,23 @@ class PostgresCluster:
                 return pid
         return None
 
+    def service_group(self, echo: Echo) -> str | None:
+        """As root, the group of the account PostgreSQL runs as (the account is made if missing), which must pass
+        through the stack's directories to reach its data; None when we are not root (it runs as us)."""
+        if os.geteuid() != 0:
+            return None
+        if self._run_as is None:
+            self._run_as = system_account(SERVICE_ACCOUNT, echo)
+        return self._run_as.group
+
     def prepare(self, echo: Echo) -> None:
         """Check the port is free and the data dir reachable; create the cluster on first start."""
         if process.port_is_open(HOST, self._settings.postgres_port):
             raise StackError(f"postgres: {self.address} is already taken by another process; "
                              "choose another port with PLANPERFECT_POSTGRES_PORT")
         self.home.mkdir(parents=True, exist_ok=True)
+        private_dir(self.home, self.service_group(echo))
         if self._run_as is not None:
-            self.home.chmod(0o755)
             _check_traversable(self.home, self._run_as)
         if not (self.data_dir / "PG_VERSION").is_file():
             self._initdb(echo)
@@ -90,6 +102,8 @@ class PostgresCluster:
             raise StackError(f"postgres: the cluster in {self.data_dir} lets users in without a password (`trust`: it was "
                              "created before the local stack locked it down); stop the stack and remove "
                              f"{self._settings.data_dir.resolve()} to create a new one")
+        if self._run_as is not None:
+            _hand_over(self.data_dir, self._run_as, echo)
 
     def launch(self) -> None:
         """Start the postmaster detached; it records its own pid in `data/postmaster.pid`."""
@@ -210,13 +224,54 @@ def _version(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in name.split(".") if part.isdigit())
 
 
-def _unprivileged_account() -> RunAs:
+def system_account(name: str, echo: Echo) -> RunAs:
+    """The system account `name`, made when missing (useradd, else adduser: a login-less account without a home).
+    Fails saying how to make it rather than fall back to a shared account."""
     try:
-        account = pwd.getpwnam(UNPRIVILEGED_USER)
+        account = pwd.getpwnam(name)
     except KeyError:
-        raise StackError(f"postgres: running as root needs the unprivileged user {UNPRIVILEGED_USER!r} "
-                         "to run PostgreSQL under, and it does not exist") from None
+        account = _make_system_account(name, echo)
     return RunAs(user=account.pw_name, group=grp.getgrgid(account.pw_gid).gr_name)
+
+
+def _make_system_account(name: str, echo: Echo) -> pwd.struct_passwd:
+    shell = NOLOGIN if Path(NOLOGIN).exists() else "/bin/false"
+    attempts = (["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+                 "--shell", shell, name],
+                ["adduser", "--system", "--group", "--no-create-home", "--home", "/nonexistent", "--shell", shell, name])
+    failures = []
+    for argv in attempts:
+        if shutil.which(argv[0]) is None:
+            failures.append(f"{argv[0]} is not installed")
+            continue
+        result = subprocess.run(argv, capture_output=True, text=True)
+        try:
+            account = pwd.getpwnam(name)  # made now, or by a start running beside this one
+        except KeyError:
+            failures.append(f"`{' '.join(argv)}` failed: {(result.stderr or result.stdout).strip() or result.returncode}")
+            continue
+        echo(f"postgres: created the system account {name} to run PostgreSQL as (it refuses to run as root)")
+        return account
+    raise StackError(f"postgres: as root, PostgreSQL runs as the system account {name}, which does not exist and "
+                     f"could not be made ({'; '.join(failures)}); make it (`{' '.join(attempts[0])}`), or run "
+                     "`planperfect up` as an ordinary user (PostgreSQL then runs as that user)")
+
+
+def _hand_over(data_dir: Path, run_as: RunAs, echo: Echo) -> None:
+    """Give a data dir that another account owns (`nobody`, before this version) to `run_as`, and say so once."""
+    account = pwd.getpwnam(run_as.user)
+    owner = data_dir.stat().st_uid
+    if owner != account.pw_uid:
+        for parent, dirs, files in os.walk(data_dir):
+            for entry in (parent, *(os.path.join(parent, name) for name in (*dirs, *files))):
+                os.chown(entry, account.pw_uid, account.pw_gid, follow_symlinks=False)
+        try:
+            previous = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            previous = f"uid {owner}"
+        echo(f"postgres: {data_dir} belonged to {previous}; handed it to {run_as.user}, the account PostgreSQL "
+             "runs as now (no account shared with other services may own it)")
+    data_dir.chmod(0o700)
 
 
 def _check_traversable(directory: Path, run_as: RunAs) -> None:
@@ -227,7 +282,7 @@ def _check_traversable(directory: Path, run_as: RunAs) -> None:
     if closed:
         paths = " ".join(str(path) for path in closed)
         raise StackError(
-            f"postgres: as root, PostgreSQL runs as user {run_as.user}, who cannot enter {paths}; "
+            f"postgres: as root, PostgreSQL runs as the account {run_as.user}, which cannot enter {paths}; "
             f"allow it with `chmod o+x {paths}`, or set PLANPERFECT_DATA_DIR to a directory it can reach"
         )
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 POLL_INTERVAL_S = 0.1
 
@@ -30,7 +31,7 @@ def spawn_detached(
     argv: Sequence[str], *, log_path: Path, cwd: Path, run_as: RunAs | None = None
 ) -> subprocess.Popen[bytes]:
     """Start `argv` in its own session, so that a Ctrl-C in our terminal does not reach it."""
-    with log_path.open("ab") as log:
+    with open_private_log(log_path) as log:
         return subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
@@ -42,6 +43,13 @@ def spawn_detached(
             group=run_as.group if run_as else None,
             extra_groups=[] if run_as else None,
         )
+
+
+def open_private_log(path: Path) -> BinaryIO:
+    """`path` opened for appending, readable by its owner only (a log may quote what a client sent)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)  # a log an earlier version made keeps its mode otherwise
+    return os.fdopen(fd, "ab")
 
 
 def read_pid(pid_file: Path) -> int | None:

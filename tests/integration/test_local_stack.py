@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import pwd
 import shutil
 import socket
 import tempfile
@@ -20,7 +22,9 @@ from planperfect.reachability import postgres_address
 from planperfect.settings import Settings
 from planperfect.stack import LocalStack, StackError, StackInfo
 from planperfect.stack.kafka import kafka_tool_command
+from planperfect.stack.postgres import SERVICE_ACCOUNT, system_account
 from planperfect.stack.process import port_is_open
+from planperfect.stack.secrets import read_secrets
 from streams.access import kafka_address, kafka_options
 
 HOST = "127.0.0.1"
@@ -57,7 +61,7 @@ def _free_port_pair() -> int:
 def _stack_settings(root: Path, name: str) -> Settings:
     data_dir = root / name
     data_dir.mkdir()
-    data_dir.chmod(0o711)  # enterable by PostgreSQL's user when we are root
+    data_dir.chmod(0o711)  # as root, `up` lets PostgreSQL's account through; this checks that it narrows this
     return Settings(data_dir=data_dir, kafka_port=_free_port_pair(), postgres_port=_free_port(),
                     postgres_db="planperfect_test")
 
@@ -122,7 +126,7 @@ async def _first_message(bootstrap: str, topic: str, group: str) -> bytes | None
 def stacks_root() -> Iterator[Path]:
     """A directory for this module's stacks that PostgreSQL's user can enter.
 
-    Not pytest's tmp_path: as root, PostgreSQL runs as `nobody`, which cannot enter the 0700
+    Not pytest's tmp_path: as root, PostgreSQL runs as its own account, which cannot enter the 0700
     /tmp/pytest-of-root, and any pytest process starting meanwhile resets a chmod of it to 0700.
     """
     root = Path(tempfile.mkdtemp(prefix="planperfect-stack-test-"))
@@ -212,6 +216,64 @@ async def test_postgres_answers_and_does_not_run_as_root(running: RunningStack) 
         await conn.close()
 
 
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_postgres_runs_as_an_account_of_its_own_and_the_stacks_files_are_private(running: RunningStack) -> None:
+    # As root, PostgreSQL runs as its own system account: never `nobody`, whose every process could otherwise edit
+    # pg_hba.conf and make itself superuser, nor root. Otherwise, as us.
+    expected = pwd.getpwnam(SERVICE_ACCOUNT) if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
+    status = running.stack.status()
+    assert status.postgres.pid is not None and status.kafka.pid is not None
+    assert pwd.getpwuid(_real_uid(status.postgres.pid)).pw_name == expected.pw_name != "nobody"
+    assert (status.postgres.data_dir.stat().st_uid, _mode(status.postgres.data_dir)) == (expected.pw_uid, 0o700)
+    assert _real_uid(status.kafka.pid) == os.geteuid()  # the broker runs as us: its files are ours alone
+    data = running.settings.data_dir
+    assert _mode(data) == (0o710 if os.geteuid() == 0 else 0o700)  # as root, PostgreSQL's account passes through
+    assert _mode(data / "postgres") == _mode(data)
+    assert _mode(data / "kafka") == 0o700  # the log (every job's data), the SCRAM verifiers
+    private = [data / "secrets.json", data / "postgres" / "postgres.log", data / "kafka" / "kafka.out",
+               *(data / "kafka" / name for name in ("server.properties", "admin.properties", "client.properties",
+                                                     "kcat.conf"))]
+    assert {str(path): _mode(path) for path in private} == {str(path): 0o600 for path in private}
+
+
+def test_an_account_that_cannot_be_made_is_an_error_never_a_shared_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # neither useradd nor adduser
+    with pytest.raises(StackError, match=r"runs as the system account planperfect-test-none, which does not exist "
+                                         r"and could not be made \(useradd is not installed; adduser is not installed\)"):
+        system_account("planperfect-test-none", echo=lambda line: None)
+    with pytest.raises(KeyError):
+        pwd.getpwnam("planperfect-test-none")
+
+
+def test_secrets_open_to_others_are_closed_and_a_lost_or_corrupt_file_says_restore_it(
+    running: RunningStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = running.settings.data_dir
+    path = data / "secrets.json"
+    path.chmod(0o644)
+    assert read_secrets(data) == read_secrets(data)  # read by every command: the first one closes it
+    assert _mode(path) == 0o600
+    assert capsys.readouterr().err.count("was readable by others (mode 0644); set it back to 0600") == 1
+
+    kept = path.with_name("secrets.json.kept")
+    path.rename(kept)
+    try:
+        with pytest.raises(StackError, match=r"secrets.json is missing, and the stack's data .*postgres/data/PG_VERSION"
+                                             r".* cannot be opened without it: restore secrets.json from a backup") as lost:
+            running.stack.up()
+        assert "loses the API keys, the guard" in str(lost.value)
+        path.write_text('{"postgres_superuser_password": ')
+        with pytest.raises(StackError, match="secrets.json is corrupt .*: restore secrets.json from a backup"):
+            read_secrets(data)
+    finally:
+        path.unlink(missing_ok=True)
+        kept.rename(path)
+    assert running.stack.status().running
+
+
 def test_a_taken_port_fails_clearly_and_leaves_the_running_stack_alone(
     running: RunningStack, stacks_root: Path
 ) -> None:
@@ -243,10 +305,21 @@ async def test_down_leaves_no_process_and_up_again_keeps_the_data(running: Runni
     assert _processes_inside(settings.data_dir.resolve()) == []
     for port in (settings.kafka_port, settings.kafka_port + 1, settings.postgres_port):
         assert not port_is_open(HOST, port)
+    pg_data = before.postgres.data_dir
+    if os.geteuid() == 0:  # a data dir of an earlier version, when PostgreSQL ran as the shared `nobody`
+        nobody = pwd.getpwnam("nobody")
+        for entry in (pg_data, *pg_data.rglob("*")):
+            os.chown(entry, nobody.pw_uid, nobody.pw_gid, follow_symlinks=False)
 
     again = await asyncio.to_thread(running.stack.up)
 
     assert again.started == ["postgres", "kafka"]
+    if os.geteuid() == 0:
+        account = pwd.getpwnam(SERVICE_ACCOUNT)
+        assert [line for line in running.echoed if "belonged to nobody" in line] == [
+            f"postgres: {pg_data} belonged to nobody; handed it to {SERVICE_ACCOUNT}, the account PostgreSQL runs as "
+            "now (no account shared with other services may own it)"]
+        assert {path.stat().st_uid for path in (pg_data, *pg_data.rglob("*"))} == {account.pw_uid}
     conn = await asyncpg.connect(again.database_url)
     try:
         assert await conn.fetchval("select note from kept") == "survives a restart"
