@@ -184,7 +184,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a dead broker is the point here, not news
     data = Path(tempfile.mkdtemp(prefix="planperfect-failover-"))
-    data.chmod(0o711)  # PostgreSQL runs as `nobody` when we are root: it must enter every directory above
+    data.chmod(0o711)  # PostgreSQL runs as planperfect-pg when we are root: it must enter every directory above
     settings = Settings(data_dir=data, kafka_port=free_port_run(6), postgres_port=free_port(), kafka_brokers=3,
                         api_port=free_port(), topic_prefix="failover.", partitions=6)
     stack = LocalStack(settings)

@@ -98,7 +98,7 @@ async def run_soak(base: Settings, config: SoakConfig, say: Echo) -> SoakReport:
 
     began = time.monotonic()
     data = Path(tempfile.mkdtemp(prefix="planperfect-soak-"))
-    data.chmod(0o711)  # as root PostgreSQL runs as `nobody`, who must enter every directory above its data
+    data.chmod(0o711)  # as root PostgreSQL runs as its own account (planperfect-pg), which must enter every directory above its data
     settings = own_settings(base, data)
     stack = LocalStack(settings, echo=lambda line: say(f"stack: {line}"))
     report = SoakReport(data_dir=data)

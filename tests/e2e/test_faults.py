@@ -59,7 +59,7 @@ async def own_stack():
     from planperfect.stack import LocalStack
 
     data = Path(tempfile.mkdtemp(prefix="planperfect-faults-"))
-    data.chmod(0o711)  # PostgreSQL runs as `nobody` when we are root: it must enter every directory above
+    data.chmod(0o711)  # PostgreSQL runs as planperfect-pg when we are root: it must enter every directory above
     stack = LocalStack(Settings(data_dir=data, kafka_port=free_port_pair(), postgres_port=free_port(),
                                 topic_prefix=TEST_PREFIX_ROOT), echo=lambda line: print(f"[faults stack] {line}"))
     info = await asyncio.to_thread(stack.up)
