@@ -97,9 +97,15 @@ def cmd_list(settings: Settings, args) -> int:
     print(f"{'id':12}  {'role':9}  {'tenant':12}  {'created':20}  {'state':28}  name")
     for r in records:
         state = f"revoked {r.revoked_at:%Y-%m-%d %H:%M} by {r.revoked_by}" if r.revoked_at else "active"
-        print(f"{r.key_id:12}  {r.role.value:9}  {r.tenant or '-':12}  {r.created_at:%Y-%m-%d %H:%M:%S}  "
-              f"{state:28}  {r.name}")
+        print(f"{r.key_id:12}  {r.role.value:9}  {shown(r.tenant or '-'):12}  {r.created_at:%Y-%m-%d %H:%M:%S}  "
+              f"{state:28}  {shown(r.name)}")
     return 0
+
+
+def shown(text: str) -> str:
+    """Text for a terminal: a key made before names had to be printable may hold a newline or an escape sequence,
+    which would break the table or take over the operator's terminal; such characters are shown escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def cmd_revoke(settings: Settings, args) -> int:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from api.errors import validation_error
 from api.requests import KeyCreate
 from planperfect.api_key import cli_actor
-from planperfect.cli_keys import create_request
+from planperfect.cli_keys import create_request, shown
 
 
 def _refused(**body) -> tuple[str, str]:
@@ -65,6 +65,11 @@ def test_the_cli_refuses_what_the_api_refuses_naming_its_option():
     assert create_request(args(tenant="ACME"))[1].startswith("--tenant 'ACME' is not a tenant name")
     assert "lowercase" in create_request(args(tenant="   "))[1]
     assert create_request(args(role="admin", tenant="acme"))[1].startswith("--tenant an admin key cannot be bound")
+
+
+def test_keys_list_escapes_what_older_keys_may_hold():
+    assert shown("line1\nline2\x1b[31mRED") == "line1\\nline2\\x1b[31mRED"
+    assert shown("Bücher-Shop") == "Bücher-Shop"
 
 
 def test_the_cli_actor_is_the_account_not_what_the_environment_says(monkeypatch):
