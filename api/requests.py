@@ -118,9 +118,9 @@ class KeyCreate(StorableRequest):
                                   "removed. It is shown in key lists and in the audit trail.")
     role: Literal["submitter", "reader", "operator", "admin"] = Field(
         description="submitter < reader < operator < admin; each may do what the ones before it may.")
-    tenant: str | None = Field(None, description=f"The organisation the key is bound to (none: not bound): {TENANT_RULE}. "
-                                                 "An admin key cannot be bound.",
-                               json_schema_extra={"pattern": TENANT_PATTERN})
+    tenant: str | None = Field(
+        None, json_schema_extra={"pattern": TENANT_PATTERN},
+        description=f"The organisation the key is bound to (none: not bound): {TENANT_RULE}. An admin key cannot be bound.")
 
     @field_validator("name")
     @classmethod

@@ -139,10 +139,10 @@ def ensure_admin_key(settings: Settings) -> AdminKeyFile:
             key_id = key_id_of(existing) if existing else None
             if key_id is not None and await find_key(conn, key_id) is not None:
                 return AdminKeyFile(path, repaired=repaired)
-            now = datetime.now(timezone.utc)
+            # Dated: a lost file makes another one, and the operator must tell them apart to revoke the old ones.
+            name = f"admin (made by planperfect up, {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC)"
             async with access_log(settings) as send:
-                record, key = await create_key(conn, send, name=f"admin (made by planperfect up, {now:%Y-%m-%d %H:%M:%S} UTC)",
-                                               role=Role.ADMIN, tenant=None, actor=BOOTSTRAP)
+                record, key = await create_key(conn, send, name=name, role=Role.ADMIN, tenant=None, actor=BOOTSTRAP)
             write_secret(path, key)
             older = tuple(k for k in await list_keys(conn) if k.created_by == BOOTSTRAP and k.revoked_at is None
                           and k.role is Role.ADMIN and k.key_id != record.key_id)
@@ -175,8 +175,9 @@ def client_key_in(path: Path) -> str | None:
     others could have read is not the owner's alone any more, and using it silently hides that."""
     mode = too_open(path)
     if mode is not None:
-        raise SystemExit(f"{path} holds an API key but its permissions {mode:04o} let others on this machine read it; "
-                         f"refusing to use it: chmod 600 {path} (and revoke the key if someone else may have read it)")
+        raise SystemExit(f"{path} holds an API key but its permissions {mode:04o} let others on this machine read or "
+                         f"change it; refusing to use it: chmod 600 {path} (and revoke the key if someone else may "
+                         "have read it)")
     try:
         return path.read_text().strip() or None
     except (FileNotFoundError, PermissionError):  # no key yet, or another user's: the API will say 401
@@ -190,7 +191,8 @@ def refused_key_hint(settings: Settings) -> str:
                 "(`planperfect keys create`), or unset it to send the admin key file")
     path = key_file(settings)
     if client_key_in(path) is None:
-        return f"no key was sent: set PLANPERFECT_API_KEY, or run `planperfect up` once to make the admin key file {path}"
+        return (f"no key was sent: set PLANPERFECT_API_KEY, or run `planperfect up` once to make the admin key file "
+                f"{path}")
     return (f"the admin key in {path} was refused (revoked, or made for another database: see `planperfect keys list`); "
             f"make a new one in its place with `planperfect keys create --role admin --name \"admin "
             f"{datetime.now(timezone.utc):%Y-%m-%d}\" --out {path}`")

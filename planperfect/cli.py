@@ -213,7 +213,8 @@ class ApiUnreachable(SystemExit):
 
 
 def _unreachable_api(url: str, reason: object) -> ApiUnreachable:
-    return ApiUnreachable(f"cannot reach the API at {url}: {reason} (is `planperfect run` or `planperfect api` running?)")
+    return ApiUnreachable(f"cannot reach the API at {url}: {reason} "
+                          "(is `planperfect run` or `planperfect api` running?)")
 
 
 def _http(settings: Settings, method: str, path: str, body: dict | None = None, headers: dict | None = None):

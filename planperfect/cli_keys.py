@@ -29,7 +29,8 @@ def register(sub) -> None:
                  "Roles: submitter (intake, its jobs), reader (reads everything), operator (cancel, redrive, "
                  "rebuild, pacing triggers), admin (keys).", needs=(POSTGRES, KAFKA))
     c.add_argument("--role", required=True, choices=ROLES, help="what the key may do")
-    c.add_argument("--name", required=True, help="who or what uses it, for lists and the audit trail: 1 to 200 printable characters")
+    c.add_argument("--name", required=True,
+                   help="who or what uses it, for lists and the audit trail: 1 to 200 printable characters")
     c.add_argument("--tenant", help="bind the key to this organisation: 1 to 63 lowercase letters, digits, '.', "
                                     "'_' or '-' (e.g. acme); not for an admin key")
     c.add_argument("--out", type=Path, metavar="FILE",

@@ -139,7 +139,8 @@ async def test_the_admin_key_file_is_private_replaced_when_lost_and_its_refusal_
 
 
 async def test_a_write_kafka_has_not_acknowledged_is_a_503_saying_it_may_still_land(infra, database, prefix):
-    """Only a route that takes an Idempotency-Key tells the client to retry with the same one (POST /v1/keys has none)."""
+    """Only a route that takes an Idempotency-Key tells the client to retry with the same one (POST /v1/keys has
+    none)."""
     admin = await make_key(infra, database, prefix, "admin")
     config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), kafka_send_timeout_seconds=1e-6)
     async with TestClient(TestServer(create_app(config)), headers=bearer(admin)) as client:

@@ -34,7 +34,8 @@ def test_a_name_is_1_to_200_printable_characters(name):
 
 def test_a_name_is_stripped_and_may_be_any_printable_text():
     assert KeyCreate.model_validate({"name": "  billing site  ", "role": "reader"}).name == "billing site"
-    assert KeyCreate.model_validate({"name": "Bücher-Shop (prod) #2", "role": "reader"}).name == "Bücher-Shop (prod) #2"
+    name = "Bücher-Shop (prod) #2"
+    assert KeyCreate.model_validate({"name": name, "role": "reader"}).name == name
 
 
 @pytest.mark.parametrize("tenant", ["ACME", "acme ", " acme", "   ", "", "ac me", "a:b", "ac/../me", "-acme",
