@@ -209,12 +209,17 @@ def api_url(settings: Settings, path: str) -> str:
 
 
 class ApiUnreachable(SystemExit):
-    """The API did not answer (a one-line SystemExit for `main`); a client that retries catches this one only."""
+    """The API did not answer (a one-line SystemExit for `main`). `sent`: the request went out before the connection
+    failed, so the API may have acted on it (a client that retries a write needs to know)."""
+
+    def __init__(self, message: str, *, sent: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
-def _unreachable_api(url: str, reason: object) -> ApiUnreachable:
+def _unreachable_api(url: str, reason: object, *, sent: bool = False) -> ApiUnreachable:
     return ApiUnreachable(f"cannot reach the API at {url}: {reason} "
-                          "(is `planperfect run` or `planperfect api` running?)")
+                          "(is `planperfect run` or `planperfect api` running?)", sent=sent)
 
 
 def _http(settings: Settings, method: str, path: str, body: dict | None = None, headers: dict | None = None):
@@ -230,10 +235,11 @@ def _http(settings: Settings, method: str, path: str, body: dict | None = None, 
             return resp.status, _json(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, with_hint(settings, exc.code, _json(exc.read()))
-    except urllib.error.URLError as exc:
+    except urllib.error.URLError as exc:  # connecting or sending failed (urllib wraps those only)
         raise _unreachable_api(url, exc.reason) from None
-    except (TimeoutError, ConnectionError) as exc:  # the read, after the connection was made
-        raise _unreachable_api(url, f"no answer within {HTTP_TIMEOUT:g} s" if isinstance(exc, TimeoutError) else exc) from None
+    except (TimeoutError, ConnectionError) as exc:  # the read, after the request was sent
+        raise _unreachable_api(url, f"no answer within {HTTP_TIMEOUT:g} s" if isinstance(exc, TimeoutError) else exc,
+                               sent=True) from None
 
 
 def _json(raw: bytes) -> object:

@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input + output tokens the job may use in all; past it the stage is dead-lettered")
     s.add_argument("--idempotency-key",
                    help="a key that makes a retried submission return the same job (default: a new one each run; "
-                        "a 503 or a lost connection is retried with it, up to 4 times)")
+                        "a 503, or a connection lost after sending, is retried with it up to 4 times)")
     s.add_argument("--wait", action="store_true",
                    help="follow the job live (its event stream), printing each stage, until it ends")
     st = _command(sub, "status", "a job's status through the HTTP API", cmd_status,
@@ -90,17 +90,19 @@ def cmd_submit(settings: Settings, args) -> int:
 
 def submit_with_retries(call: Callable[[], tuple[int, object]], key: str, out: Out = print,
                         sleep: Callable[[float], None] = time.sleep) -> tuple[int, object]:
-    """(status, answer) of a submission, retried on a 503 or a lost connection with the same Idempotency-Key.
+    """(status, answer) of a submission, retried on a 503 or a connection lost after the request was sent, with the
+    same Idempotency-Key.
 
     After either, the job may have been written all the same; the same key makes a retry name that job rather
-    than make a second one. The last attempt's answer (or its ApiUnreachable) is the caller's."""
+    than make a second one. A connection refused sent nothing: it is the caller's at once, in one line, as is the
+    last attempt's answer (or its ApiUnreachable)."""
     from planperfect.cli import ApiUnreachable
 
     for attempt, pause in enumerate((*SUBMIT_BACKOFF, None), start=1):
         try:
             status, answer = call()
         except ApiUnreachable as exc:
-            if pause is None:
+            if pause is None or not exc.sent:
                 raise
             why = str(exc.code)
         else:

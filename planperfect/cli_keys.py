@@ -27,7 +27,7 @@ def register(sub) -> None:
     c = _command(keys, "create", "make an API key and print it (shown this once)", cmd_create,
                  "Make an API key with a role and print it on stdout, this once: only its hash is stored. "
                  "Roles: submitter (intake, its jobs), reader (reads everything), operator (cancel, redrive, "
-                 "rebuild, pacing triggers), admin (keys).", needs=(POSTGRES, KAFKA))
+                 "rebuild, pacing triggers), admin (keys).")  # probes PostgreSQL and Kafka once the input is valid
     c.add_argument("--role", required=True, choices=ROLES, help="what the key may do")
     c.add_argument("--name", required=True,
                    help="who or what uses it, for lists and the audit trail: 1 to 200 printable characters")
@@ -72,10 +72,13 @@ def create_request(args) -> tuple[object | None, str | None]:
 def cmd_create(settings: Settings, args) -> int:
     from planperfect.api_key import new_key, write_secret
 
+    from planperfect.reachability import check
+
     body, refused = create_request(args)
-    if refused is not None:
+    if refused is not None:  # before the probe: a bad name is the same answer whether the stack is up or not
         print(f"planperfect keys create: {refused}", file=sys.stderr)
         return 2
+    check(settings, (POSTGRES, KAFKA))
     record, key = asyncio.run(new_key(settings, name=body.name, role=body.role, tenant=body.tenant))
     tenant = f", tenant {record.tenant}" if record.tenant else ""
     where = f"written to {args.out} (readable only by you)" if args.out else "it is shown this once:"

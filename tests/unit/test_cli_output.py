@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from planperfect.cli_delivery import dead_letter_lines, lag_lines
 from planperfect.cli import ApiUnreachable
 from planperfect.cli_jobs import SUBMIT_BACKOFF, describe_event, sse_events, status_lines, submit_with_retries
@@ -77,7 +79,7 @@ def test_status_says_who_redrove_a_job():
 
 
 def test_submit_retries_a_503_and_a_lost_connection_with_the_same_key_then_gives_up():
-    answers = iter([ApiUnreachable("cannot reach the API"), (503, {"error": {"code": "kafka_unavailable"}}),
+    answers = iter([ApiUnreachable("cannot reach the API", sent=True), (503, {"error": {"code": "kafka_unavailable"}}),
                     (202, {"job_id": "j"})])
     said, slept = [], []
 
@@ -96,6 +98,14 @@ def test_submit_retries_a_503_and_a_lost_connection_with_the_same_key_then_gives
     assert submit_with_retries(lambda: busy, "k", out=said.append, sleep=slept.append) == busy  # the last answer
     assert slept == list(SUBMIT_BACKOFF)
     assert submit_with_retries(lambda: (422, {}), "k", out=said.append, sleep=slept.append) == (422, {})  # not retried
+
+    def refused():
+        raise ApiUnreachable("cannot reach the API: connection refused")  # nothing was sent: said at once
+
+    slept.clear()
+    with pytest.raises(ApiUnreachable):
+        submit_with_retries(refused, "k", out=said.append, sleep=slept.append)
+    assert slept == []
 
 
 def test_events_as_lines():
