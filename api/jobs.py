@@ -78,7 +78,7 @@ async def submit(request: web.Request) -> web.Response:
         submitted_by=caller.key_id,
         token_budget=req.token_budget,
     )
-    await publish(request.app, cfg.topics.job_events, encode(event), key_for(job_id))
+    await publish(request.app, cfg.topics.job_events, encode(event), key_for(job_id), idempotent=True)
     return web.json_response(
         {"job_id": str(job_id), "status": "queued", "stage": event.initial_stage.value},
         status=202, headers={"Location": _location(request, job_id)},
@@ -99,7 +99,7 @@ async def job_or_404(request: web.Request, job_id: UUID) -> dict:
                                   key=key_for(job_id), job_id=str(job_id))
     # Another tenant's job, or another submitter's, is not there for this caller: the same 404, so that an id
     # says nothing about whether it exists.
-    if job is None or not principal_of(request).sees(job.pop("tenant"), job.pop("submitted_by")):
+    if job is None or not principal_of(request).sees(job["tenant"], job["submitted_by"]):
         raise ApiError(404, "job_not_found", f"no job {job_id}", field="job_id")
     return job
 

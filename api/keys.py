@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
@@ -27,6 +28,8 @@ from api.principal import Principal, Role
 from projections.outages import POSTGRES, out_of_reach
 from streams.access_events import AccessFact, KeyCreated, KeyRevoked
 from streams.envelope import PLANPERFECT_NS
+
+log = logging.getLogger("planperfect.api")
 
 KEY_PATTERN = re.compile(r"^pp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
@@ -138,34 +141,50 @@ class KeyVerifier:
     """Verifies keys for one API process, remembering each key id's row for `ttl` seconds.
 
     The cache spares every request a round trip to PostgreSQL, and lets intake go on while PostgreSQL is out of
-    reach (a key checked before is trusted as it was until it answers again); its price is that a key revoked by another process (the CLI, another API) is refused within `ttl`
+    reach; its price is that a key revoked by another process (the CLI, another API) is refused within `ttl`
     seconds rather than at once. A revocation through this process's own API forgets the key at once.
+
+    During an outage a key is trusted as it was when last checked, but for `outage_trust` seconds after that check
+    only: a key revoked just before the outage would otherwise keep working for all of it. Past that, the key
+    meets the outage's 503 like an unknown one.
     """
 
     MAX_ENTRIES = 10_000  # ids of unknown keys are remembered too; a flood of them empties the cache, not memory
+    OUTAGE_TRUST_SECONDS = 60.0
 
-    def __init__(self, pool: asyncpg.Pool, ttl: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, ttl: float, outage_trust: float = OUTAGE_TRUST_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._pool = pool
         self._ttl = ttl
+        self._outage_trust = outage_trust
+        self._clock = clock
         self._rows: dict[str, tuple[float, tuple[KeyRecord, bytes] | None]] = {}
+        self._in_outage = False  # logged once per outage, not once per request
 
     async def principal(self, key: str) -> Principal | None:
         """Who `key` is, or None for a malformed, unknown or revoked key (all alike to the caller)."""
         key_id = key_id_of(key)
         if key_id is None:
             return None
-        now = time.monotonic()
+        now = self._clock()
         cached = self._rows.get(key_id)
         if cached is None or now - cached[0] >= self._ttl:
             try:
                 async with self._pool.acquire() as conn:
                     entry = await lookup(conn, key_id)
             except Exception as exc:
-                # PostgreSQL out of reach: a key checked before the outage is still trusted as it was (so that
-                # intake, which needs only Kafka, goes on); any other key meets the outage's 503.
-                if cached is None or out_of_reach(exc, sockets=POSTGRES) != POSTGRES:
+                # PostgreSQL out of reach: a key checked shortly before is still trusted as it was (so that intake,
+                # which needs only Kafka, goes on); any other key meets the outage's 503.
+                if (cached is None or now - cached[0] >= self._outage_trust
+                        or out_of_reach(exc, sockets=POSTGRES) != POSTGRES):
                     raise
+                if not self._in_outage:
+                    self._in_outage = True
+                    log.warning("PostgreSQL is out of reach: API keys checked within the last %g s are trusted as "
+                                "they were then (a revocation since is not seen); others are answered 503",
+                                self._outage_trust)
             else:
+                self._in_outage = False
                 if len(self._rows) >= self.MAX_ENTRIES:
                     self._rows.clear()
                 self._rows[key_id] = cached = (now, entry)

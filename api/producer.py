@@ -44,8 +44,8 @@ class KafkaProducerLink:
 
     def get(self) -> AIOKafkaProducer:
         if self._producer is None:
-            raise unavailable("kafka_unavailable", f"Kafka is not reachable ({self.problem}); retry later with the "
-                              "same Idempotency-Key")
+            raise unavailable("kafka_unavailable", f"Kafka is not reachable ({self.problem}); nothing was written: "
+                              "retry later")
         return self._producer
 
     async def stop(self) -> None:

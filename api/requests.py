@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from api.storable import StorableRequest
 from streams.payloads import PIPELINES, Brief, JobType, Stage
@@ -99,16 +100,58 @@ def refused_choice(brief: Brief, allowed: Sequence[tuple[str, str]]) -> tuple[st
     return None
 
 
+# A tenant names an organisation in keys, jobs, pacing rows and facts: a slug, so that `acme`, `acme ` and `ACME`
+# cannot be three tenants and no name carries a separator (":"), a path or a terminal's escape sequence.
+TENANT_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+TENANT_RULE = ("1 to 63 characters: lowercase letters a-z, digits, '.', '_' or '-', starting with a letter or digit "
+               "(e.g. acme)")
+
+
 class KeyCreate(StorableRequest):
-    """POST /v1/keys: a new API key (admin only); the answer shows its secret once."""
+    """POST /v1/keys and `planperfect keys create`: a new API key (admin only); the answer shows its secret once."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=200, description="Who or what uses the key: `billing service`.")
+    name: str = Field(min_length=1, max_length=200,
+                      description="Who or what uses the key: `billing service`. 1 to 200 printable characters "
+                                  "(no control characters, newlines or escape sequences); surrounding spaces are "
+                                  "removed. It is shown in key lists and in the audit trail.")
     role: Literal["submitter", "reader", "operator", "admin"] = Field(
         description="submitter < reader < operator < admin; each may do what the ones before it may.")
-    tenant: str | None = Field(None, min_length=1, max_length=200,
-                               description="The organisation the key is bound to (none: not bound).")
+    tenant: str | None = Field(
+        None, json_schema_extra={"pattern": TENANT_PATTERN},
+        description=f"The organisation the key is bound to (none: not bound): {TENANT_RULE}. An admin key cannot be bound.")
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, name: str) -> str:
+        # Lists and `planperfect status` print the name to a terminal: a newline or an ESC sequence would break
+        # the table, or recolour and clear the operator's screen.
+        name = name.strip()
+        if not name:
+            raise ValueError("is only whitespace; name who or what uses the key")
+        if len(name) > 200:
+            raise ValueError("is longer than 200 characters")
+        if (bad := next((ch for ch in name if not ch.isprintable()), None)) is not None:
+            raise ValueError(f"holds a character that is not printable ({ascii(bad)}); use 1 to 200 printable "
+                             "characters, without control characters, newlines or escape sequences")
+        return name
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant_slug(cls, tenant: str | None) -> str | None:
+        if tenant is not None and not re.fullmatch(TENANT_PATTERN, tenant):
+            raise ValueError(f"{tenant!r} is not a tenant name: {TENANT_RULE}")
+        return tenant
+
+    @model_validator(mode="after")
+    def _admin_not_bound(self) -> "KeyCreate":
+        # Every admin route is the whole deployment's and refuses a bound key (403 tenant_not_supported): such a
+        # key could do nothing.
+        if self.role == "admin" and self.tenant is not None:
+            raise ValueError("tenant: an admin key cannot be bound to a tenant (every admin route is the whole "
+                             "deployment's and refuses a bound key); leave the tenant out, or choose another role")
+        return self
 
 
 class SignIn(BaseModel):

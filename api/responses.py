@@ -125,6 +125,10 @@ class JobUsage(UsageTotals):
 
 
 class Job(JobSummary):
+    tenant: str | None = Field(description="The tenant of the key that submitted it (null: none, or a job from before "
+                                           "tenancy).")
+    submitted_by: str | None = Field(description="The id of the API key that submitted it (null: the scheduler, or a "
+                                                 "job from before tenancy); its jobs are that key's, not its name's.")
     brief: AnyBrief
     stages: list[JobStage]
     usage: JobUsage

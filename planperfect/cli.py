@@ -72,10 +72,17 @@ def _ready(settings: Settings, *, quiet: bool) -> None:
             say(f"  DRIFT {r.name}: {'; '.join(r.differences)}")
     from planperfect.api_key import ensure_admin_key
 
-    made = ensure_admin_key(settings)
-    if made is not None:
-        say(f"api key: an admin key was created in {made} (readable only by you; the CLI and the demo use it)",
-              flush=True)
+    found = ensure_admin_key(settings)
+    if found.repaired is not None:
+        say(f"api key: {found.path} was readable by others (mode {found.repaired:04o}): put back to 0600; revoke "
+            "its key if someone else may have read it", flush=True)
+    if found.made is not None:
+        say(f"api key: an admin key was created in {found.path} (readable only by you; the CLI and the demo use it)",
+            flush=True)
+    if found.still_active:
+        older = ", ".join(f"{k.key_id} (made {k.created_at:%Y-%m-%d %H:%M:%S})" for k in found.still_active)
+        say(f"api key: earlier admin keys made by `planperfect up` are still active: {older}; revoke those no one "
+            "uses with `planperfect keys revoke ID`", flush=True)
 
 
 def _migrate(settings: Settings) -> list[str]:
@@ -201,8 +208,18 @@ def api_url(settings: Settings, path: str) -> str:
     return f"http://{settings.api_host}:{settings.api_port}{path}"
 
 
-def _unreachable_api(url: str, reason: object) -> SystemExit:
-    return SystemExit(f"cannot reach the API at {url}: {reason} (is `planperfect run` or `planperfect api` running?)")
+class ApiUnreachable(SystemExit):
+    """The API did not answer (a one-line SystemExit for `main`). `sent`: the request went out before the connection
+    failed, so the API may have acted on it (a client that retries a write needs to know)."""
+
+    def __init__(self, message: str, *, sent: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+def _unreachable_api(url: str, reason: object, *, sent: bool = False) -> ApiUnreachable:
+    return ApiUnreachable(f"cannot reach the API at {url}: {reason} "
+                          "(is `planperfect run` or `planperfect api` running?)", sent=sent)
 
 
 def _http(settings: Settings, method: str, path: str, body: dict | None = None, headers: dict | None = None):
@@ -217,11 +234,12 @@ def _http(settings: Settings, method: str, path: str, body: dict | None = None, 
         with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as resp:
             return resp.status, _json(resp.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, _json(exc.read())
-    except urllib.error.URLError as exc:
+        return exc.code, with_hint(settings, exc.code, _json(exc.read()))
+    except urllib.error.URLError as exc:  # connecting or sending failed (urllib wraps those only)
         raise _unreachable_api(url, exc.reason) from None
-    except (TimeoutError, ConnectionError) as exc:  # the read, after the connection was made
-        raise _unreachable_api(url, f"no answer within {HTTP_TIMEOUT:g} s" if isinstance(exc, TimeoutError) else exc) from None
+    except (TimeoutError, ConnectionError) as exc:  # the read, after the request was sent
+        raise _unreachable_api(url, f"no answer within {HTTP_TIMEOUT:g} s" if isinstance(exc, TimeoutError) else exc,
+                               sent=True) from None
 
 
 def _json(raw: bytes) -> object:
@@ -232,14 +250,22 @@ def _json(raw: bytes) -> object:
         return {"error": {"code": "not_json", "message": " ".join(raw[:200].decode(errors="replace").split())}}
 
 
+def with_hint(settings: Settings, status: int, answer: object) -> object:
+    """A 401 answer with what to do about the key that was sent (`hint`, which `api_error` prints)."""
+    from planperfect.api_key import refused_key_hint
+
+    if status == 401 and isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+        return answer | {"error": answer["error"] | {"hint": refused_key_hint(settings)}}
+    return answer
+
+
 def api_error(status: int, answer: object) -> str:
     """An error answer of the API as one line: `404 not_found: job … is not known`."""
     error = answer.get("error") if isinstance(answer, dict) else None
     if not isinstance(error, dict):
         return f"{status}: {json.dumps(answer)}"
     field = f" (field {error['field']})" if error.get("field") else ""
-    hint = (" (set PLANPERFECT_API_KEY, or run `planperfect up` once to make the admin key file)"
-            if status == 401 else "")
+    hint = f" ({error['hint']})" if error.get("hint") else ""
     return f"{status} {error.get('code', 'error')}: {error.get('message', '')}{field}{hint}"
 
 

@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from uuid import uuid4
 
 from planperfect.settings import Settings
 from streams.payloads import PIPELINES, JobType
@@ -17,6 +18,8 @@ TERMINAL = ("completed", "dead_lettered", "cancelled", "failed")
 # The stream sends a comment every 15 s while a job is quiet; twice that without a byte means the API is gone.
 STREAM_READ_TIMEOUT = 30.0
 VISIBLE_WITHIN = 30.0  # how long a just-acknowledged job may take to reach the read model
+# Pauses between the attempts of `submit` after a 503 or a lost connection: a broker's failover takes ~10 s.
+SUBMIT_BACKOFF = (1.0, 2.0, 4.0, 8.0)
 
 Out = Callable[[str], None]
 
@@ -45,7 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--retry-delay", type=int, metavar="SECONDS", help="base of the exponential retry backoff")
     s.add_argument("--token-budget", type=int, metavar="TOKENS",
                    help="input + output tokens the job may use in all; past it the stage is dead-lettered")
-    s.add_argument("--idempotency-key", help="a key that makes a retried submission return the same job")
+    s.add_argument("--idempotency-key",
+                   help="a key that makes a retried submission return the same job (default: a new one each run; "
+                        "a 503, or a connection lost after sending, is retried with it up to 4 times)")
     s.add_argument("--wait", action="store_true",
                    help="follow the job live (its event stream), printing each stage, until it ends")
     st = _command(sub, "status", "a job's status through the HTTP API", cmd_status,
@@ -69,8 +74,10 @@ def intake_body(args: argparse.Namespace) -> dict:
 def cmd_submit(settings: Settings, args) -> int:
     from planperfect.cli import _http, api_error, command_name
 
-    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
-    status, answer = _http(settings, "POST", "/v1/jobs", intake_body(args), headers)
+    key = args.idempotency_key or f"cli-{uuid4()}"
+    status, answer = submit_with_retries(
+        lambda: _http(settings, "POST", "/v1/jobs", intake_body(args), {"Idempotency-Key": key}),
+        key, out=lambda line: print(f"{command_name(args)}: {line}", file=sys.stderr, flush=True))
     if status >= 400:
         print(f"{command_name(args)}: {api_error(status, answer)}", file=sys.stderr)
         return 1
@@ -79,6 +86,34 @@ def cmd_submit(settings: Settings, args) -> int:
         return 0
     final = follow(settings, answer["job_id"])
     return 0 if final == "completed" else 1
+
+
+def submit_with_retries(call: Callable[[], tuple[int, object]], key: str, out: Out = print,
+                        sleep: Callable[[float], None] = time.sleep) -> tuple[int, object]:
+    """(status, answer) of a submission, retried on a 503 or a connection lost after the request was sent, with the
+    same Idempotency-Key.
+
+    After either, the job may have been written all the same; the same key makes a retry name that job rather
+    than make a second one. A connection refused sent nothing: it is the caller's at once, in one line, as is the
+    last attempt's answer (or its ApiUnreachable)."""
+    from planperfect.cli import ApiUnreachable
+
+    for attempt, pause in enumerate((*SUBMIT_BACKOFF, None), start=1):
+        try:
+            status, answer = call()
+        except ApiUnreachable as exc:
+            if pause is None or not exc.sent:
+                raise
+            why = str(exc.code)
+        else:
+            if status != 503 or pause is None:
+                return status, answer
+            error = answer.get("error") if isinstance(answer, dict) else None
+            why = f"503 {error.get('code')}" if isinstance(error, dict) else "503"
+        out(f"{why}; retrying in {pause:g} s with the same Idempotency-Key {key} "
+            f"(attempt {attempt + 1} of {len(SUBMIT_BACKOFF) + 1})")
+        sleep(pause)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def describe_event(ev: dict) -> str | None:
@@ -104,7 +139,7 @@ def describe_event(ev: dict) -> str | None:
         case "JobDeadLettered":
             return f"DEAD-LETTERED at {stage} after {ev.get('attempts')} attempts: {ev.get('reason')}"
         case "JobRedriven":
-            return f"redriven to {stage}"
+            return f"redriven to {stage}" + (f" (by {ev['by']})" if ev.get("by") else "")
         case "StageReturned":
             return f"{stage:9} returned the job to {ev.get('to_stage')}: {'; '.join(ev.get('findings') or [])}"
         case "JobCancelled":
@@ -134,7 +169,7 @@ def sse_events(lines: Iterator[bytes]) -> Iterator[tuple[str, dict]]:
 def follow(settings: Settings, job_id: str, out: Out = print) -> str:
     """Print the job's events as they happen (GET /v1/jobs/{id}/stream) until it ends; its final status."""
     from planperfect.api_key import auth_headers
-    from planperfect.cli import _http, _unreachable_api, api_error, api_url
+    from planperfect.cli import _http, _unreachable_api, api_error, api_url, with_hint
 
     last_id = "0"
     visible_by = time.monotonic() + VISIBLE_WITHIN
@@ -153,6 +188,7 @@ def follow(settings: Settings, job_id: str, out: Out = print) -> str:
                     answer = json.loads(exc.read() or b"null")
                 except ValueError:
                     answer = None
+                answer = with_hint(settings, exc.code, answer)
                 raise SystemExit(f"following job {job_id}: {api_error(exc.code, answer)}") from None
             time.sleep(0.2)  # acknowledged but not yet in the read model: ask again, bounded by visible_by
             continue
@@ -173,18 +209,18 @@ def cmd_status(settings: Settings, args) -> int:
     if status >= 400:
         print(f"{command_name(args)}: {api_error(status, answer)}", file=sys.stderr)
         return 1
-    events = None
-    if answer["status"] == "cancelled":  # who cancelled it and why is in its JobCancelled event only
-        got, body = _http(settings, "GET", f"/v1/jobs/{args.job_id}/events")
-        events = body["events"] if got == 200 else None
+    # Who cancelled or redrove it, and why, is in its events only (JobCancelled, JobRedriven).
+    got, body = _http(settings, "GET", f"/v1/jobs/{args.job_id}/events")
+    events = body["events"] if got == 200 else None
     for line in status_lines(answer, events):
         print(line)
     return 0
 
 
 def status_lines(job: dict, events: list[dict] | None = None) -> list[str]:
-    """A job as lines: the job, each stage with the error of its failed attempts, and why it ended badly (for a
-    cancelled job, the reason its JobCancelled event carries: the read model keeps no error for it)."""
+    """A job as lines: the job, each stage with the error of its failed attempts, each redrive and who asked for it,
+    and why it ended badly (for a cancelled job, the reason its JobCancelled event carries: the read model keeps no
+    error for it)."""
     lines = [f"{job['job_id']}  {job['job_type']}  {job['status']}  stage={job['current_stage']}  {job['title']}"]
     for st in job["stages"]:
         took = f"{st['duration_ms']} ms" if st["duration_ms"] is not None else ""
@@ -192,6 +228,10 @@ def status_lines(job: dict, events: list[dict] | None = None) -> list[str]:
         if st.get("last_error"):
             label = "last error (retried)" if st["status"] == "completed" else "error"
             lines.append(f"       {label}: {st['last_error']}")
+    for ev in events or []:
+        if ev.get("type") == "JobRedriven":
+            by = f" by {ev['by']}" if ev.get("by") else ""
+            lines.append(f"  redriven to {ev.get('stage')}{by} at {ev.get('occurred_at')}")
     if job["status"] == "cancelled":
         if cancel := next((ev for ev in reversed(events or []) if ev.get("type") == "JobCancelled"), None):
             at = f" (at {cancel['stage']})" if cancel.get("stage") else ""

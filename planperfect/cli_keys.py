@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 import asyncpg
 
@@ -26,10 +27,15 @@ def register(sub) -> None:
     c = _command(keys, "create", "make an API key and print it (shown this once)", cmd_create,
                  "Make an API key with a role and print it on stdout, this once: only its hash is stored. "
                  "Roles: submitter (intake, its jobs), reader (reads everything), operator (cancel, redrive, "
-                 "rebuild, pacing triggers), admin (keys).", needs=(POSTGRES, KAFKA))
+                 "rebuild, pacing triggers), admin (keys).")  # probes PostgreSQL and Kafka once the input is valid
     c.add_argument("--role", required=True, choices=ROLES, help="what the key may do")
-    c.add_argument("--name", required=True, help="who or what uses it, for lists and the audit trail")
-    c.add_argument("--tenant", help="bind the key to this organisation")
+    c.add_argument("--name", required=True,
+                   help="who or what uses it, for lists and the audit trail: 1 to 200 printable characters")
+    c.add_argument("--tenant", help="bind the key to this organisation: 1 to 63 lowercase letters, digits, '.', "
+                                    "'_' or '-' (e.g. acme); not for an admin key")
+    c.add_argument("--out", type=Path, metavar="FILE",
+                   help="write the key to FILE (mode 0600, replaced atomically) instead of printing it; e.g. the "
+                        "admin key file, PLANPERFECT_DATA_DIR/admin-api-key")
     ls = _command(keys, "list", "every key, revoked ones too (never a secret)", cmd_list, needs=(POSTGRES,))
     ls.add_argument("--json", action="store_true", help="one JSON object per key")
     r = _command(keys, "revoke", "revoke a key: the API refuses it within PLANPERFECT_API_KEY_CACHE_SECONDS",
@@ -45,20 +51,42 @@ async def _connected(settings: Settings, work):
         await conn.close()
 
 
+def create_request(args) -> tuple[object | None, str | None]:
+    """The key to make, validated by the API's own model (one rule for `keys create` and POST /v1/keys), or the
+    one-line reason it is refused, naming the option."""
+    from pydantic import ValidationError
+
+    from api.requests import KeyCreate
+
+    try:
+        return KeyCreate.model_validate({"name": args.name, "role": args.role, "tenant": args.tenant}), None
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        reason = err["msg"].removeprefix("Value error, ")
+        field = str(err["loc"][0]) if err["loc"] else None
+        if field is None and ": " in reason:  # a rule over two fields names the one at fault
+            field, reason = reason.split(": ", 1)
+        return None, f"--{field} {reason}" if field else reason
+
+
 def cmd_create(settings: Settings, args) -> int:
-    from api.storable import unstorable
-    from planperfect.api_key import new_key
+    from planperfect.api_key import new_key, write_secret
 
-    for flag, value in (("--name", args.name), ("--tenant", args.tenant)):
-        if value is not None and (not value.strip() or len(value) > 200 or unstorable(value)):
-            print(f"planperfect keys create: {flag} must be 1 to 200 characters of text", file=sys.stderr)
-            return 2
+    from planperfect.reachability import check
 
-    record, key = asyncio.run(new_key(settings, name=args.name, role=args.role, tenant=args.tenant))
+    body, refused = create_request(args)
+    if refused is not None:  # before the probe: a bad name is the same answer whether the stack is up or not
+        print(f"planperfect keys create: {refused}", file=sys.stderr)
+        return 2
+    check(settings, (POSTGRES, KAFKA))
+    record, key = asyncio.run(new_key(settings, name=body.name, role=body.role, tenant=body.tenant))
     tenant = f", tenant {record.tenant}" if record.tenant else ""
-    print(f"created key {record.key_id} ({record.name}: {record.role.value}{tenant}); it is shown this once:",
-          file=sys.stderr)
-    print(key)
+    where = f"written to {args.out} (readable only by you)" if args.out else "it is shown this once:"
+    print(f"created key {record.key_id} ({record.name}: {record.role.value}{tenant}); {where}", file=sys.stderr)
+    if args.out:
+        write_secret(args.out, key)
+    else:
+        print(key)
     return 0
 
 
@@ -73,9 +101,15 @@ def cmd_list(settings: Settings, args) -> int:
     print(f"{'id':12}  {'role':9}  {'tenant':12}  {'created':20}  {'state':28}  name")
     for r in records:
         state = f"revoked {r.revoked_at:%Y-%m-%d %H:%M} by {r.revoked_by}" if r.revoked_at else "active"
-        print(f"{r.key_id:12}  {r.role.value:9}  {r.tenant or '-':12}  {r.created_at:%Y-%m-%d %H:%M:%S}  "
-              f"{state:28}  {r.name}")
+        print(f"{r.key_id:12}  {r.role.value:9}  {shown(r.tenant or '-'):12}  {r.created_at:%Y-%m-%d %H:%M:%S}  "
+              f"{state:28}  {shown(r.name)}")
     return 0
+
+
+def shown(text: str) -> str:
+    """Text for a terminal: a key made before names had to be printable may hold a newline or an escape sequence,
+    which would break the table or take over the operator's terminal; such characters are shown escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def cmd_revoke(settings: Settings, args) -> int:

@@ -33,7 +33,7 @@ def _json_value(v: Any) -> Any:
 
 
 async def get_job(conn: asyncpg.Connection, job_id: UUID) -> dict[str, Any] | None:
-    # tenant and submitted_by: for the API to confine the read (api/jobs.py, job_or_404), which takes them out
+    # tenant and submitted_by: whose job it is, which the API confines the read by (api/jobs.py, job_or_404)
     job = _row(await conn.fetchrow(f"SELECT {JOB_COLUMNS}, brief, tenant, submitted_by FROM content_jobs WHERE job_id = $1",
                                    job_id))
     if job is None:

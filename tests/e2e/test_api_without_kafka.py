@@ -33,6 +33,7 @@ async def test_the_api_starts_without_kafka_answers_503_and_recovers_when_the_br
                                  headers={"Idempotency-Key": str(uuid.uuid4())}) as resp:
                 error = (await resp.json())["error"]
                 assert resp.status == 503 and error["code"] == "kafka_unavailable", error
+                assert "nothing was written" in error["message"], error  # no producer: nothing was sent
                 assert resp.headers["Retry-After"].isdigit()
 
             await own_stack.restart()

@@ -31,6 +31,9 @@ async def test_submit_wait_follows_a_job_with_a_retry_to_completion(faulty_syste
     failed = [ln for ln in lines if "FAILED" in ln]
     assert len(failed) == 1 and "outline" in failed[0] and "will retry" in failed[0] and "injected" in failed[0], lines
     assert lines[-1] == f"job {job_id} completed"
+    async with faulty_system.http() as http:  # an Idempotency-Key was sent though none was given: a retry is safe
+        async with http.get(f"{faulty_system.base_url}/v1/jobs/{job_id}") as resp:
+            assert "cli-" in ((await resp.json())["idempotency_key"] or ""), await resp.text()
 
     code, out, err = await cli("status", job_id, env=faulty_system.env)
     assert code == 0, err

@@ -17,12 +17,12 @@ from yarl import URL
 from api.app import create_app
 from api.config import ApiConfig
 from api.contract import CONTRACT, PUBLIC
-from api.keys import key_id_of, revoke_key
+from api.keys import KeyVerifier, key_id_of, revoke_key
 from api.principal import Role
 from api.responses import Error
 from streams.topics import Topics
 from tests.conftest import create_database, create_prefix, delete_prefix, drop_database
-from tests.support import bearer, cli, env_of, eventually, make_key
+from tests.support import bearer, cli, env_of, eventually, free_port, make_key
 
 PLACEHOLDERS = {"stage": "draft", "user_id": "nobody", "key_id": "0" * 12}
 REALM = 'Bearer realm="planperfect"'
@@ -182,3 +182,28 @@ async def test_intake_is_rate_limited_per_key_with_retry_after(infra, database, 
             return (await client.post("/v1/jobs", json={}, headers=bearer(one))).status == 422
 
         await eventually(allowed_again, timeout=5, interval=0.25, what="a token back after Retry-After")
+
+
+async def test_while_postgres_is_out_of_reach_a_checked_key_is_trusted_for_a_bounded_time(infra, database, prefix,
+                                                                                         caplog):
+    """A key revoked just before an outage must not keep working for all of it: the cached row is trusted only
+    `outage_trust` seconds after it was last read; the fallback is logged once."""
+    reader = await make_key(infra, database, prefix, "reader")
+    now = [1000.0]
+    pool = await asyncpg.create_pool(database, min_size=0, max_size=1)
+    try:
+        verifier = KeyVerifier(pool, ttl=5, outage_trust=60, clock=lambda: now[0])
+        assert (await verifier.principal(reader)).role is Role.READER  # read from PostgreSQL, remembered
+        # PostgreSQL out of reach: new connections go to a port nothing listens on, the open one is dropped.
+        pool.set_connect_args(dsn=database.replace(f":{URL(database).port}/", f":{free_port()}/"))
+        await pool.expire_connections()
+        now[0] += 30  # past the cache time, within the outage trust: the key as it was
+        assert (await verifier.principal(reader)).role is Role.READER
+        now[0] += 20
+        assert (await verifier.principal(reader)).role is Role.READER
+        assert sum("out of reach" in r.getMessage() for r in caplog.records) == 1, caplog.text
+        now[0] += 11  # 61 s after it was last read: not trusted any more, the outage's error (a 503 in the API)
+        with pytest.raises(OSError):
+            await verifier.principal(reader)
+    finally:
+        await pool.close()

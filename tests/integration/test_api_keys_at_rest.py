@@ -4,21 +4,28 @@ changes are on the log as facts naming who made them."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import re
+import stat
 import subprocess
+
+import asyncpg
 
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from api.app import create_app
 from api.config import ApiConfig
-from api.keys import key_id_of
+from api.keys import find_key, key_id_of
+from planperfect.api_key import ensure_admin_key, key_file
+from planperfect.settings import Settings
 from streams.access import kafka_options
 from streams.access_events import ACCESS_ADAPTER, KeyCreated, KeyRevoked
 from streams.topics import Topics
-from tests.support import TEST_PARTITIONS, bearer, cli, env_of, make_key
+from tests.support import TEST_PARTITIONS, bearer, cli, env_of, eventually, make_key
 
 
 async def _whole_log(bootstrap: str, prefix: str) -> dict[str, list[bytes]]:
@@ -51,8 +58,13 @@ async def test_no_key_is_stored_logged_or_published_in_plaintext(infra, database
 
     app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix)))
     async with TestClient(TestServer(app), headers=bearer(admin)) as client:
-        resp = await client.post("/v1/keys", json={"name": "api reader", "role": "reader", "tenant": "acme"})
-        assert resp.status == 201, await resp.text()
+        for body, field in (({"name": "x\x1b[2J", "role": "reader"}, "name"),
+                            ({"name": "x", "role": "reader", "tenant": "ACME"}, "tenant"),
+                            ({"name": "x", "role": "admin", "tenant": "acme"}, "tenant")):
+            resp = await client.post("/v1/keys", json=body)  # one rule with `keys create` (tests/unit/test_key_rules)
+            assert resp.status == 422 and (await resp.json())["error"]["field"] == field, await resp.text()
+        resp = await client.post("/v1/keys", json={"name": " api reader ", "role": "reader", "tenant": "acme"})
+        assert resp.status == 201 and (await resp.json())["name"] == "api reader", await resp.text()
         by_api = (await resp.json())["key"]
         for key in (by_cli, by_api, admin):
             assert (await client.get("/v1/jobs", headers=bearer(key))).status == 200
@@ -87,3 +99,60 @@ async def test_no_key_is_stored_logged_or_published_in_plaintext(infra, database
     revoked = [f for f in facts if isinstance(f, KeyRevoked)]
     assert [(f.key_id, f.actor) for f in revoked] == [(key_id_of(by_cli), f"key:{key_id_of(admin)} (audit admin)")]
     assert json.loads(listing.splitlines()[0])["key_id"]  # JSON lines, one per key
+
+
+async def test_the_admin_key_file_is_private_replaced_when_lost_and_its_refusal_says_how_to_mend_it(
+        infra, database, prefix, tmp_path):
+    settings = Settings(kafka_bootstrap=infra.bootstrap, database_url=database, topic_prefix=prefix, data_dir=tmp_path)
+    path = key_file(settings)
+    first = await asyncio.to_thread(ensure_admin_key, settings)  # what `up` does
+    assert first.made and not first.still_active and stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("not a key\n")  # a corrupt file: `up` makes another, dated, and names the one still active
+    second = await asyncio.to_thread(ensure_admin_key, settings)
+    assert second.made != first.made and [k.key_id for k in second.still_active] == [first.made]
+    conn = await asyncpg.connect(database)
+    try:
+        named = (await find_key(conn, second.made)).name
+    finally:
+        await conn.close()
+    assert re.fullmatch(r"admin \(made by planperfect up, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", named), named
+
+    env = env_of(infra, database, prefix) | {"PLANPERFECT_DATA_DIR": str(tmp_path)}
+    path.chmod(0o644)  # others may read it: the CLI refuses it as ssh does, with the fix; `up` puts it back
+    code, _, err = await cli("dlq", "list", env=env)
+    assert code == 1 and f"chmod 600 {path}" in err and "0644" in err, err
+    third = await asyncio.to_thread(ensure_admin_key, settings)
+    assert third.repaired == 0o644 and third.made is None and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), key_cache_seconds=0))
+    async with TestClient(TestServer(app)) as client:  # no cache time: the CLI's revocation applies at once
+        env |= {"PLANPERFECT_API_HOST": "127.0.0.1", "PLANPERFECT_API_PORT": str(client.port)}
+        assert (await cli("dlq", "list", env=env))[0] == 0
+        assert (await cli("keys", "revoke", second.made, env=env))[0] == 0
+        code, _, err = await cli("dlq", "list", env=env)
+        assert code == 1 and "401 invalid_token" in err and "keys create --role admin" in err, err
+        assert f"--out {path}" in err and "planperfect up`" not in err, err
+        code, out, err = await cli("keys", "create", "--role", "admin", "--name", "admin again", "--out", str(path),
+                                   env=env)  # the hint's command, as given
+        assert code == 0 and out == "" and stat.S_IMODE(path.stat().st_mode) == 0o600, err
+        assert (await cli("dlq", "list", env=env))[0] == 0
+
+
+async def test_a_write_kafka_has_not_acknowledged_is_a_503_saying_it_may_still_land(infra, database, prefix):
+    """Only a route that takes an Idempotency-Key tells the client to retry with the same one (POST /v1/keys has
+    none)."""
+    admin = await make_key(infra, database, prefix, "admin")
+    config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), kafka_send_timeout_seconds=1e-6)
+    async with TestClient(TestServer(create_app(config)), headers=bearer(admin)) as client:
+        async def ready() -> bool:  # the producer has reached Kafka: the write is sent, and not acknowledged in time
+            return (await client.get("/readyz")).status == 200
+
+        await eventually(ready, timeout=30, what="the API's producer connected")
+        resp = await client.post("/v1/jobs", json={"job_type": "article", "payload": {"title": "Heat pumps"}})
+        message = (await resp.json())["error"]["message"]
+        assert resp.status == 503 and "may still have been accepted" in message, message
+        assert "retry with the same Idempotency-Key" in message, message
+        resp = await client.post("/v1/keys", json={"name": "late reader", "role": "reader"})
+        message = (await resp.json())["error"]["message"]
+        assert resp.status == 503 and "may still have been accepted" in message, message
+        assert "Idempotency-Key" not in message, message

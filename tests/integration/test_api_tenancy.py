@@ -19,6 +19,7 @@ from agents.pacing.scheduler import PacingScheduler
 from agents.runner import Emitter
 from api.app import create_app
 from api.config import ApiConfig
+from api.keys import key_id_of
 from projections.pacing_queries import PacingStore
 from projections.runner import ProjectionRunner
 from streams.access import kafka_options
@@ -80,6 +81,8 @@ async def test_each_key_sees_its_tenant_and_a_submitter_its_own(infra, database,
         finally:
             await runner.stop()
 
+        detail = await (await call("acme reader", "GET", f"/v1/jobs/{jobs['acme other submitter']}")).json()
+        assert (detail["tenant"], detail["submitted_by"]) == ("acme", key_id_of(keys["acme other submitter"])), detail
         again = await call("acme submitter", "POST", "/v1/jobs", json=_job("Keyed"), headers={"Idempotency-Key": "k-1"})
         assert again.status == 200 and (await again.json())["job_id"] == same["acme submitter"]
 

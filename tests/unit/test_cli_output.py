@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from planperfect.cli_delivery import dead_letter_lines, lag_lines
-from planperfect.cli_jobs import describe_event, sse_events, status_lines
+from planperfect.cli import ApiUnreachable
+from planperfect.cli_jobs import SUBMIT_BACKOFF, describe_event, sse_events, status_lines, submit_with_retries
 
 REASON = ("permanent error at attempt 3: upstream provider answered 400 invalid_request_error: "
           "the prompt is longer than the model's context window")
@@ -64,6 +67,45 @@ def test_status_of_a_cancelled_job_says_who_cancelled_it_and_why_from_its_event(
               {"type": "JobCancelled", "sequence": 2, "stage": "outline", "reason": "cancelled by request"}]
     lines = status_lines(_job(status="cancelled", last_error=None), events)
     assert lines[-1] == "  why cancelled: cancelled by request (at outline)", lines
+
+
+def test_status_says_who_redrove_a_job():
+    events = [{"type": "JobSubmitted", "sequence": 1},
+              {"type": "JobRedriven", "sequence": 5, "stage": "outline", "occurred_at": "2026-12-01T10:00:00+00:00",
+               "by": "key:bd843ec87103 (opA)", "dead_letter_id": LETTER["dead_letter_id"]}]
+    lines = status_lines(_job(status="completed", last_error=None), events)
+    assert "  redriven to outline by key:bd843ec87103 (opA) at 2026-12-01T10:00:00+00:00" in lines, lines
+    assert describe_event(events[1]) == "redriven to outline (by key:bd843ec87103 (opA))"
+
+
+def test_submit_retries_a_503_and_a_lost_connection_with_the_same_key_then_gives_up():
+    answers = iter([ApiUnreachable("cannot reach the API", sent=True), (503, {"error": {"code": "kafka_unavailable"}}),
+                    (202, {"job_id": "j"})])
+    said, slept = [], []
+
+    def call():
+        answer = next(answers)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    assert submit_with_retries(call, "cli-k", out=said.append, sleep=slept.append) == (202, {"job_id": "j"})
+    assert slept == list(SUBMIT_BACKOFF[:2])
+    assert all("retrying" in line and "same Idempotency-Key cli-k" in line for line in said) and len(said) == 2
+    assert "503 kafka_unavailable" in said[1]
+    busy = (503, {"error": {"code": "kafka_unavailable"}})
+    slept.clear()
+    assert submit_with_retries(lambda: busy, "k", out=said.append, sleep=slept.append) == busy  # the last answer
+    assert slept == list(SUBMIT_BACKOFF)
+    assert submit_with_retries(lambda: (422, {}), "k", out=said.append, sleep=slept.append) == (422, {})  # not retried
+
+    def refused():
+        raise ApiUnreachable("cannot reach the API: connection refused")  # nothing was sent: said at once
+
+    slept.clear()
+    with pytest.raises(ApiUnreachable):
+        submit_with_retries(refused, "k", out=said.append, sleep=slept.append)
+    assert slept == []
 
 
 def test_events_as_lines():
