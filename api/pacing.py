@@ -44,9 +44,12 @@ GENERATION_STATUSES = {"pending", "running", "retrying", "completed", "dead_lett
 
 
 def _idempotent_id(request: web.Request, kind: str, user_id: str) -> UUID:
-    """A new id, or the same id for the same Idempotency-Key (a retried POST is the same fact)."""
+    """A new id, or the same id for the same Idempotency-Key of the same API key (a retried POST is the same fact;
+    another key's equal Idempotency-Key is another fact, as for jobs)."""
     key = idempotency_key_param(request)
-    return uuid4() if key is None else uuid5(PLANPERFECT_NS, f"pacing-{kind}:{user_id}:{key}")
+    if key is None:
+        return uuid4()
+    return uuid5(PLANPERFECT_NS, f"pacing-{kind}:{user_id}:{principal_of(request).idempotency_scope(key)}")
 
 
 async def _settled(request: web.Request, projection: str, user_id: str | None) -> None:
@@ -55,8 +58,10 @@ async def _settled(request: web.Request, projection: str, user_id: str | None) -
                                     key=None if user_id is None else pacing_key(user_id))
 
 
-async def _publish(request: web.Request, event) -> None:
-    await publish(request.app, request.app[CONFIG].topics.pacing_events, encode(event), pacing_key(event.user_id))
+async def _publish(request: web.Request, event, idempotent: bool = False) -> None:
+    """`idempotent`: the route takes an Idempotency-Key (its 503 then says to retry with it)."""
+    await publish(request.app, request.app[CONFIG].topics.pacing_events, encode(event), pacing_key(event.user_id),
+                  idempotent=idempotent)
 
 
 def _fact(request: web.Request, user_id: str, subject: UUID, tenant: str | None) -> dict:
@@ -124,7 +129,7 @@ async def create_schedule(request: web.Request) -> web.Response:
     tenant = await _user_tenant(request, req.user_id)
     event = ScheduleCreated(**_fact(request, req.user_id, schedule_id, tenant), schedule_id=schedule_id,
                             **req.model_dump(exclude={"user_id"}))
-    await _publish(request, event)
+    await _publish(request, event, idempotent=True)
     view = {"schedule_id": str(schedule_id), **req.model_dump(mode="json"), "created_at": event.occurred_at.isoformat(),
             "created_by": event.by}
     return web.json_response({"status": "accepted", "schedule": view}, status=202,
@@ -184,7 +189,7 @@ async def add_knowledge(request: web.Request) -> web.Response:
     document_id = _idempotent_id(request, "knowledge", user_id)
     tenant = await _user_tenant(request, user_id)
     await _publish(request, KnowledgeDocumentAdded(**_fact(request, user_id, document_id, tenant),
-                                                   document_id=document_id, **req.model_dump()))
+                                                   document_id=document_id, **req.model_dump()), idempotent=True)
     return web.json_response({"status": "accepted", "document_id": str(document_id), "user_id": user_id,
                               "chars": len(req.body)}, status=202)
 
@@ -205,7 +210,7 @@ async def add_meeting(request: web.Request) -> web.Response:
     meeting_id = _idempotent_id(request, "meeting", user_id)
     tenant = await _user_tenant(request, user_id)
     await _publish(request, MeetingNotesAdded(**_fact(request, user_id, meeting_id, tenant), meeting_id=meeting_id,
-                                              **req.model_dump()))
+                                              **req.model_dump()), idempotent=True)
     return web.json_response({"status": "accepted", "meeting_id": str(meeting_id), "user_id": user_id,
                               "chars": len(req.notes)}, status=202)
 

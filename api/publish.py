@@ -20,7 +20,7 @@ async def publish(app: web.Application, topic: str, value: bytes, key: bytes, *,
     the other routes have none to name.
     """
     limit = app[CONFIG].kafka_send_timeout_seconds
-    retry = ("retry with the same Idempotency-Key (a retry with it names the same job)" if idempotent
+    retry = ("retry with the same Idempotency-Key (a retry with it is the same write, never a second)" if idempotent
              else "check before retrying")
     try:
         async with asyncio.timeout(limit):
