@@ -112,7 +112,8 @@ _INTAKE = Operation(
                400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED})
 
 STREAM_DESCRIPTION = """Server-Sent Events: each event of the job as `id: <sequence>`, `event: <type>`,
-`data: <the event as JSON>`, live, until the job ends (a `: keep-alive` comment every 15 s). A
+`data: <the event as JSON>`, live, until the job ends, or the key (or monitor session) is revoked or ended: checked
+at least every PLANPERFECT_API_KEY_CACHE_SECONDS (a `: keep-alive` comment then, at least every 15 s). A
 StageCompleted carries `output_ref` (`kind` and the `href` of GET /v1/jobs/{job_id}/payloads/{stage})
 instead of the stage's output, unless `include_output=true`. Resume with the Last-Event-ID header."""
 
