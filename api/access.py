@@ -12,6 +12,7 @@ from api.keys import create_key, list_keys, revoke_key
 from api.principal import Role, principal_of
 from api.publish import publish
 from api.requests import KeyCreate
+from api.sessions import SESSIONS
 from api.state import CONFIG, KEYS, POOL
 from streams.access_events import AccessFact
 from streams.codec import encode
@@ -53,4 +54,5 @@ async def revoke(request: web.Request) -> web.Response:
     if record is None:
         raise ApiError(404, "key_not_found", f"no key {key_id}", field="key_id")
     request.app[KEYS].forget(key_id)
+    request.app[SESSIONS].forget_key(key_id)  # the monitor's sessions made with it end at once too
     return web.json_response(record.as_json())

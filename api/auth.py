@@ -2,7 +2,9 @@
 
 The role each route needs is declared once, in api/contract.py; a route without a declaration is let through
 for an admin key only (fail closed). A key comes as `Authorization: Bearer <key>`, or, for the web monitor's
-pages and their fetches and event streams (which cannot set headers), in its HttpOnly session cookie.
+pages and their fetches and event streams (which cannot set headers), as the session its HttpOnly cookie names
+(api/sessions.py: the cookie never holds the key). An open event stream asks `still_signed_in` at each tick, so
+that a revoked key or an ended session ends it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from api.contract import CONTRACT, PUBLIC, Operation
 from api.errors import ApiError
 from api.principal import PRINCIPAL, Principal, Role
 from api.ratelimit import retry_after
+from api.sessions import SESSIONS
 from api.state import INTAKE_LIMITS, KEYS
 
-COOKIE = "planperfect_key"
+COOKIE = "planperfect_session"
 SIGN_IN = "/monitor/sign-in"
 REALM = 'Bearer realm="planperfect"'
 
@@ -45,16 +48,46 @@ def declared(request: web.Request) -> Operation:
 
 
 def presented_key(request: web.Request) -> str | None:
-    """The key the request carries: the Authorization header first, else the monitor's cookie."""
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _, key = header.partition(" ")
-        return key.strip() if scheme.lower() == "bearer" else header  # another scheme: a key that fails
-    return request.cookies.get(COOKIE)
+    """The key the Authorization header carries (another scheme: a key that fails), or None. More than one
+    Authorization header is ambiguous (which one the proxies on the way read is anyone's guess): 400."""
+    headers = request.headers.getall("Authorization", [])
+    if len(headers) > 1:
+        raise ApiError(400, "ambiguous_authorization", f"{len(headers)} Authorization headers; send one",
+                       field="Authorization")
+    if not headers:
+        return None
+    scheme, _, key = headers[0].partition(" ")
+    return key.strip() if scheme.lower() == "bearer" else headers[0]
 
 
-def unauthorized(request: web.Request, sent: bool) -> web.HTTPException:
-    if not sent and request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
+async def presented_principal(request: web.Request) -> tuple[bool, Principal | None]:
+    """Whether the request presented a credential, and who it is: the Authorization header first, else the
+    monitor's session cookie. None for an unknown, revoked or malformed key, or an unknown or ended session."""
+    key = presented_key(request)
+    if key:
+        return True, await request.config_dict[KEYS].principal(key)
+    session = request.cookies.get(COOKIE)
+    if session:
+        return True, await request.config_dict[SESSIONS].principal(session)
+    return False, None
+
+
+async def still_signed_in(request: web.Request) -> bool:
+    """Whether the credential a long-lived request (an event stream) came with is still good: asked at each tick,
+    it costs no round trip within the key and session caches' time (api/keys.py, api/sessions.py)."""
+    try:
+        return (await presented_principal(request))[1] is not None
+    except Exception:  # noqa: BLE001 - cannot tell (PostgreSQL out of reach with nothing cached): fail closed
+        return False
+
+
+def wants_page(request: web.Request, op: Operation) -> bool:
+    """A person's browser opening a monitor page (rather than a client of the JSON API)."""
+    return op.tag == "monitor" and request.method == "GET" and "text/html" in request.headers.get("Accept", "")
+
+
+def unauthorized(request: web.Request, op: Operation, sent: bool) -> web.HTTPException:
+    if not sent and wants_page(request, op):
         # A person opening a monitor page without a session: to the sign-in form, and back after it.
         return web.HTTPSeeOther(URL(SIGN_IN).with_query(next=request.path_qs))
     if sent:
@@ -70,13 +103,12 @@ async def authenticate(request: web.Request, handler):
     needed = op.access
     if needed == PUBLIC:
         return await handler(request)
-    key = presented_key(request)
-    principal = await request.config_dict[KEYS].principal(key) if key else None
+    sent, principal = await presented_principal(request)
     if principal is None:
-        raise unauthorized(request, sent=bool(key))
+        raise unauthorized(request, op, sent)
     refusal = forbidden(request, op, principal)
     if refusal is not None:
-        if op.tag == "monitor" and request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
+        if wants_page(request, op):
             # A person on a monitor page their key may not see: a page saying so, signed in as who they are.
             from api.monitor.render import render  # not at the top: the monitor's rendering imports this module
 
@@ -102,11 +134,15 @@ def forbidden(request: web.Request, op: Operation, principal: Principal) -> ApiE
             return ApiError(403, "forbidden", f"{request.method} {request.path} submits work; key {principal.key_id} "
                             "is a reader, which only reads (use a submitter or operator key)")
         return ApiError(403, "forbidden", f"{request.method} {request.path} needs the {op.access.value} role; "
-                        f"key {principal.key_id} is a {principal.role.value}")
+                        f"key {principal.key_id} is {_article(principal.role.value)} {principal.role.value}")
     if not serves_tenant(op, principal):
         return ApiError(403, "tenant_not_supported", f"{request.method} {request.path} is not confined to a tenant; "
                         f"key {principal.key_id} is bound to one (use a key bound to no tenant)")
     return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def serves_tenant(op: Operation, principal: Principal) -> bool:

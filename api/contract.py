@@ -116,7 +116,8 @@ _INTAKE = Operation(
                400: BAD_JSON, 413: TOO_LARGE, 415: NOT_JSON, 422: INVALID, 429: RATE_LIMITED})
 
 STREAM_DESCRIPTION = """Server-Sent Events: each event of the job as `id: <sequence>`, `event: <type>`,
-`data: <the event as JSON>`, live, until the job ends (a `: keep-alive` comment every 15 s). A
+`data: <the event as JSON>`, live, until the job ends, or the key (or monitor session) is revoked or ended: checked
+at least every PLANPERFECT_API_KEY_CACHE_SECONDS (a `: keep-alive` comment then, at least every 15 s). A
 StageCompleted carries `output_ref` (`kind` and the `href` of GET /v1/jobs/{job_id}/payloads/{stage})
 instead of the stage's output, unless `include_output=true`. Resume with the Last-Event-ID header."""
 
@@ -181,13 +182,15 @@ KEY_ID = Param("key_id", "path", Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")
 
 ACCESS_ROUTES = {
     ("POST", "/monitor/session"): Operation(
-        "Sign the monitor in: the key is kept in an HttpOnly, SameSite=Strict cookie", "monitor", access=PUBLIC,
+        "Sign the monitor in: a session named by an HttpOnly, SameSite=Strict cookie", "monitor", access=PUBLIC,
         body=SignIn,
+        description="The key is checked once and not kept: the cookie holds a random session id (stored hashed), "
+                    "which ends at sign-out, when the key is revoked, or after PLANPERFECT_MONITOR_SESSION_HOURS.",
         responses={200: Reply("Signed in as this key", r.Session, headers={"Set-Cookie": "The session cookie."}),
                    400: BAD_JSON, 401: error("Unknown or revoked key"), 413: TOO_LARGE, 415: NOT_JSON,
                    422: INVALID}),
     ("DELETE", "/monitor/session"): Operation(
-        "Sign the monitor out (clears the cookie)", "monitor", access=PUBLIC, needs_dependencies=False,
+        "Sign the monitor out (ends the session, clears the cookie)", "monitor", access=PUBLIC,
         responses={200: Reply("Signed out", r.SignedOut)}),
     ("GET", "/v1/keys"): Operation(
         "List API keys (never their secrets)", "access", access=Role.ADMIN,

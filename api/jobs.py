@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 from aiohttp import web
 
+from api.auth import still_signed_in
 from api.bodies import read_model
 from api.errors import ApiError
 from api.principal import principal_of
@@ -27,6 +28,7 @@ from streams.events import JobSubmitted
 from streams.payloads import Stage
 
 SEED_INTAKE = "/content-intake"
+KEEP_ALIVE_SECONDS = 15.0  # the longest a job stream stays silent
 
 routes = web.RouteTableDef()
 
@@ -190,7 +192,8 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 @routes.get("/v1/jobs/{job_id}/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: the job's events in order, live, ending after a terminal event."""
+    """Server-Sent Events: the job's events in order, live, ending after a terminal event, or once the caller's key
+    or monitor session is no longer good (checked at each wake-up, and at least every key-cache time)."""
     job_id = path_uuid(request, "job_id")
     after = last_event_id_param(request)
     include_output = include_output_param(request)
@@ -199,6 +202,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await resp.prepare(request)
     hub = request.app[NOTIFICATIONS]
+    recheck = min(KEEP_ALIVE_SECONDS, max(1.0, request.app[CONFIG].key_cache_seconds))
     wake = hub.watch(str(job_id))
     try:
         while True:
@@ -212,9 +216,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
             if status in TERMINAL:
                 break
             try:
-                await asyncio.wait_for(wake.wait(), timeout=15)
+                await asyncio.wait_for(wake.wait(), timeout=recheck)
             except asyncio.TimeoutError:
                 await resp.write(b": keep-alive\n\n")
+            if not await still_signed_in(request):
+                break  # its key was revoked (or its monitor session ended): no more of the job's events
     finally:
         hub.unwatch(str(job_id), wake)
     await resp.write_eof()

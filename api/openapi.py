@@ -32,8 +32,10 @@ Without one it answers 401 with `WWW-Authenticate`; with a role too low, 403."""
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "pp_<key_id>_<secret>",
                "description": "An API key: `planperfect keys create --role R --name N`, or POST /v1/keys."},
-    "monitorSession": {"type": "apiKey", "in": "cookie", "name": "planperfect_key",
-                       "description": "The web monitor's session: the same key, set by POST /monitor/session."},
+    "monitorSession": {"type": "apiKey", "in": "cookie", "name": "planperfect_session",
+                       "description": "The web monitor's session, set by POST /monitor/session: a random id standing "
+                                      "for the key signed in with (never the key itself); it ends at sign-out, when "
+                                      "the key is revoked, or after PLANPERFECT_MONITOR_SESSION_HOURS."},
 }
 
 _SERVER_ERROR = Reply("The server failed; the error is logged (never a stack trace)", Error)
@@ -41,6 +43,7 @@ _CROSS_SITE = Reply("A browser sent this write on behalf of another site (Origin
 _UNAUTHORIZED = Reply("No API key, or one unknown, revoked or malformed", Error,
                       headers={"WWW-Authenticate": 'Bearer realm="planperfect", with error="invalid_token" when a '
                                                    'key was sent'})
+_AMBIGUOUS = Reply("More than one Authorization header (ambiguous_authorization), or a bad parameter", Error)
 _FORBIDDEN = Reply("The key's role may not do this", Error)
 _FORBIDDEN_WRITE = Reply("The key's role may not do this, or a browser sent this write on behalf of another site "
                          "(Origin or Sec-Fetch-Site)", Error)
@@ -65,12 +68,14 @@ def handlers_of(app: web.Application) -> dict[tuple[str, str], Any]:
 
 
 def replies(op: Operation, method: str) -> dict[int, Reply]:
-    """The operation's answers, with the 500 every route may give, the 401 and 403 of every route that needs a key,
+    """The operation's answers, with the 500 every route may give, the 400 (two Authorization headers), 401 and 403
+    of every route that needs a key,
     the 403 of every write (the cross-site guard answers it before any handler) and the 503 of those that need a
     dependency."""
     replies = dict(op.responses)
     replies.setdefault(500, _SERVER_ERROR)
     if op.access != PUBLIC:
+        replies.setdefault(400, _AMBIGUOUS)
         replies.setdefault(401, _UNAUTHORIZED)
         replies.setdefault(403, _FORBIDDEN if method in SAFE_METHODS else _FORBIDDEN_WRITE)
     if method not in SAFE_METHODS:

@@ -132,8 +132,9 @@ async def browser_figures(base: str, live_jobs: int, key: str) -> None:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
         page = await browser.new_page()
-        # Signed in as the monitor's sign-in leaves a browser: the key in its session cookie.
-        await page.context.add_cookies([{"name": "planperfect_key", "value": key, "url": base}])
+        # Signed in as the sign-in form does it: the answer sets the session cookie in the page's context.
+        signed_in = await page.request.post(f"{base}/monitor/session", data={"key": key})
+        assert signed_in.ok, await signed_in.text()
         loads = []
         for _ in range(10):
             await page.goto(f"{base}/monitor/jobs", wait_until="load")

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
                                       "rate applies (the bucket's size).")
     api_key_cache_seconds: float = Field(5.0, ge=0, le=300, description="How long an API process trusts a key it "
                                          "checked: a key revoked elsewhere is refused within this long.")
+    monitor_session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a sign-in to the web monitor "
+                                         "lasts at most (Sign out and a revoked key end it sooner).")
+    cookie_secure: bool = Field(False, description="Mark the monitor's session cookie Secure even when requests "
+                                "arrive over plain HTTP (behind a TLS-terminating proxy); else only over HTTPS.")
     fault_injection: bool = Field(False, description="Tests only: honour [fault:STAGE:KIND:N] markers in job titles.")
     stage_max_attempts: int = Field(3, ge=1, le=20, description="Default attempts per stage.")
     stage_retry_delay_seconds: int = Field(5, ge=0, le=3600, description="Default base of the retry backoff.")

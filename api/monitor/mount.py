@@ -10,6 +10,7 @@ from api.monitor import metrics, pacing_pages, pages, session
 from api.monitor.figures import OverviewCache
 from api.monitor.render import STATIC, environment
 from api.monitor.state import CLOSING, OVERVIEW, TEMPLATES
+from api.sessions import SESSIONS, Sessions
 from api.state import CONFIG, POOL
 
 PREFIX = "/monitor"
@@ -22,6 +23,7 @@ def add_monitor(app: web.Application) -> None:
     app[CLOSING] = asyncio.Event()
     app.on_shutdown.append(_closing)
     app.cleanup_ctx.append(_overview)
+    app.cleanup_ctx.append(_sessions)
     app.router.add_get("/", pages.overview_page)
     app.add_routes(metrics.routes)
     monitor = web.Application()
@@ -34,6 +36,12 @@ def add_monitor(app: web.Application) -> None:
 
 async def _overview(app: web.Application):
     app[OVERVIEW] = OverviewCache(app[POOL], app[CONFIG])  # after _postgres has made the pool
+    yield
+
+
+async def _sessions(app: web.Application):
+    cfg = app[CONFIG]
+    app[SESSIONS] = Sessions(app[POOL], ttl=cfg.key_cache_seconds, lifetime=cfg.monitor_session_hours * 3600)
     yield
 
 

@@ -11,6 +11,7 @@ from uuid import UUID
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
+from api.auth import still_signed_in
 from api.errors import ApiError
 from api.jobs import job_or_404
 from api.operations import dead_letter_or_404
@@ -49,7 +50,8 @@ async def overview_page(request: web.Request) -> web.Response:
 @routes.get("/events")
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: `overview` every FEED_SECONDS (the figures and the rendered panel), until the
-    client goes. Only for a client that asks for an event stream (EventSource does): any other gets 406."""
+    client goes, or its key or session is no longer good (checked at each push). Only for a client that asks for an
+    event stream (EventSource does): any other gets 406."""
     if "text/event-stream" not in request.headers.get("Accept", ""):
         raise ApiError(406, "not_acceptable", "this is an endless event stream: send Accept: text/event-stream")
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
@@ -58,7 +60,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     cache, closing = request.config_dict[OVERVIEW], request.config_dict[CLOSING]
     tenant = principal_of(request).tenant
     seq = 0
-    while not closing.is_set():
+    while not closing.is_set() and await still_signed_in(request):
         seq += 1
         try:
             ov = await cache.get(tenant)

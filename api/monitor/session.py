@@ -1,13 +1,16 @@
-"""The monitor's sign-in: a key checked once, then kept in an HttpOnly, SameSite=Strict cookie.
+"""The monitor's sign-in: a key checked once, then a server-side session named by an HttpOnly, SameSite=Strict cookie.
 
 A cookie rather than a key the page sends itself: the monitor's live parts are EventSource streams, which cannot
-set an Authorization header, and an HttpOnly cookie keeps the key out of reach of any script on the page. It
-holds the key itself, so a revocation ends the session as it ends the key (no server-side session to forget);
-SameSite=Strict keeps other sites' requests from carrying it, and the cross-site guard still refuses their
-writes.
+set an Authorization header, and an HttpOnly cookie keeps the session out of reach of any script on the page. The
+cookie holds a random session id, never the key (api/sessions.py): a browser sends a host's cookies to every port
+of that host, so another local web server the operator opens gets the cookie, and it must not be a credential of
+the API. SameSite=Strict keeps other sites' requests from carrying it, and the cross-site guard still refuses
+their writes.
 """
 
 from __future__ import annotations
+
+import re
 
 from aiohttp import web
 
@@ -16,16 +19,27 @@ from api.bodies import read_model
 from api.errors import ApiError
 from api.monitor.render import page, render
 from api.requests import SignIn
-from api.state import KEYS
+from api.sessions import SESSIONS
+from api.state import CONFIG, KEYS
 
 routes = web.RouteTableDef()
 
+OLD_COOKIE = "planperfect_key"  # earlier releases kept the key itself in it: dropped at each sign-in and sign-out
+# Where a sign-in may lead: the overview, a monitor page, the API's docs. Printable ASCII only (no space, no
+# backslash), so what the browser resolves is this site's path and nothing else.
+_LOCAL = re.compile(r"^(?:/(?:\?[!-\[\]-~]*)?|/monitor/[!-\[\]-~]*|/docs)$")
+_BROWSER_DROPS = re.compile(r"[\t\n\r]")
+_DOT_SEGMENT = re.compile(r"/(?:\.|%2e){1,2}(?:[/?#]|$)", re.IGNORECASE)  # `/monitor/../x` is not under /monitor/
+
 
 def local_target(target: str | None) -> str:
-    """Where to go after signing in: a path of this site only (never `//elsewhere` or `https://…`)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """Where to go after signing in: `/`, a page under /monitor/ or /docs, as the browser will read it (it drops
+    tab, CR and LF anywhere and trims control characters and spaces: `/<TAB>/host` is `//host`, another site);
+    anything else goes to `/`."""
+    if not target:
+        return "/"
+    seen = _BROWSER_DROPS.sub("", target).strip("".join(map(chr, range(0x21))))
+    return seen if _LOCAL.match(seen) and not _DOT_SEGMENT.search(seen) else "/"
 
 
 @routes.get("/sign-in")
@@ -41,14 +55,22 @@ async def sign_in(request: web.Request) -> web.Response:
     if principal is None:
         raise ApiError(401, "invalid_token", "the API key is unknown, revoked or malformed", field="key",
                        headers={"WWW-Authenticate": 'Bearer realm="planperfect", error="invalid_token"'})
+    session = await request.config_dict[SESSIONS].open(principal)
     resp = web.json_response({"key_id": principal.key_id, "name": principal.name, "role": principal.role.value,
                               "tenant": principal.tenant})
-    resp.set_cookie(COOKIE, body.key, httponly=True, samesite="Strict", secure=request.secure, path="/")
+    # Behind a TLS-terminating proxy the request reaches us over plain HTTP: the setting says it is HTTPS.
+    secure = request.config_dict[CONFIG].cookie_secure or request.secure
+    resp.set_cookie(COOKIE, session, httponly=True, samesite="Strict", secure=secure, path="/")
+    resp.del_cookie(OLD_COOKIE, path="/")
     return resp
 
 
 @routes.delete("/session")
 async def sign_out(request: web.Request) -> web.Response:
+    session = request.cookies.get(COOKIE)
+    if session:
+        await request.config_dict[SESSIONS].end(session)
     resp = web.json_response({"signed_out": True})
     resp.del_cookie(COOKIE, path="/")
+    resp.del_cookie(OLD_COOKIE, path="/")
     return resp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -10,12 +11,16 @@ import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright, expect
 from prometheus_client.parser import text_string_to_metric_families
 
+from api.keys import key_id_of
 from streams.payloads import Stage
 from streams.topics import Lane
 from tests.conftest import create_database, create_prefix, delete_prefix, drop_database
@@ -31,12 +36,14 @@ DOCS_SHOTS = os.environ.get("PLANPERFECT_MONITOR_SCREENSHOTS")
 
 @pytest.fixture(scope="module")
 async def monitored(infra):
-    """One system for the module: fault injection on (dead letters on demand), pacing ticks every second."""
+    """One system for the module: fault injection on (dead letters on demand), pacing ticks every second, keys
+    checked again every second (a revoked key's open stream ends within that)."""
     database, prefix = await create_database(infra), await create_prefix(infra)
     work = Path(tempfile.mkdtemp(prefix="planperfect-monitor-"))
     try:
         async with running_system(infra, database, prefix, work, PLANPERFECT_FAULT_INJECTION="1",
-                                  PLANPERFECT_PACING_TICK_SECONDS="1", PLANPERFECT_WORKER_CONCURRENCY="4") as system:
+                                  PLANPERFECT_PACING_TICK_SECONDS="1", PLANPERFECT_WORKER_CONCURRENCY="4",
+                                  PLANPERFECT_API_KEY_CACHE_SECONDS="1") as system:
             yield system
     finally:
         await drop_database(infra, database)
@@ -108,6 +115,20 @@ async def test_overview_shows_every_stage_and_lane_and_updates_live(monitored, p
 
 
 async def test_submit_form_shows_errors_per_field_then_the_timeline_reaches_completed_live(monitored, page, tmp_path):
+    # The second submission is taken by the API but answered 503 (as when Kafka acknowledged too late): Submit
+    # again must not make a second job. Each submission carries an Idempotency-Key, the same one for the same form
+    # sent again.
+    sent: list[str | None] = []
+
+    async def answer(route):
+        sent.append(await route.request.header_value("Idempotency-Key"))
+        if len(sent) == 2:
+            await route.fetch()
+            await route.fulfill(status=503, json={"error": {"code": "kafka_unavailable", "message": "retry later"}})
+        else:
+            await route.continue_()
+
+    await page.route("**/v1/jobs", answer)
     await page.goto(f"{monitored.base_url}/monitor/submit")
     await page.get_by_label("Title").fill("ab")
     await page.get_by_label("Priority (0–10)").fill("11")
@@ -122,7 +143,10 @@ async def test_submit_form_shows_errors_per_field_then_the_timeline_reaches_comp
     await page.get_by_label("Keywords (comma-separated)").fill("heat pump, retrofit")
     await page.get_by_label("Priority (0–10)").fill("8")
     await page.get_by_role("button", name="Submit").click()
+    await expect(page.locator("#form-problem")).to_contain_text("503 kafka_unavailable")
+    await page.get_by_role("button", name="Submit").click()
     await page.wait_for_url("**/monitor/jobs/*")
+    assert len(sent) == 3 and sent[0] and sent[1] == sent[2] != sent[0], sent  # a changed form: a new key
     job_id = page.url.rsplit("/", 1)[1]
     loads: list[str] = []
     page.on("load", lambda: loads.append(page.url))
@@ -157,7 +181,7 @@ async def test_submit_form_shows_errors_per_field_then_the_timeline_reaches_comp
     assert metrics[("planperfect_kafka_up", ())] == 1
 
     await page.goto(f"{monitored.base_url}/monitor/jobs?text=watched+live")
-    await expect(page.locator("table.jobs tbody tr")).to_have_count(1)
+    await expect(page.locator("table.jobs tbody tr")).to_have_count(1)  # one job for the two clicks
     await shot(page, tmp_path, "jobs")
 
 
@@ -209,6 +233,46 @@ async def test_a_cross_site_form_post_is_refused_and_same_origin_fetch_works(mon
     same = await page.evaluate("""async (url) => (await fetch(url, {method: "POST",
                                      headers: {"X-Requested-With": "planperfect-monitor"}})).status""", target)
     assert same == 404  # through the guard to the route: an unknown job
+
+
+@asynccontextmanager
+async def another_local_server():
+    """Any other web server of this machine (a notebook, a dev server): another port of 127.0.0.1. It records the
+    Cookie header of every request it gets."""
+    seen: list[str] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie", ""))
+        return web.Response(text="another local site", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", record)
+    async with TestServer(app, host="127.0.0.1") as server:
+        server.seen = seen
+        yield server
+
+
+async def test_sign_in_stays_on_the_monitor_and_its_cookie_is_no_key_for_other_local_servers(monitored, browser):
+    base, key = monitored.base_url, monitored.key
+    async with another_local_server() as other, browsing(browser) as page:
+        elsewhere = f"127.0.0.1:{other.port}/phish"
+        # Links to the real sign-in page whose `next` a browser reads as another site (it drops tab, CR and LF).
+        for hostile in (f"/\t/{elsewhere}", f"/\n/{elsewhere}", f"/\\{elsewhere}", f"//{elsewhere}",
+                        f"http://{elsewhere}", f"/%2F%2F{elsewhere}", "javascript:alert(document.domain)"):
+            await page.goto(f"{base}/monitor/sign-in?next={quote(hostile, safe='')}")
+            await page.get_by_label("API key").fill(key)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.wait_for_url(f"{base}/")
+            await expect(page.locator("#overview")).to_be_visible()
+        assert other.seen == [], other.seen  # never sent there
+        cookies = await page.context.cookies()
+        assert [c["name"] for c in cookies] == ["planperfect_session"], cookies
+        assert key.split("_", 2)[2] not in cookies[0]["value"]
+        # A browser sends a host's cookies to all its ports: the other server gets the session id, never the key.
+        await page.goto(f"http://{elsewhere}")
+        await expect(page.locator("body")).to_have_text("another local site")
+        assert other.seen and all("planperfect_session=" in c for c in other.seen), other.seen
+        assert not any(key.split("_", 2)[2] in c for c in other.seen), "the key reached another local server"
 
 
 async def test_pacing_run_now_shows_generations_whose_citations_open_the_chunk(monitored, page, tmp_path):
@@ -324,6 +388,15 @@ async def test_a_tenant_bound_reader_sees_its_tenants_jobs_only(monitored, brows
         await expect(page.get_by_role("navigation").get_by_role("link", name="Projections")).to_have_count(0)
         await page.goto(f"{base}/monitor/jobs/{jobs['globex submitter']}")
         await expect(page.locator("main")).to_contain_text("no job")
+    # The reader follows a job that waits an hour; its key is revoked: the stream ends, not at the job's end.
+    async with api_session(keys["acme reader"]) as http:
+        async with http.get(f"{base}/v1/jobs/{jobs['acme submitter']}/stream") as stream:
+            assert stream.status == 200
+            assert b"event: JobSubmitted" in await stream.content.readuntil(b"\n\n")
+            async with monitored.http() as admin:
+                async with admin.post(f"{base}/v1/keys/{key_id_of(keys['acme reader'])}/revoke") as resp:
+                    assert resp.status == 200, await resp.text()
+            await asyncio.wait_for(stream.content.read(), timeout=15)  # EOF within the key-cache time (1 s here)
 
 
 async def test_the_overview_resumes_by_itself_after_an_api_restart(monitored, page, tmp_path):

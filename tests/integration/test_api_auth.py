@@ -4,6 +4,7 @@ an undeclared route is an admin's only; a revocation takes effect."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from uuid import UUID
 
@@ -12,9 +13,11 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from multidict import CIMultiDict
 from yarl import URL
 
 from api.app import create_app
+from api.auth import COOKIE
 from api.config import ApiConfig
 from api.contract import CONTRACT, PUBLIC
 from api.keys import KeyVerifier, key_id_of, revoke_key
@@ -102,15 +105,39 @@ async def test_a_browser_without_a_session_is_sent_to_sign_in_and_back(world):
     assert resp.status == 303
     location = URL(resp.headers["Location"])
     assert (location.path, location.query["next"]) == ("/monitor/sign-in", "/monitor/jobs?status=queued")
-    page = await client.get("/monitor/sign-in?next=//elsewhere.example/", headers={"Accept": "text/html"})
-    assert page.status == 200 and 'data-next="/"' in await page.text()  # never sent off-site
+    # Never sent off-site, however the browser would read `next` (it drops tab, CR, LF: `/<TAB>/host` is `//host`).
+    for hostile in ("//elsewhere.example/", "/\t/elsewhere.example/", "/\n/elsewhere.example", "/\r\n/x.example",
+                    "/\\elsewhere.example", "\\/elsewhere.example", "https://elsewhere.example/", "/%2F%2Fx.example",
+                    "javascript:alert(1)", " //x.example", "\x00//x.example", "/monitor\t/..//x", "/v1/keys"):
+        page = await client.get("/monitor/sign-in", params={"next": hostile}, headers={"Accept": "text/html"})
+        assert page.status == 200 and 'data-next="/"' in await page.text(), hostile
+    page = await client.get("/monitor/sign-in", params={"next": "/monitor/jobs?status=queued"})
+    assert 'data-next="/monitor/jobs?status=queued"' in await page.text()
+    # Only monitor pages send a browser to sign in; an API route answers a client that accepts HTML 401 all the same.
+    resp = await client.get("/v1/dlq", headers={"Accept": "text/html,application/json"}, allow_redirects=False)
+    assert resp.status == 401 and resp.headers["WWW-Authenticate"] == REALM and await _error(resp) == "unauthorized"
+    # Two Authorization headers: which one counts is ambiguous, so neither does.
+    for pair in ((keys[Role.ADMIN], "junk"), ("junk", keys[Role.ADMIN])):
+        two = CIMultiDict([("Authorization", f"Bearer {k}") for k in pair])
+        resp = await client.get("/v1/dlq", headers=two)
+        assert resp.status == 400 and await _error(resp) == "ambiguous_authorization", pair
+    refused = await client.get("/v1/keys", headers=bearer(keys[Role.OPERATOR]))
+    assert refused.status == 403 and "is an operator" in (await refused.json())["error"]["message"]
     refused = await client.get("/monitor/jobs", headers={"Accept": "text/html", **bearer(keys[Role.SUBMITTER])})
     html = await refused.text()
     assert refused.status == 403 and refused.content_type == "text/html", html  # a page for a person
     assert "needs the reader role" in html and "test submitter (submitter)" in html
 
 
-async def test_the_session_cookie_is_the_key_for_pages_and_their_fetches(world):
+async def sign_in(client: TestClient, key: str) -> tuple[str, str]:
+    """The session cookie's value and its Set-Cookie line; the client's own jar is left empty."""
+    resp = await client.post("/monitor/session", json={"key": key})
+    assert resp.status == 200, await resp.text()
+    client.session.cookie_jar.clear()
+    return resp.cookies[COOKIE].value, resp.headers["Set-Cookie"]
+
+
+async def test_the_session_cookie_names_a_session_never_the_key(world):
     client, keys, _ = world
     base = str(client.make_url("")).rstrip("/")
     async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:  # its own jar
@@ -119,11 +146,19 @@ async def test_the_session_cookie_is_the_key_for_pages_and_their_fetches(world):
         assert resp.status == 200 and (await resp.json())["role"] == "reader"
         cookie = resp.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie, cookie
+        assert "Secure" not in cookie  # plain HTTP, and PLANPERFECT_COOKIE_SECURE unset
+        session = resp.cookies[COOKIE].value
+        # What any other server of this host receives is not the key, nor anything of it, nor a key to the API.
+        assert keys[Role.READER].split("_", 2)[2] not in cookie and len(session) == 43
+        assert (await client.get("/v1/dlq", headers=bearer(session))).status == 401
         assert (await browser.get("/monitor/jobs")).status == 200
         assert (await browser.get("/v1/dlq")).status == 200
         assert (await browser.post(f"/v1/jobs/{UUID(int=1)}/cancel")).status == 403
         assert (await browser.delete("/monitor/session")).status == 200
         assert (await browser.get("/v1/dlq")).status == 401
+    # Signed out is ended on the server, not only forgotten by the browser: the same cookie sent again is refused.
+    replayed = await client.get("/v1/dlq", headers={"Cookie": f"{COOKIE}={session}"})
+    assert replayed.status == 401 and await _error(replayed) == "invalid_token"
 
 
 async def test_an_undeclared_route_is_an_admins_only(infra, database, prefix):
@@ -145,21 +180,51 @@ async def test_revocation_takes_effect_at_once_here_and_within_the_cache_time_el
     async with TestClient(TestServer(create_app(config)), headers=bearer(admin)) as client:
         for key in (first, second):
             assert (await client.get("/v1/jobs", headers=bearer(key))).status == 200
-        # Through this API: refused from the next request on.
-        resp = await client.post(f"/v1/keys/{key_id_of(first)}/revoke")
-        assert resp.status == 200 and (await resp.json())["revoked_by"].startswith("key:")
-        assert (await client.get("/v1/jobs", headers=bearer(first))).status == 401
-        # From the command line (another process): refused once this process's cache time has passed.
-        code, out, err = await cli("keys", "revoke", key_id_of(second), env=env_of(infra, database, prefix))
-        assert code == 0 and f"revoked key {key_id_of(second)}" in out, err
+        session, _ = await sign_in(client, second)
+        # The monitor's session made with the second key, alone (without the admin's key the client sends).
+        async with aiohttp.ClientSession(headers={"Cookie": f"{COOKIE}={session}"}) as browser:
+            async def with_session() -> int:
+                async with browser.get(client.make_url("/v1/jobs")) as resp:
+                    return resp.status
 
-        async def refused() -> bool:
-            return (await client.get("/v1/jobs", headers=bearer(second))).status == 401
+            assert await with_session() == 200
+            # Through this API: refused from the next request on.
+            resp = await client.post(f"/v1/keys/{key_id_of(first)}/revoke")
+            assert resp.status == 200 and (await resp.json())["revoked_by"].startswith("key:")
+            assert (await client.get("/v1/jobs", headers=bearer(first))).status == 401
+            # From the command line (another process): refused once this process's cache time has passed.
+            code, out, err = await cli("keys", "revoke", key_id_of(second), env=env_of(infra, database, prefix))
+            assert code == 0 and f"revoked key {key_id_of(second)}" in out, err
 
-        await eventually(refused, timeout=config.key_cache_seconds + 5, what="the CLI's revocation applied")
+            async def refused() -> bool:  # the key, and the monitor's session made with it
+                return (await client.get("/v1/jobs", headers=bearer(second))).status == await with_session() == 401
+
+            await eventually(refused, timeout=config.key_cache_seconds + 5, what="the CLI's revocation applied")
         listed = {k["key_id"]: k for k in (await (await client.get("/v1/keys")).json())["keys"]}
         assert listed[key_id_of(second)]["revoked_by"].startswith("cli:")
         assert all("key" not in k and "secret_hash" not in k for k in listed.values())
+
+
+async def test_a_revoked_keys_sessions_and_open_event_streams_end_at_once(infra, database, prefix):
+    # A key cache of a minute: only the revocation, not the cache's time, can end anything within this test.
+    config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), key_cache_seconds=60.0,
+                       cookie_secure=True)
+    admin = await make_key(infra, database, prefix, "admin")
+    reader = await make_key(infra, database, prefix, "reader")
+    async with TestClient(TestServer(create_app(config))) as client:
+        session, set_cookie = await sign_in(client, reader)
+        assert "Secure" in set_cookie, set_cookie  # PLANPERFECT_COOKIE_SECURE: behind a TLS proxy, over HTTP here
+        cookie = {"Cookie": f"{COOKIE}={session}"}
+        assert (await client.get("/monitor/jobs", headers=cookie)).status == 200
+        feeds = [await client.get("/monitor/events", headers={**cookie, "Accept": "text/event-stream"}),
+                 await client.get("/monitor/events", headers={**bearer(reader), "Accept": "text/event-stream"})]
+        for feed in feeds:
+            assert feed.status == 200 and await feed.content.readuntil(b"\n\n") == b"retry: 1000\n\n"
+        resp = await client.post(f"/v1/keys/{key_id_of(reader)}/revoke", headers=bearer(admin))
+        assert resp.status == 200, await resp.text()
+        assert (await client.get("/monitor/jobs", headers=cookie)).status == 401
+        for feed in feeds:  # each feed ends by itself (EOF) at its next push, however long the key cache's time
+            await asyncio.wait_for(feed.content.read(), timeout=10)
 
 
 async def test_intake_is_rate_limited_per_key_with_retry_after(infra, database, prefix):

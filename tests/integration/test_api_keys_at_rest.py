@@ -1,5 +1,6 @@
 """No key at rest in plaintext: keys made by the CLI and through the API, used, refused and revoked, then the
-database's dump, the log's topics, the captured logs and the CLI's output are searched for every secret. The key
+database's dump, the log's topics, the captured logs and the CLI's output are searched for every secret (and for
+the monitor's session ids made with them). The key
 changes are on the log as facts naming who made them."""
 
 from __future__ import annotations
@@ -66,9 +67,12 @@ async def test_no_key_is_stored_logged_or_published_in_plaintext(infra, database
         resp = await client.post("/v1/keys", json={"name": " api reader ", "role": "reader", "tenant": "acme"})
         assert resp.status == 201 and (await resp.json())["name"] == "api reader", await resp.text()
         by_api = (await resp.json())["key"]
+        sessions = []  # the monitor's session ids are secrets too: only their hashes may be stored
         for key in (by_cli, by_api, admin):
             assert (await client.get("/v1/jobs", headers=bearer(key))).status == 200
-            assert (await client.post("/monitor/session", json={"key": key})).status == 200
+            resp = await client.post("/monitor/session", json={"key": key})
+            assert resp.status == 200
+            sessions.append(resp.cookies["planperfect_session"].value)
             altered = key[:-1] + ("A" if key[-1] != "A" else "B")
             assert (await client.get("/v1/jobs", headers=bearer(altered))).status == 401
         resp = await client.post(f"/v1/keys/{key_id_of(by_cli)}/revoke")
@@ -79,7 +83,7 @@ async def test_no_key_is_stored_logged_or_published_in_plaintext(infra, database
     assert code == 0 and len(listing.splitlines()) == 3, list_err
 
     keys = (by_cli, by_api, admin)
-    secrets = [k.split("_", 2)[2] for k in keys]
+    secrets = [k.split("_", 2)[2] for k in keys] + sessions
     dump = subprocess.run(["pg_dump", database], capture_output=True, text=True, check=True).stdout
     log = await _whole_log(infra.bootstrap, prefix)
     places = {"pg_dump": dump, "logs": caplog.text + made_err + list_err, "GET /v1/keys": listed,
@@ -87,7 +91,7 @@ async def test_no_key_is_stored_logged_or_published_in_plaintext(infra, database
     for place, text in places.items():
         for secret in secrets:
             assert secret not in text, f"a key's secret is readable in {place}"
-    for key in keys:  # the dump holds each key's hash: the search looked where the keys are
+    for key in (*keys, *sessions):  # the dump holds each key's and session's hash: the search looked where they are
         assert hashlib.sha256(key.encode()).hexdigest() in dump
 
     facts = [ACCESS_ADAPTER.validate_json(v.split(b" ", 1)[1]) for v in log[Topics(prefix).access_events]]

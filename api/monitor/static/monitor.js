@@ -3,13 +3,15 @@
 
 // Every state-changing request goes through the same JSON routes as any client; the header marks it as
 // this site's own script (the server also checks Origin / Sec-Fetch-Site).
-async function api(method, url, body) {
-  const init = {method, headers: {"X-Requested-With": "planperfect-monitor", "Accept": "application/json"}};
+// A request that got no answer (the network, or the API going away) is status 0.
+async function api(method, url, body, headers = {}) {
+  const init = {method, headers: {"X-Requested-With": "planperfect-monitor", "Accept": "application/json", ...headers}};
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const resp = await fetch(url, init);
+  let resp;
+  try { resp = await fetch(url, init); } catch (e) { return {ok: false, status: 0, data: null}; }
   let data = null;
   try { data = await resp.json(); } catch (e) { data = null; }
   return {ok: resp.ok, status: resp.status, data};
@@ -17,7 +19,8 @@ async function api(method, url, body) {
 
 function problem(answer) {
   const e = answer.data && answer.data.error;
-  return e ? `${answer.status} ${e.code}: ${e.message}` : `HTTP ${answer.status}`;
+  if (e) return `${answer.status} ${e.code}: ${e.message}`;
+  return answer.status ? `HTTP ${answer.status}` : "no answer from the API (the network?); try again";
 }
 
 function say(text) {
@@ -33,9 +36,13 @@ function live(url, handlers) {
     source = new EventSource(url);
     source.onopen = () => say("live");
     for (const [type, fn] of Object.entries(handlers)) source.addEventListener(type, fn);
-    source.onerror = () => {
+    source.onerror = async () => {
       say("reconnecting…");
-      if (source.readyState === EventSource.CLOSED) setTimeout(open, 1000);
+      if (source.readyState !== EventSource.CLOSED) return;
+      // Refused for good when the session ended (sign-out, a revoked key, expiry): to the sign-in page.
+      const answer = await fetch(url, {method: "HEAD"}).catch(() => null);
+      if (answer && answer.status === 401) location.assign(signInFor(location.pathname + location.search));
+      else setTimeout(open, 1000);
     };
   }
   open();
@@ -145,7 +152,7 @@ function setErrors(form, answer) {
   const top = document.getElementById("form-problem");
   top.hidden = true;
   const e = answer.data && answer.data.error;
-  const problems = (e && e.details) || (e ? [{field: e.field, reason: e.message}] : []);
+  const problems = (e && e.details) || (e && e.field ? [{field: e.field, reason: e.message}] : []);
   let first = null;
   for (const pr of problems) {
     const slot = pr.field && document.getElementById(`e-${pr.field}`);
@@ -159,11 +166,25 @@ function setErrors(form, answer) {
       top.textContent = pr.field ? `${pr.field}: ${pr.reason}` : pr.reason || problem(answer);
     }
   }
-  if (!problems.length) { top.hidden = false; top.textContent = problem(answer); }
+  if (!problems.length) {
+    top.hidden = false;
+    // No answer, or the API's outage: the request may have been taken all the same; a retry sends the same key.
+    const again = (answer.status === 0 || answer.status >= 500) && form.id === "submit-job" ?
+      " Submit again to retry: the same submission never makes a second job." : "";
+    top.textContent = problem(answer) + again;
+  }
   if (first) first.focus();
 }
 
+// One Idempotency-Key per submission, kept while the same form is sent again (after a 503 or no answer, the job
+// may exist all the same): a retry is then that job, not a second one. A changed form is a new submission.
+function newIdempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));  // randomUUID needs HTTPS; this does not
+  return "monitor-" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function submitForm(form) {
+  let sent = null;  // {body, key} of the last submission that did not succeed
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const v = (name) => form.querySelector(`[name="${name}"]`).value;
@@ -175,18 +196,34 @@ function submitForm(form) {
       priority: number("priority"),
       delay_seconds: number("delay_seconds"),
     };
-    const a = await api("POST", "/v1/jobs", body);
-    if (a.ok) location.assign(`/monitor/jobs/${a.data.job_id}`);
+    const text = JSON.stringify(body);
+    if (!sent || sent.body !== text) sent = {body: text, key: newIdempotencyKey()};
+    const a = await api("POST", "/v1/jobs", body, {"Idempotency-Key": sent.key});
+    if (a.ok) { sent = null; location.assign(`/monitor/jobs/${a.data.job_id}`); }
     else setErrors(form, a);
   });
 }
 
-// The key goes to the server once; the answer sets an HttpOnly cookie, so no script of the page keeps it.
+// Where a sign-in may lead, as the server decides it (api/monitor/session.py: local_target), checked again here
+// because this is where the browser goes: what it reads once it has dropped tab, CR and LF and trimmed control
+// characters and spaces must be `/`, a page under /monitor/ or /docs, never `//elsewhere`.
+function localNext(target) {
+  const seen = (target || "").replace(/[\t\n\r]/g, "").replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, "");
+  const local = /^(?:\/(?:\?[!-\[\]-~]*)?|\/monitor\/[!-\[\]-~]*|\/docs)$/.test(seen);
+  return local && !/\/(?:\.|%2e){1,2}(?:[/?#]|$)/i.test(seen) ? seen : "/";
+}
+
+function signInFor(next) {
+  return `/monitor/sign-in?next=${encodeURIComponent(localNext(next))}`;
+}
+
+// The key goes to the server once; the answer sets an HttpOnly cookie naming a session (never the key), so no
+// script of the page keeps either.
 function signInForm(form) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const a = await api("POST", "/monitor/session", {key: form.querySelector('[name="key"]').value.trim()});
-    if (a.ok) location.assign(form.dataset.next || "/");
+    if (a.ok) location.assign(localNext(form.dataset.next));
     else setErrors(form, a);
   });
 }
