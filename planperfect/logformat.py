@@ -12,12 +12,14 @@ CONTEXT_FIELDS = ("job_id", "stage", "attempt", "event_id")
 
 # An API key (`pp_<12 hex>_<secret>`, api/keys.py), whole or cut short, anywhere in a line: aiohttp's parser quotes
 # the first 100 bytes of a header it rejects in its traceback. The id stays (it names the key in lists and logs).
+# A monitor session id has no shape of its own: it is redacted where a line names its cookie (api/sessions.py).
 _API_KEY = re.compile(r"(pp_[0-9a-f]{12}_)[A-Za-z0-9_-]+")
+_SESSION = re.compile(r"(planperfect_session=)[^;\s'\"\\]+")
 
 
 def redact_keys(text: str) -> str:
-    """`text` with every API key's secret replaced by `***`."""
-    return _API_KEY.sub(r"\1***", text)
+    """`text` with every API key's secret and every monitor session id replaced by `***`."""
+    return _SESSION.sub(r"\1***", _API_KEY.sub(r"\1***", text))
 
 
 class PlainLines(logging.Formatter):

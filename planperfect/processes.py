@@ -196,6 +196,8 @@ def api_config(settings: Settings, env: Mapping[str, str] = os.environ):
         database_timeout_seconds=settings.database_timeout_seconds,
         read_your_writes_seconds=settings.read_your_writes_seconds,
         key_cache_seconds=settings.api_key_cache_seconds,
+        monitor_session_hours=settings.monitor_session_hours,
+        cookie_secure=settings.cookie_secure,
         intake_rate_per_key=settings.intake_rate_per_key,
         intake_burst_per_key=settings.intake_burst_per_key,
     )

@@ -11,7 +11,7 @@ from planperfect.migrate import MigrationError, migrate, migrations_dir
 
 EXPECTED_TABLES = {
     "schema_migrations", "content_jobs", "content_job_stages", "content_events", "content_payloads",
-    "content_dead_letters", "projection_offsets", "usage_jobs", "usage_calls",
+    "content_dead_letters", "projection_offsets", "usage_jobs", "usage_calls", "api_keys", "monitor_sessions",
 }
 
 

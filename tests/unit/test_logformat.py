@@ -85,3 +85,10 @@ def test_a_request_the_parser_rejects_is_one_warning_without_a_byte_of_it():
                           "message": f"Error handling request from 127.0.0.1: {type(error).__name__}, answered 400"}
     other = record("Error handling request from %s", "127.0.0.1", exc_info=(ValueError, ValueError("ours"), None))
     assert UnparsedRequests().filter(other) and other.exc_info is not None  # a failure of ours keeps its traceback
+
+def test_no_monitor_session_id_in_a_line():
+    session = "Zq3_x-9aB" * 5  # a token_urlsafe id: no shape of its own, only its cookie's name gives it away
+    rec = record("Cookie: other=1; planperfect_session=%s; theme=dark", session)
+    for formatter in (JsonLines(), PlainLines("%(message)s")):
+        line = formatter.format(rec)
+        assert session not in line and "planperfect_session=***; theme=dark" in line, line
