@@ -169,12 +169,19 @@ async def test_submit_form_shows_errors_per_field_then_the_timeline_reaches_comp
           f"max {lags[-1] * 1000:.0f} ms over {len(lags)} events")
 
     # /metrics counts the same stage events the pages show, per stage and lane (priority 8: high).
-    async with monitored.http() as http:
-        async with http.get(f"{monitored.base_url}/metrics") as resp:
-            assert resp.status == 200 and resp.content_type == "text/plain"
-            metrics = {(s.name, tuple(sorted(s.labels.items()))): s.value
-                       for f in text_string_to_metric_families(await resp.text()) for s in f.samples}
     high_research = (("lane", "high"), ("stage", "research"))
+
+    async def scraped() -> dict | None:
+        """The figures once the worker's commit has caught up with its research (the queue is its lag: a commit
+        follows the completion by up to the commit interval)."""
+        async with monitored.http() as http:
+            async with http.get(f"{monitored.base_url}/metrics") as resp:
+                assert resp.status == 200 and resp.content_type == "text/plain"
+                found = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                         for f in text_string_to_metric_families(await resp.text()) for s in f.samples}
+        return found if found.get(("planperfect_queue_length", high_research)) == 0 else None
+
+    metrics = await eventually(scraped, timeout=30, interval=0.5, what="research queue drained in /metrics")
     assert metrics[("planperfect_stage_completed_total", high_research)] >= 1
     assert metrics[("planperfect_stage_handler_duration_seconds_count", high_research)] >= 1
     assert metrics[("planperfect_queue_length", high_research)] == 0
