@@ -320,6 +320,7 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
 
             pacing = await (await client.get("/monitor/pacing", headers={**bearer(keys[who]), **HTML})).text()
             assert set(re.findall(r'<section class="user" data-user="([^"]+)"', pacing)) == users, who
+            assert (f"added by {actor['unbound operator']}" in pacing) == ("ada" in users), who  # who wrote it
             letters = await (await client.get("/monitor/dead-letters", headers={**bearer(keys[who]), **HTML})).text()
             assert (letter in letters) == ("bo" in users), who
 
