@@ -93,7 +93,9 @@ LOCATION = {"Location": "Where the new resource can be read."}
 IDEMPOTENCY_KEY = Param(
     "Idempotency-Key", "header", Annotated[str, Field(min_length=1, max_length=200)],
     "Repeat a write safely: the same key, sent with the same API key, names the same resource (for jobs, the "
-    "existing job is answered with 200). Send it on every retry after a timeout or a 503.")
+    "existing job is answered with 200; a pacing write, as the first one was). Send it on every retry after a timeout "
+    "or a 503, with the same body: the key sent again with another body is refused with 422 "
+    "`idempotency_key_reused`.")
 USER_ID_PATH = Param("user_id", "path", UserId, "The user the context belongs to.", required=True)
 USER_ID_QUERY = Param("user_id", "query", UserId, "Only this user's.")
 GENERATION_STATUS = Literal["pending", "running", "retrying", "completed", "dead_lettered", "cancelled"]

@@ -13,7 +13,8 @@ from aiohttp import web
 from api.auth import still_signed_in
 from api.bodies import read_model
 from api.errors import ApiError
-from api.principal import principal_of
+from api.idempotency import fingerprint, same_request
+from api.principal import principal_of, sent_idempotency_key
 from api.params import cursor_param, idempotency_key_param, last_event_id_param, limit_param, path_uuid, stage_param
 from api.publish import publish
 from api.requests import IntakeRequest, refused_choice
@@ -55,6 +56,7 @@ async def submit(request: web.Request) -> web.Response:
         async with request.app[POOL].acquire() as conn:
             existing = await queries.job_by_idempotency_key(conn, key)
         if existing is not None:
+            same_request(existing["request_fingerprint"], fingerprint(req))
             return web.json_response(
                 {"job_id": existing["job_id"], "status": existing["status"], "stage": existing["current_stage"]},
                 status=200, headers={"Location": _location(request, existing["job_id"])},
@@ -76,6 +78,7 @@ async def submit(request: web.Request) -> web.Response:
         retry_delay_seconds=req.retry_delay_seconds if req.retry_delay_seconds is not None else cfg.default_retry_delay_seconds,
         visibility_seconds=req.visibility_seconds or cfg.default_visibility_seconds,
         idempotency_key=key,
+        request_fingerprint=fingerprint(req) if key is not None else None,
         tenant=caller.tenant,
         submitted_by=caller.key_id,
         token_budget=req.token_budget,
@@ -108,7 +111,8 @@ async def job_or_404(request: web.Request, job_id: UUID) -> dict:
 
 @routes.get("/v1/jobs/{job_id}")
 async def get_job(request: web.Request) -> web.Response:
-    return web.json_response(await job_or_404(request, path_uuid(request, "job_id")))
+    job = await job_or_404(request, path_uuid(request, "job_id"))
+    return web.json_response(job | {"idempotency_key": sent_idempotency_key(job["idempotency_key"])})
 
 
 @routes.get(SEED_INTAKE + "/{job_id}")
@@ -187,6 +191,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         jobs, nxt = await queries.list_jobs(conn, status=status, stage=stage, limit=limit, after=after,
                                             tenant=caller.tenant, submitted_by=caller.owner_filter)
+    jobs = [job | {"idempotency_key": sent_idempotency_key(job["idempotency_key"])} for job in jobs]
     return web.json_response({"jobs": jobs, "next_cursor": nxt})
 
 

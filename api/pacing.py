@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
+from pydantic import BaseModel
 
 from api.bodies import read_model
 from api.errors import ApiError, unavailable
+from api.idempotency import fingerprint, same_request
 from api.pacing_requests import KnowledgeCreate, MeetingCreate, ScheduleCreate, SchedulePatch, TriggerRequest
 from api.params import idempotency_key_param, limit_param, user_id_param, uuid_param
 from api.principal import Role, principal_of
@@ -43,13 +45,30 @@ GENERATION_STATUSES = {"pending", "running", "retrying", "completed", "dead_lett
 # ---------------------------------------------------------------- request plumbing
 
 
-def _idempotent_id(request: web.Request, kind: str, user_id: str) -> UUID:
-    """A new id, or the same id for the same Idempotency-Key of the same API key (a retried POST is the same fact;
-    another key's equal Idempotency-Key is another fact, as for jobs)."""
+def _idempotent_id(request: web.Request, kind: str, user_id: str, req: BaseModel) -> tuple[UUID, str | None]:
+    """The write's id and its request's fingerprint. Without an Idempotency-Key: a new id, no fingerprint. With one:
+    the same id for the same key of the same API key (a retried POST is the same fact; another API key's equal
+    Idempotency-Key is another fact, as for jobs)."""
     key = idempotency_key_param(request)
     if key is None:
-        return uuid4()
-    return uuid5(PLANPERFECT_NS, f"pacing-{kind}:{user_id}:{principal_of(request).idempotency_scope(key)}")
+        return uuid4(), None
+    scoped = principal_of(request).idempotency_scope(key)
+    return uuid5(PLANPERFECT_NS, f"pacing-{kind}:{user_id}:{scoped}"), fingerprint(req)
+
+
+async def _first_write(request: web.Request, kind: str, subject: UUID, request_fingerprint: str | None) -> dict | None:
+    """The row the first request with this Idempotency-Key made, when it is projected with its fingerprint: a retry
+    with the same body is answered from it and writes nothing again; another body is refused (422). None: write the
+    fact (again, if the first is not projected yet: the same fact under the same event id, which is projected once;
+    or a row from before fingerprints were kept, answered as it was then)."""
+    if request_fingerprint is None:
+        return None
+    async with request.app[POOL].acquire() as conn:
+        first = await q.first_write(conn, kind, subject)
+    if first is None or first["request_fingerprint"] is None:
+        return None
+    same_request(first["request_fingerprint"], request_fingerprint)
+    return first
 
 
 async def _settled(request: web.Request, projection: str, user_id: str | None) -> None:
@@ -125,13 +144,16 @@ async def _schedule_or_404(request: web.Request, schedule_id: UUID) -> dict:
 @routes.post("/v1/pacing/schedules")
 async def create_schedule(request: web.Request) -> web.Response:
     req = await read_model(request, ScheduleCreate)
-    schedule_id = _idempotent_id(request, "schedule", req.user_id)
+    schedule_id, request_fingerprint = _idempotent_id(request, "schedule", req.user_id, req)
     tenant = await _user_tenant(request, req.user_id)
-    event = ScheduleCreated(**_fact(request, req.user_id, schedule_id, tenant), schedule_id=schedule_id,
-                            **req.model_dump(exclude={"user_id"}))
-    await _publish(request, event, idempotent=True)
-    view = {"schedule_id": str(schedule_id), **req.model_dump(mode="json"), "created_at": event.occurred_at.isoformat(),
-            "created_by": event.by}
+    first = await _first_write(request, "schedule", schedule_id, request_fingerprint)
+    if first is None:
+        event = ScheduleCreated(**_fact(request, req.user_id, schedule_id, tenant), schedule_id=schedule_id,
+                                request_fingerprint=request_fingerprint, **req.model_dump(exclude={"user_id"}))
+        await _publish(request, event, idempotent=True)
+        first = {"created_at": event.occurred_at.isoformat(), "created_by": event.by}
+    view = {"schedule_id": str(schedule_id), **req.model_dump(mode="json"), "created_at": first["created_at"],
+            "created_by": first["created_by"]}
     return web.json_response({"status": "accepted", "schedule": view}, status=202,
                              headers={"Location": f"/v1/pacing/schedules/{schedule_id}"})
 
@@ -186,10 +208,12 @@ async def delete_schedule(request: web.Request) -> web.Response:
 async def add_knowledge(request: web.Request) -> web.Response:
     user_id = user_id_param(request.match_info["user_id"])
     req = await read_model(request, KnowledgeCreate)
-    document_id = _idempotent_id(request, "knowledge", user_id)
+    document_id, request_fingerprint = _idempotent_id(request, "knowledge", user_id, req)
     tenant = await _user_tenant(request, user_id)
-    await _publish(request, KnowledgeDocumentAdded(**_fact(request, user_id, document_id, tenant),
-                                                   document_id=document_id, **req.model_dump()), idempotent=True)
+    if await _first_write(request, "knowledge", document_id, request_fingerprint) is None:
+        await _publish(request, KnowledgeDocumentAdded(**_fact(request, user_id, document_id, tenant),
+                                                       document_id=document_id, request_fingerprint=request_fingerprint,
+                                                       **req.model_dump()), idempotent=True)
     return web.json_response({"status": "accepted", "document_id": str(document_id), "user_id": user_id,
                               "chars": len(req.body)}, status=202)
 
@@ -207,10 +231,12 @@ async def list_knowledge(request: web.Request) -> web.Response:
 async def add_meeting(request: web.Request) -> web.Response:
     user_id = user_id_param(request.match_info["user_id"])
     req = await read_model(request, MeetingCreate)
-    meeting_id = _idempotent_id(request, "meeting", user_id)
+    meeting_id, request_fingerprint = _idempotent_id(request, "meeting", user_id, req)
     tenant = await _user_tenant(request, user_id)
-    await _publish(request, MeetingNotesAdded(**_fact(request, user_id, meeting_id, tenant), meeting_id=meeting_id,
-                                              **req.model_dump()), idempotent=True)
+    if await _first_write(request, "meeting", meeting_id, request_fingerprint) is None:
+        await _publish(request, MeetingNotesAdded(**_fact(request, user_id, meeting_id, tenant), meeting_id=meeting_id,
+                                                  request_fingerprint=request_fingerprint, **req.model_dump()),
+                       idempotent=True)
     return web.json_response({"status": "accepted", "meeting_id": str(meeting_id), "user_id": user_id,
                               "chars": len(req.notes)}, status=202)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -57,6 +58,18 @@ class Principal:
     def actor(self) -> str:
         """How operator actions record who did them: `key:<id> (<name>)`."""
         return f"key:{self.key_id} ({self.name})"
+
+
+# An Idempotency-Key as Principal.idempotency_scope stores it: `key:` and the API key's id (12 hex digits, api/keys.py).
+_SCOPE = re.compile(r"key:[0-9a-f]{12}:")
+
+
+def sent_idempotency_key(stored: str | None) -> str | None:
+    """An Idempotency-Key as its client sent it, without the scope it is stored within (a job from before keys were
+    scoped has none to take off)."""
+    if stored is None or (scope := _SCOPE.match(stored)) is None:
+        return stored
+    return stored[scope.end():]
 
 
 PRINCIPAL = web.RequestKey("planperfect.principal", Principal)  # request[PRINCIPAL], set by api/auth.py

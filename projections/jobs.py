@@ -13,9 +13,10 @@ from streams.topics import JOB_EVENTS
 SUBMITTED = """
 INSERT INTO content_jobs (job_id, job_type, status, current_stage, requester_email, title, brief, priority,
                           max_attempts, retry_delay_seconds, visibility_seconds, delay_seconds, idempotency_key,
-                          correlation_id, last_sequence, queued_at, available_at, updated_at, tenant, submitted_by)
+                          correlation_id, last_sequence, queued_at, available_at, updated_at, tenant, submitted_by,
+                          request_fingerprint)
 VALUES ($1, $2, 'queued', $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11::int, $12, $13, $14, $15::timestamptz,
-        $15::timestamptz + make_interval(secs => $11::int), $15::timestamptz, $16, $17)
+        $15::timestamptz + make_interval(secs => $11::int), $15::timestamptz, $16, $17, $18)
 ON CONFLICT DO NOTHING
 """
 
@@ -75,7 +76,7 @@ class JobsProjection:
                     e.job_id, e.job_type.value, e.initial_stage.value, e.requester_email, e.brief.title,
                     json.dumps(e.brief.model_dump(mode="json")), e.priority, e.max_attempts,
                     e.retry_delay_seconds, e.visibility_seconds, e.delay_seconds, e.idempotency_key,
-                    e.correlation_id, e.sequence, e.occurred_at, e.tenant, e.submitted_by,
+                    e.correlation_id, e.sequence, e.occurred_at, e.tenant, e.submitted_by, e.request_fingerprint,
                 ))
             else:
                 updates.append(_transition(e))

@@ -125,6 +125,21 @@ async def get_schedule(conn: asyncpg.Connection, schedule_id: UUID, tenant: str 
         schedule_id, tenant))
 
 
+# The row each kind of keyed pacing write makes, with what a repeated request is answered from: the fingerprint of
+# the request it was made for (null: made before migration 0017, or without a key), and a schedule's creation.
+_FIRST_WRITES = {
+    "schedule": "SELECT request_fingerprint, created_at, created_by FROM pacing_schedules WHERE schedule_id = $1",
+    "knowledge": "SELECT request_fingerprint FROM pacing_knowledge_documents WHERE document_id = $1",
+    "meeting": "SELECT request_fingerprint FROM pacing_meetings WHERE meeting_id = $1",
+}
+
+
+async def first_write(conn: asyncpg.Connection, kind: str, subject_id: UUID) -> dict[str, Any] | None:
+    """The row the write of `kind` with id `subject_id` made (a deleted schedule's too), or None while none is
+    projected."""
+    return _row(await conn.fetchrow(_FIRST_WRITES[kind], subject_id))
+
+
 async def list_schedules(conn: asyncpg.Connection, *, user_id: str | None, limit: int,
                          tenant: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(

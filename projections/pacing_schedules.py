@@ -11,8 +11,8 @@ from streams.topics import PACING_EVENTS
 CREATED = """
 INSERT INTO pacing_schedules (schedule_id, user_id, time_zone, local_times, days_of_week, content_types, window_days,
                               active, created_at, updated_at, last_offset, tenant, created_by,
-                              updated_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $12)
+                              updated_by, request_fingerprint)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $12, $13)
 ON CONFLICT DO NOTHING
 """
 
@@ -49,7 +49,7 @@ class PacingSchedulesProjection:
             if isinstance(e, ScheduleCreated):
                 created.append((e.schedule_id, e.user_id, e.time_zone, e.local_times, [d.value for d in e.days_of_week],
                                 [t.value for t in e.content_types], e.window_days, e.active, e.occurred_at, r.offset,
-                                e.tenant, e.by))
+                                e.tenant, e.by, e.request_fingerprint))
             elif isinstance(e, ScheduleUpdated):
                 changed.append((e.schedule_id, e.user_id, e.type, e.time_zone, e.local_times,
                                 [d.value for d in e.days_of_week] if e.days_of_week else None,

@@ -51,7 +51,10 @@ async def get_job(conn: asyncpg.Connection, job_id: UUID) -> dict[str, Any] | No
 
 
 async def job_by_idempotency_key(conn: asyncpg.Connection, key: str) -> dict[str, Any] | None:
-    return _row(await conn.fetchrow(f"SELECT {JOB_COLUMNS} FROM content_jobs WHERE idempotency_key = $1", key))
+    """The job a (scoped) Idempotency-Key made, with the fingerprint of the request it came with (null: a job from
+    before migration 0017)."""
+    return _row(await conn.fetchrow(f"SELECT {JOB_COLUMNS}, request_fingerprint FROM content_jobs "
+                                    "WHERE idempotency_key = $1", key))
 
 
 async def job_events(conn: asyncpg.Connection, job_id: UUID, after_sequence: int = 0) -> list[dict[str, Any]]:

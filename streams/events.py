@@ -26,6 +26,9 @@ class JobSubmitted(Envelope):
     retry_delay_seconds: int
     visibility_seconds: int
     idempotency_key: str | None = None
+    # SHA-256 of the request the key first came with (additive: older events, and jobs sent without a key, have
+    # none), so that the key sent again with another body is refused instead of answered with this job.
+    request_fingerprint: str | None = None
     # Who it is for (additive: older events have neither): the submitting API key's tenant, if it is bound to one,
     # and that key's id. Reads are confined by them (api/principal.py, Principal.sees).
     tenant: str | None = None

@@ -40,7 +40,15 @@ class PacingFact(Message):
     by: str | None = None
 
 
-class ScheduleCreated(PacingFact):
+class KeyedFact(PacingFact):
+    """A fact a POST with an Idempotency-Key may write: SHA-256 of the request it was written for (additive: older
+    facts, and those written without a key, have none), so that the key sent again with another body is refused
+    instead of answered as this fact."""
+
+    request_fingerprint: str | None = None
+
+
+class ScheduleCreated(KeyedFact):
     type: Literal["ScheduleCreated"] = "ScheduleCreated"
     schema_version: Literal[1] = 1
     schedule_id: UUID
@@ -72,7 +80,7 @@ class ScheduleDeleted(PacingFact):
     schedule_id: UUID
 
 
-class KnowledgeDocumentAdded(PacingFact):
+class KnowledgeDocumentAdded(KeyedFact):
     type: Literal["KnowledgeDocumentAdded"] = "KnowledgeDocumentAdded"
     schema_version: Literal[1] = 1
     document_id: UUID
@@ -81,7 +89,7 @@ class KnowledgeDocumentAdded(PacingFact):
     body: ContextText
 
 
-class MeetingNotesAdded(PacingFact):
+class MeetingNotesAdded(KeyedFact):
     type: Literal["MeetingNotesAdded"] = "MeetingNotesAdded"
     schema_version: Literal[1] = 1
     meeting_id: UUID

@@ -168,5 +168,8 @@ async def test_idempotency_key_returns_the_same_job(system):
             assert resp.status == 200
             second = await resp.json()
         assert second["job_id"] == first["job_id"] and second["status"] == "completed"
+        async with http.post(f"{base}/v1/jobs", json={**ARTICLE, "priority": 9}, headers=headers) as resp:
+            assert resp.status == 422  # the key again with another request: refused, not answered with this job
+            assert (await resp.json())["error"]["code"] == "idempotency_key_reused"
         async with http.get(f"{base}/v1/jobs?limit=10") as resp:
             assert len((await resp.json())["jobs"]) == 1

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from api.app import create_app
 from api.config import ApiConfig
 from api.openapi import routes_of
+from projections.runner import ProjectionRunner
 from streams.topics import Topics
 from tests.support import api_client, eventually, make_key
 from streams.access import kafka_options
@@ -229,6 +230,35 @@ async def test_a_good_job_is_accepted_and_written_once(client, infra, prefix):
     assert body["status"] == "queued" and body["stage"] == "research"
     assert resp.headers["Location"] == f"/v1/jobs/{body['job_id']}"
     assert await _log_size(infra.bootstrap, Topics(prefix).job_events) == 1
+
+
+async def test_an_idempotency_key_sent_again_is_its_first_job_and_with_another_body_is_refused(
+        client, infra, database, prefix):
+    topics = Topics(prefix)
+    key = {"Idempotency-Key": "order-9"}
+    resp = await client.post("/v1/jobs", json=GOOD, headers=key)
+    assert resp.status == 202, await resp.text()
+    job_id = (await resp.json())["job_id"]
+    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=topics, batch_wait_ms=20)
+    await runner.start()
+    try:
+        await runner.run_until_caught_up(timeout=60)
+    finally:
+        await runner.stop()
+    # The same request, spelled differently (a default written out, keys in another order): the first job.
+    again = {"priority": 5, **GOOD}
+    resp = await client.post("/v1/jobs", json=again, headers=key)
+    assert resp.status == 200 and (await resp.json())["job_id"] == job_id, await resp.text()
+    # Another request under the same key: refused, not answered with a job that is not what it asked for.
+    resp = await client.post("/v1/jobs", json=_with("payload.title", "Another title"), headers=key)
+    assert resp.status == 422, await resp.text()
+    err = (await resp.json())["error"]
+    assert (err["code"], err["field"]) == ("idempotency_key_reused", "Idempotency-Key")
+    assert "another body" in err["message"], err
+    assert await _log_size(infra.bootstrap, topics.job_events) == 1
+    # The key as the client sent it, not as it is stored (within the API key that sent it).
+    assert (await (await client.get(f"/v1/jobs/{job_id}")).json())["idempotency_key"] == "order-9"
+    assert [j["idempotency_key"] for j in (await (await client.get("/v1/jobs")).json())["jobs"]] == ["order-9"]
 
 
 async def test_health_and_openapi_match_the_routes(client):

@@ -46,6 +46,8 @@ async def test_schema_has_the_columns_the_projections_write(empty_database):
         ("content_jobs", "failed_at"), ("content_jobs", "dead_lettered_at"), ("content_jobs", "last_error"),
         ("content_job_stages", "visibility_timeout_at"), ("content_events", "sequence"),
         ("content_payloads", "body"), ("content_dead_letters", "raw"), ("projection_offsets", "next_offset"),
+        ("content_jobs", "request_fingerprint"), ("pacing_schedules", "request_fingerprint"),
+        ("pacing_knowledge_documents", "request_fingerprint"), ("pacing_meetings", "request_fingerprint"),
     ]:
         assert needed in columns, needed
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from api.config import ApiConfig
+from projections.runner import ProjectionRunner
 from streams.topics import Topics
 from tests.conftest import create_database, create_prefix, drop_database
 from tests.support import api_client, eventually
@@ -183,3 +185,39 @@ async def test_good_requests_are_written_once_to_the_pacing_topic(client, infra,
     assert {t["stage"] for t in status["topics"]} == {"analyze", "write", None}
     assert all(t["pending"] == 0 for t in status["topics"] if t["stage"])
     assert status["analyses"] == {} and status["generations"] == {}
+
+
+async def test_a_key_sent_again_is_answered_as_its_first_write_and_with_another_body_is_refused(
+        client, infra, database, prefix):
+    topics = Topics(prefix)
+    writes = [("/v1/pacing/schedules", SCHEDULE, {"window_days": 3}), ("/v1/users/maya/knowledge", DOC, {"body": "x"}),
+              ("/v1/users/maya/meetings", MEETING, {"kind": "transcript"})]
+    first = {}
+    for path, body, _ in writes:
+        resp = await client.post(path, json=body, headers={"Idempotency-Key": f"once:{path}"})
+        assert resp.status == 202, await resp.text()
+        first[path] = await resp.json()
+    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=topics, batch_wait_ms=20)
+    await runner.start()
+    try:
+        await runner.run_until_caught_up(timeout=60)
+    finally:
+        await runner.stop()
+    for path, body, change in writes:
+        key = {"Idempotency-Key": f"once:{path}"}
+        resp = await client.post(path, json=dict(reversed(body.items())), headers=key)  # the same request
+        assert (resp.status, await resp.json()) == (202, first[path]), path
+        resp = await client.post(path, json=body | change, headers=key)
+        assert resp.status == 422, (path, await resp.text())
+        err = (await resp.json())["error"]
+        assert (err["code"], err["field"]) == ("idempotency_key_reused", "Idempotency-Key"), err
+    assert await log_size(infra.bootstrap, topics.pacing_events) == 3  # neither the retries nor the refusals wrote
+    # A document from before fingerprints were kept is answered as it was then.
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute("UPDATE pacing_knowledge_documents SET request_fingerprint = NULL")
+    finally:
+        await conn.close()
+    resp = await client.post("/v1/users/maya/knowledge", json=DOC | {"body": "x"},
+                             headers={"Idempotency-Key": "once:/v1/users/maya/knowledge"})
+    assert resp.status == 202, await resp.text()

@@ -46,6 +46,8 @@ TABLES = {
 }
 # Who wrote maya's pacing facts (omar's carry nobody, as facts from before actors were recorded).
 WRITER, OPERATOR, TRIGGERED_BY = "key:3f9a1c0b7d2e (billing site)", "key:0a1b2c3d4e5f (ops)", "0a1b2c3d4e5f"
+# The fingerprint of the request maya's facts and the redriven job were written for (older facts carry none).
+FINGERPRINT = "5e" * 32
 POSITIONS = "SELECT projection, topic, partition, next_offset FROM projection_offsets ORDER BY 1, 2, 3"
 
 
@@ -115,14 +117,17 @@ async def healthy_log(infra, prefix: str) -> None:
     failing = await pacing_job_log(brief.model_copy(update={"local_date": date(2026, 3, 9)}), store, NOW,
                                    write_failures=2, max_attempts=2)
     redriven, letter = redriven_job(1)
+    redriven[0] = redriven[0].model_copy(update={"idempotency_key": "key:3f9a1c0b7d2e:order-1",
+                                                 "request_fingerprint": FINGERPRINT})
     await produce(infra.bootstrap, topics.job_events, [*await job_events(8, fail_every=3), *written, *failing,
                                                        *redriven], extra_raw=[b"\xff not an event"])
     await produce_letters(infra.bootstrap, topics.dead_letters, [letter])
     update = ScheduleUpdated(event_id=uuid.uuid4(), user_id="maya", occurred_at=NOW, correlation_id=uuid.uuid4(),
                              schedule_id=schedule("maya", 0).schedule_id, local_times=["07:30"], by=OPERATOR)
     await produce_pacing(infra.bootstrap, topics.pacing_events, [
-        schedule("maya", 0).model_copy(update={"by": WRITER}), schedule("omar", 0), update,
-        *(e.model_copy(update={"by": WRITER}) for e in context_events("maya", TODAY, NOW, docs=3, meetings=2)),
+        schedule("maya", 0).model_copy(update={"by": WRITER, "request_fingerprint": FINGERPRINT}), schedule("omar", 0),
+        update, *(e.model_copy(update={"by": WRITER, "request_fingerprint": FINGERPRINT})
+                  for e in context_events("maya", TODAY, NOW, docs=3, meetings=2)),
         *context_events("omar", TODAY, NOW, docs=1, meetings=1),
     ])
 
@@ -177,6 +182,12 @@ async def test_verify_and_rebuild_keep_every_pacing_row_and_the_live_positions(i
                                     UNION SELECT user_id, added_by FROM pacing_meetings
                                     UNION SELECT user_id, created_by || ' / ' || updated_by FROM pacing_schedules""")
     assert sorted(tuple(r) for r in actors) == [("maya", WRITER), ("maya", f"{WRITER} / {OPERATOR}"), ("omar", None)]
+    fingerprinted = await sql(database, """SELECT
+        (SELECT count(*) FROM content_jobs WHERE request_fingerprint = $1),
+        (SELECT count(*) FROM pacing_schedules WHERE request_fingerprint = $1),
+        (SELECT count(*) FROM pacing_knowledge_documents WHERE request_fingerprint = $1),
+        (SELECT count(*) FROM pacing_meetings WHERE request_fingerprint = $1)""", FINGERPRINT)
+    assert tuple(fingerprinted[0]) == (1, 1, 3, 2)  # what a repeated Idempotency-Key is compared with, replayed
     triggered = await sql(database, "SELECT local_date, submitted_by FROM pacing_context_analysis ORDER BY 1")
     assert [tuple(r) for r in triggered] == [(date(2026, 3, 9), None), (TODAY, TRIGGERED_BY)]
 
