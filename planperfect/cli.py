@@ -70,19 +70,19 @@ def _ready(settings: Settings, *, quiet: bool) -> None:
     for r in reports:
         if r.state == "drift":
             say(f"  DRIFT {r.name}: {'; '.join(r.differences)}")
-    from planperfect.api_key import ensure_admin_key
+    from planperfect.api_key import ensure_key_file
 
-    found = ensure_admin_key(settings)
-    if found.repaired is not None:
-        say(f"api key: {found.path} was readable by others (mode {found.repaired:04o}): put back to 0600; revoke "
-            "its key if someone else may have read it", flush=True)
-    if found.made is not None:
-        say(f"api key: an admin key was created in {found.path} (readable only by you; the CLI and the demo use it)",
-            flush=True)
-    if found.still_active:
-        older = ", ".join(f"{k.key_id} (made {k.created_at:%Y-%m-%d %H:%M:%S})" for k in found.still_active)
-        say(f"api key: earlier admin keys made by `planperfect up` are still active: {older}; revoke those no one "
-            "uses with `planperfect keys revoke ID`", flush=True)
+    for role, use in (("admin", "for key changes"), ("operator", "the CLI and the demo send it")):
+        found = ensure_key_file(settings, role)
+        if found.repaired is not None:
+            say(f"api key: {found.path} was readable by others (mode {found.repaired:04o}): put back to 0600; revoke "
+                "its key if someone else may have read it", flush=True)
+        if found.made is not None:
+            say(f"api key: an {role} key was created in {found.path} (readable only by you; {use})", flush=True)
+        if found.still_active:
+            older = ", ".join(f"{k.key_id} (made {k.created_at:%Y-%m-%d %H:%M:%S})" for k in found.still_active)
+            say(f"api key: earlier {role} keys made by `planperfect up` are still active: {older}; revoke those no "
+                "one uses with `planperfect keys revoke ID`", flush=True)
 
 
 def _migrate(settings: Settings) -> list[str]:

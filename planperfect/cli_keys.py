@@ -70,7 +70,7 @@ def create_request(args) -> tuple[object | None, str | None]:
 
 
 def cmd_create(settings: Settings, args) -> int:
-    from planperfect.api_key import new_key, write_secret
+    from planperfect.api_key import SecretFile, new_key, os_reason
 
     from planperfect.reachability import check
 
@@ -79,15 +79,52 @@ def cmd_create(settings: Settings, args) -> int:
         print(f"planperfect keys create: {refused}", file=sys.stderr)
         return 2
     check(settings, (POSTGRES, KAFKA))
-    record, key = asyncio.run(new_key(settings, name=body.name, role=body.role, tenant=body.tenant))
-    tenant = f", tenant {record.tenant}" if record.tenant else ""
-    where = f"written to {args.out} (readable only by you)" if args.out else "it is shown this once:"
-    print(f"created key {record.key_id} ({record.name}: {record.role.value}{tenant}); {where}", file=sys.stderr)
-    if args.out:
-        write_secret(args.out, key)
-    else:
+
+    def make():
+        return asyncio.run(new_key(settings, name=body.name, role=body.role, tenant=body.tenant))
+
+    if args.out is None:
+        record, key = make()
+        print(f"created key {_described(record)}; it is shown this once:", file=sys.stderr)
         print(key)
+        return 0
+    try:  # before the key is made: a key written nowhere would be an active key nobody has
+        out = SecretFile(args.out)
+    except OSError as exc:
+        print(f"planperfect keys create: cannot write {args.out}: {os_reason(exc)}; no key was made", file=sys.stderr)
+        return 1
+    with out:
+        record, key = make()
+        try:
+            out.commit(key)
+        except OSError as exc:
+            try:
+                revoked = asyncio.run(_revoked(settings, record.key_id)) is not None
+            except Exception:  # noqa: BLE001 - then the message says to revoke it by hand
+                revoked = False
+            print(f"planperfect keys create: made key {_described(record)} but could not write it to {args.out}: "
+                  f"{os_reason(exc)}; " + ("revoked it, as nobody has it" if revoked else
+                                           f"revoke it: planperfect keys revoke {record.key_id}"), file=sys.stderr)
+            return 1
+    print(f"created key {_described(record)}; written to {args.out} (readable only by you)", file=sys.stderr)
     return 0
+
+
+def _described(record) -> str:
+    tenant = f", tenant {record.tenant}" if record.tenant else ""
+    return f"{record.key_id} ({record.name}: {record.role.value}{tenant})"
+
+
+async def _revoked(settings: Settings, key_id: str):
+    """Revoke a key, recorded as the command line's; the key as revoked, or None when there is no such key."""
+    from api.keys import revoke_key
+    from planperfect.api_key import access_log, cli_actor
+
+    async def work(conn):
+        async with access_log(settings) as send:
+            return await revoke_key(conn, send, key_id, actor=cli_actor())
+
+    return await _connected(settings, work)
 
 
 def cmd_list(settings: Settings, args) -> int:
@@ -113,14 +150,7 @@ def shown(text: str) -> str:
 
 
 def cmd_revoke(settings: Settings, args) -> int:
-    from api.keys import revoke_key
-    from planperfect.api_key import access_log, cli_actor
-
-    async def work(conn):
-        async with access_log(settings) as send:
-            return await revoke_key(conn, send, args.key_id, actor=cli_actor())
-
-    record = asyncio.run(_connected(settings, work))
+    record = asyncio.run(_revoked(settings, args.key_id))
     if record is None:
         print(f"planperfect keys revoke: no key {args.key_id} (see planperfect keys list)", file=sys.stderr)
         return 1

@@ -40,7 +40,8 @@ async def test_demo_without_a_terminal(infra, database, prefix, tmp_path):
     assert code == 0, f"{out}\n{err}\n" + "\n".join(f"--- {r}\n{t[-3000:]}" for r, t in logs.items())
 
     assert ESC not in out and ESC not in err, "escape codes in the demo's output to a pipe"
-    assert f"an admin key was created in {data / 'admin-api-key'}" in out, out  # and the demo sent it
+    assert f"an admin key was created in {data / 'admin-api-key'}" in out, out
+    assert f"an operator key was created in {data / 'operator-api-key'}" in out, out  # the key the demo sent
     summary = out[out.index("summary"):]
     rows = [line for line in summary.splitlines() if "Acme Widgets Returns FAQ" in line]
     assert len(rows) == 1 and "schema" in rows[0] and "valid FAQPage" in rows[0], out  # one unwrapped row per job

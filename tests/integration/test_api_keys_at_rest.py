@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from api.app import create_app
 from api.config import ApiConfig
 from api.keys import find_key, key_id_of
-from planperfect.api_key import ensure_admin_key, key_file
+from planperfect.api_key import ensure_key_file, key_file
 from planperfect.settings import Settings
 from streams.access import kafka_options
 from streams.access_events import ACCESS_ADAPTER, KeyCreated, KeyRevoked
@@ -105,18 +105,21 @@ async def test_no_key_is_stored_logged_or_published_in_plaintext(infra, database
     assert json.loads(listing.splitlines()[0])["key_id"]  # JSON lines, one per key
 
 
-async def test_the_admin_key_file_is_private_replaced_when_lost_and_its_refusal_says_how_to_mend_it(
+async def test_the_key_files_are_private_replaced_when_lost_and_a_refusal_says_how_to_mend_them(
         infra, database, prefix, tmp_path):
     settings = Settings(kafka_bootstrap=infra.bootstrap, database_url=database, topic_prefix=prefix, data_dir=tmp_path)
-    path = key_file(settings)
-    first = await asyncio.to_thread(ensure_admin_key, settings)  # what `up` does
-    assert first.made and not first.still_active and stat.S_IMODE(path.stat().st_mode) == 0o600
-    path.write_text("not a key\n")  # a corrupt file: `up` makes another, dated, and names the one still active
-    second = await asyncio.to_thread(ensure_admin_key, settings)
+    admin_path, path = key_file(settings), key_file(settings, "operator")
+    first = await asyncio.to_thread(ensure_key_file, settings, "admin")  # what `up` does
+    assert first.made and not first.still_active and stat.S_IMODE(admin_path.stat().st_mode) == 0o600
+    admin_path.write_text("not a key\n")  # a corrupt file: `up` makes another, dated, and names the one still active
+    second = await asyncio.to_thread(ensure_key_file, settings, "admin")
     assert second.made != first.made and [k.key_id for k in second.still_active] == [first.made]
+    operator = await asyncio.to_thread(ensure_key_file, settings, "operator")  # the key the CLI sends
+    assert operator.made and not operator.still_active and stat.S_IMODE(path.stat().st_mode) == 0o600
     conn = await asyncpg.connect(database)
     try:
         named = (await find_key(conn, second.made)).name
+        assert (await find_key(conn, operator.made)).role.value == "operator"
     finally:
         await conn.close()
     assert re.fullmatch(r"admin \(made by planperfect up, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", named), named
@@ -125,7 +128,7 @@ async def test_the_admin_key_file_is_private_replaced_when_lost_and_its_refusal_
     path.chmod(0o644)  # others may read it: the CLI refuses it as ssh does, with the fix; `up` puts it back
     code, _, err = await cli("dlq", "list", env=env)
     assert code == 1 and f"chmod 600 {path}" in err and "0644" in err, err
-    third = await asyncio.to_thread(ensure_admin_key, settings)
+    third = await asyncio.to_thread(ensure_key_file, settings, "operator")
     assert third.repaired == 0o644 and third.made is None and stat.S_IMODE(path.stat().st_mode) == 0o600
 
     app = create_app(ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), key_cache_seconds=0))
@@ -133,13 +136,29 @@ async def test_the_admin_key_file_is_private_replaced_when_lost_and_its_refusal_
         env |= {"PLANPERFECT_API_HOST": "127.0.0.1", "PLANPERFECT_API_PORT": str(client.port)}
         assert (await cli("dlq", "list", env=env))[0] == 0
         assert (await cli("keys", "revoke", second.made, env=env))[0] == 0
+        assert (await cli("dlq", "list", env=env))[0] == 0  # the CLI does not send the admin key
+        assert (await cli("keys", "revoke", operator.made, env=env))[0] == 0
         code, _, err = await cli("dlq", "list", env=env)
-        assert code == 1 and "401 invalid_token" in err and "keys create --role admin" in err, err
+        assert code == 1 and "401 invalid_token" in err and "keys create --role operator" in err, err
         assert f"--out {path}" in err and "planperfect up`" not in err, err
-        code, out, err = await cli("keys", "create", "--role", "admin", "--name", "admin again", "--out", str(path),
-                                   env=env)  # the hint's command, as given
+        code, out, err = await cli("keys", "create", "--role", "operator", "--name", "operator again", "--out",
+                                   str(path), env=env)  # the hint's command, as given
         assert code == 0 and out == "" and stat.S_IMODE(path.stat().st_mode) == 0o600, err
         assert (await cli("dlq", "list", env=env))[0] == 0
+    # A file it cannot write: said in one line before any key is made (not "written", a traceback, and a key nobody has)
+    code, out, err = await cli("keys", "create", "--role", "operator", "--name", "orphan", "--out", "/proc/none/key",
+                               env=env)
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("planperfect keys create: cannot write /proc/none/key: ") and "no key was made" in err, err
+    assert not (await sql_rows(database, "SELECT key_id FROM api_keys WHERE name = 'orphan'"))
+
+
+async def sql_rows(dsn: str, query: str) -> list:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetch(query)
+    finally:
+        await conn.close()
 
 
 async def test_a_write_kafka_has_not_acknowledged_is_a_503_saying_it_may_still_land(infra, database, prefix):
