@@ -52,7 +52,7 @@ async def one_run(base: str, http: aiohttp.ClientSession, run: int) -> tuple[flo
 
 async def measure(settings: Settings, runs: int) -> None:
     base = f"http://{settings.api_host}:{settings.api_port}"
-    async with aiohttp.ClientSession(headers=auth_headers(settings)) as http:  # the admin key prepare() made
+    async with aiohttp.ClientSession(headers=auth_headers(settings)) as http:  # the operator key prepare() made
         deadline = time.monotonic() + 90
         while True:
             try:
