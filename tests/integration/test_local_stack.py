@@ -338,6 +338,8 @@ async def test_down_leaves_no_process_and_up_again_keeps_the_data(running: Runni
         assert not port_is_open(HOST, port)
     assert await _connections_to_a_squatter_while_down(settings) == []
     pg_data = before.postgres.data_dir
+    # A cluster of an earlier version: its only rule was TCP's, and `up` adds the socket's.
+    (pg_data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 scram-sha-256\n")
     if os.geteuid() == 0:  # a data dir of an earlier version, when PostgreSQL ran as the shared `nobody`
         nobody = pwd.getpwnam("nobody")
         for entry in (pg_data, *pg_data.rglob("*")):
@@ -346,6 +348,7 @@ async def test_down_leaves_no_process_and_up_again_keeps_the_data(running: Runni
     again = await asyncio.to_thread(running.stack.up)
 
     assert again.started == ["postgres", "kafka"]
+    assert f"postgres: {pg_data / 'pg_hba.conf'} now lets the stack's clients in through its Unix socket, with scram-sha-256" in running.echoed
     if os.geteuid() == 0:
         account = pwd.getpwnam(SERVICE_ACCOUNT)
         assert [line for line in running.echoed if "belonged to nobody" in line] == [
