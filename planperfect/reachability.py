@@ -42,7 +42,7 @@ def reason_of(exc: BaseException, timeout: float = PROBE_SECONDS) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (nothing listens there)"
     if isinstance(exc, FileNotFoundError):  # a Unix socket (the local stack's PostgreSQL) that is not there
-        return "no socket there (nothing listens there)"
+        return "no socket there (no server is running)"
     if isinstance(exc, socket.gaierror):
         return f"host name not resolved ({exc.strerror})"
     if isinstance(exc, TimeoutError):  # asyncio.TimeoutError and socket.timeout are this class too

@@ -384,7 +384,7 @@ async def _connections_to_a_squatter_while_down(settings: Settings) -> list[str]
     finally:
         squat.close()
         await squat.wait_closed()
-    assert keys.returncode != 0 and "cannot reach PostgreSQL" in err.decode(), err.decode()
+    assert keys.returncode != 0 and "cannot reach PostgreSQL" in err.decode() and "no socket there" in err.decode(), err.decode()
     return connected
 
 
