@@ -147,9 +147,9 @@ class PostgresCluster:
     def wait_ready(self) -> None:
         """Block until the server accepts a connection, then create the project's database if missing."""
         if not self._launched_at and (pid := self.pid()) is not None and not self.socket.is_socket():
-            raise StackError(f"postgres: the running server (pid {pid}) has no socket at {self.socket}: an earlier "
-                             "version started it, listening on TCP only; restart the stack (`planperfect down`, then "
-                             "`planperfect up`)")
+            raise StackError(f"postgres: the running server (pid {pid}) has no socket at {self.socket} (an earlier "
+                             "version started it, on TCP only, or it runs on another port); restart the stack "
+                             "(`planperfect down`, then `planperfect up`)")
         process.wait_until(
             lambda: asyncio.run(self._accepts_connections()), timeout=READY_TIMEOUT_S,
             what=f"postgres on {self.address}", alive=lambda: self.pid() is not None,

@@ -317,6 +317,15 @@ def test_a_taken_port_fails_clearly_and_leaves_the_running_stack_alone(
     assert (after.kafka.pid, after.postgres.pid) == (before.kafka.pid, before.postgres.pid)
 
 
+def test_a_running_server_without_the_socket_is_named_not_waited_for(running: RunningStack) -> None:
+    # As a server an earlier version started (TCP only) is: here the stack's own, asked for under another port.
+    other = running.settings.model_copy(update={"postgres_port": _free_port()})
+    with pytest.raises(StackError, match=r"the running server \(pid \d+\) has no socket at .*/postgres/socket/"
+                                         rf"\.s\.PGSQL\.{other.postgres_port} .*restart the stack"):
+        LocalStack(other, echo=lambda line: None).up()
+    assert running.stack.status().running
+
+
 async def test_down_leaves_no_process_and_up_again_keeps_the_data(running: RunningStack) -> None:
     settings, info = running.settings, running.info
     conn = await asyncpg.connect(info.database_url)
