@@ -472,6 +472,14 @@ async def test_the_app_principal_cannot_touch_topics_outside_its_prefix(running:
     assert await _first_message(admin_bootstrap, "elsewhere.private", group="elsewhere.reader") == b"not for the app"
 
 
+def test_a_data_dir_too_deep_for_the_socket_is_refused_saying_so(stacks_root: Path) -> None:
+    settings = _stack_settings(stacks_root, "deep-" + "d" * 80)
+    with pytest.raises(StackError, match="is longer than the 107 bytes a Unix socket's path may have; set "
+                                         "PLANPERFECT_DATA_DIR to a shorter path"):
+        LocalStack(settings, echo=lambda line: None).up()
+    assert _processes_inside(settings.data_dir.resolve()) == []
+
+
 def test_down_when_nothing_runs_is_safe(stacks_root: Path) -> None:
     echoed: list[str] = []
     LocalStack(_stack_settings(stacks_root, "idle"), echo=echoed.append).down()
