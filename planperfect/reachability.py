@@ -41,6 +41,8 @@ def reason_of(exc: BaseException, timeout: float = PROBE_SECONDS) -> str:
     """A few words for what a connection attempt ran into."""
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (nothing listens there)"
+    if isinstance(exc, FileNotFoundError):  # a Unix socket (the local stack's PostgreSQL) that is not there
+        return "no socket there (no server is running)"
     if isinstance(exc, socket.gaierror):
         return f"host name not resolved ({exc.strerror})"
     if isinstance(exc, TimeoutError):  # asyncio.TimeoutError and socket.timeout are this class too

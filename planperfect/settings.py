@@ -30,7 +30,8 @@ class Settings(BaseSettings):
                                "on ports kafka_port + 2(i-1) and the next; 3 replicates every topic 3 times, min.insync.replicas 2.")
     replication: int | None = Field(None, ge=1, le=10, description="Replication factor of the topics `topics ensure` "
                                     "creates; default: 3 on a local stack of 3 or more brokers, else 1.")
-    postgres_port: int = Field(15432, description="Local PostgreSQL port.")
+    postgres_port: int = Field(15432, description="Local PostgreSQL port: its socket's "
+                               "name (.s.PGSQL.<port>) and its TCP port on 127.0.0.1 (for your own tools).")
     postgres_db: str = Field("planperfect", description="Database created in the local cluster.")
 
     # Naming on the shared cluster.
@@ -138,10 +139,13 @@ class Settings(BaseSettings):
         return local.kafka_bootstrap(address) if local else address
 
     def database(self) -> str:
-        """The PostgreSQL URL of this deployment: the configured one, else the local stack's application role's."""
+        """The PostgreSQL URL of this deployment: the configured one, else the local stack's application role's,
+        through the stack's Unix socket (never its TCP port: see planperfect/stack/pgsocket.py)."""
         if self.database_url:
             return self.database_url
-        address = f"127.0.0.1:{self.postgres_port}"
+        from planperfect.stack.pgsocket import url_address
+
+        address = url_address(self.data_dir, self.postgres_port)
         local = self._local_secrets()
         return local.database_url(address, self.postgres_db) if local else f"postgresql://{address}/{self.postgres_db}"
 

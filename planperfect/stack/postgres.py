@@ -1,6 +1,7 @@
 """The local PostgreSQL cluster: a private initdb under `data_dir/postgres`, never a system cluster.
 
-Locked down: TCP on 127.0.0.1 only (no Unix socket), scram-sha-256 for every connection, a generated
+Locked down: a Unix socket in a directory of the stack's own, which every client of the project uses (see
+pgsocket.py), and TCP on 127.0.0.1 for the user's own tools; scram-sha-256 for every connection, a generated
 superuser password, and an application role that is not a superuser and owns only the project's database.
 """
 
@@ -23,6 +24,7 @@ import asyncpg
 
 from planperfect.settings import Settings
 from planperfect.stack import process
+from planperfect.stack.pgsocket import MAX_SOCKET_PATH_BYTES, socket_dir, socket_path, url_address
 from planperfect.stack.process import RunAs, StackError
 from planperfect.stack.secrets import (POSTGRES_APP_ROLE, POSTGRES_SUPERUSER, StackSecrets, ensure_secrets, private_dir,
                                       write_private)
@@ -30,8 +32,10 @@ from planperfect.stack.secrets import (POSTGRES_APP_ROLE, POSTGRES_SUPERUSER, St
 Echo = Callable[[str], None]
 
 HOST = "127.0.0.1"
-# The only way in: a password over TCP from the loopback address, for every user and database.
-PG_HBA = "# written by the local stack: scram-sha-256 from the loopback address only\nhost all all 127.0.0.1/32 scram-sha-256\n"
+# The only ways in: a password through the stack's socket or over TCP from the loopback address, for every user and
+# database.
+PG_HBA = ("# written by the local stack: scram-sha-256 through its Unix socket and from the loopback address only\n"
+          "local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n")
 # PostgreSQL refuses to run as root; when we are root it runs as this system account, made on first need. Never a
 # shared account such as `nobody`: any process of that account could edit pg_hba.conf or read the data files.
 SERVICE_ACCOUNT = "planperfect-pg"
@@ -41,7 +45,8 @@ STOP_TIMEOUT_S = 30.0
 
 
 class PostgresCluster:
-    """A PostgreSQL cluster of our own: data in `data_dir/postgres/data`, TCP on 127.0.0.1 only."""
+    """A PostgreSQL cluster of our own: data in `data_dir/postgres/data`, a socket in `data_dir/postgres/socket`
+    for the project's clients, TCP on 127.0.0.1 for the user's tools."""
 
     name = "postgres"
 
@@ -49,7 +54,10 @@ class PostgresCluster:
         self._settings = settings
         self.home = settings.data_dir.resolve() / "postgres"
         self.data_dir = self.home / "data"
-        self.address = f"{HOST}:{settings.postgres_port}"
+        self.socket_dir = socket_dir(settings.data_dir)
+        self.socket = socket_path(settings.data_dir, settings.postgres_port)
+        self.address = str(self.socket)  # what the project's clients connect to
+        self.tcp_address = f"{HOST}:{settings.postgres_port}"
         self.log = self.home / "postgres.log"
         self._run_as: RunAs | None = None  # as root: the service account, resolved (and made) by service_group()
         self._secrets: StackSecrets | None = None
@@ -59,12 +67,16 @@ class PostgresCluster:
     @property
     def url(self) -> str:
         """The application role's URL: what the project's processes use."""
-        return self._passwords().database_url(self.address, self._settings.postgres_db)
+        return self._passwords().database_url(self._url_address, self._settings.postgres_db)
 
     @property
     def admin_url(self) -> str:
         """The superuser's URL (database `postgres`): for creating databases, never for the application."""
-        return self._passwords().database_url(self.address, "postgres", superuser=True)
+        return self._passwords().database_url(self._url_address, "postgres", superuser=True)
+
+    @property
+    def _url_address(self) -> str:
+        return url_address(self._settings.data_dir, self._settings.postgres_port)
 
     def _passwords(self) -> StackSecrets:
         if self._secrets is None:
@@ -88,10 +100,14 @@ class PostgresCluster:
         return self._run_as.group
 
     def prepare(self, echo: Echo) -> None:
-        """Check the port is free and the data dir reachable; create the cluster on first start."""
+        """Check the port is free and the data dir reachable; create the cluster on first start, and the socket's
+        directory, which only PostgreSQL's account may write."""
         if process.port_is_open(HOST, self._settings.postgres_port):
-            raise StackError(f"postgres: {self.address} is already taken by another process; "
+            raise StackError(f"postgres: {self.tcp_address} is already taken by another process; "
                              "choose another port with PLANPERFECT_POSTGRES_PORT")
+        if len(os.fsencode(self.socket)) > MAX_SOCKET_PATH_BYTES:
+            raise StackError(f"postgres: the socket's path {self.socket} is longer than the {MAX_SOCKET_PATH_BYTES} "
+                             "bytes a Unix socket's path may have; set PLANPERFECT_DATA_DIR to a shorter path")
         self.home.mkdir(parents=True, exist_ok=True)
         private_dir(self.home, self.service_group(echo))
         if self._run_as is not None:
@@ -104,19 +120,36 @@ class PostgresCluster:
                              f"{self._settings.data_dir.resolve()} to create a new one")
         if self._run_as is not None:
             _hand_over(self.data_dir, self._run_as, echo)
+        _keep_hba(self.data_dir / "pg_hba.conf", echo)
+        self._private_socket_dir()
+
+    def _private_socket_dir(self) -> None:
+        """The socket's directory: PostgreSQL's account's alone (it makes the socket and its lock file there), 0700,
+        so no other account can put a socket of its own where the clients look."""
+        self.socket_dir.mkdir(exist_ok=True)
+        if self._run_as is not None:
+            shutil.chown(self.socket_dir, self._run_as.user, self._run_as.group)
+        self.socket_dir.chmod(0o700)
 
     def launch(self) -> None:
         """Start the postmaster detached; it records its own pid in `data/postmaster.pid`."""
         self._launched_at = time.time()
-        # Settings given on the command line win over postgresql.conf, so a changed port applies.
+        # Settings given on the command line win over postgresql.conf, so a changed port applies. The socket's own
+        # mode is its owner's only too: the directory already keeps others out, this keeps it so if the directory
+        # is ever opened.
         self._spawned = process.spawn_detached(
             [str(_bin_dir() / "postgres"), "-D", str(self.data_dir), "-p", str(self._settings.postgres_port),
-             "-c", f"listen_addresses={HOST}", "-c", "unix_socket_directories=", "-c", "fsync=on"],
+             "-c", f"listen_addresses={HOST}", "-c", f"unix_socket_directories={_quoted_dir(self.socket_dir)}",
+             "-c", "unix_socket_permissions=0700", "-c", "fsync=on"],
             log_path=self.log, cwd=self.data_dir, run_as=self._run_as,
         )
 
     def wait_ready(self) -> None:
         """Block until the server accepts a connection, then create the project's database if missing."""
+        if not self._launched_at and (pid := self.pid()) is not None and not self.socket.is_socket():
+            raise StackError(f"postgres: the running server (pid {pid}) has no socket at {self.socket} (an earlier "
+                             "version started it, on TCP only, or it runs on another port); restart the stack "
+                             "(`planperfect down`, then `planperfect up`)")
         process.wait_until(
             lambda: asyncio.run(self._accepts_connections()), timeout=READY_TIMEOUT_S,
             what=f"postgres on {self.address}", alive=lambda: self.pid() is not None,
@@ -197,6 +230,18 @@ def _ident(name: str) -> str:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _quoted_dir(path: Path) -> str:
+    """`path` as one element of PostgreSQL's list of directories (commas and spaces allowed inside the quotes)."""
+    return '"' + str(path).replace('"', '""') + '"'
+
+
+def _keep_hba(pg_hba: Path, echo: Echo) -> None:
+    """Put the stack's rules in a cluster an earlier version made (it had no `local` rule), keeping the file's owner."""
+    if pg_hba.read_text() != PG_HBA:
+        write_private(pg_hba, PG_HBA)
+        echo(f"postgres: {pg_hba} now lets the stack's clients in through its Unix socket, with scram-sha-256")
 
 
 def _hba_methods(pg_hba: Path) -> set[str]:

@@ -7,10 +7,13 @@ import os
 import pwd
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
 import asyncpg
 import pytest
@@ -18,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAuthorizationFailedError, UnknownTopicOrPartitionError
 
+from planperfect.processes import child_env
 from planperfect.reachability import postgres_address
 from planperfect.settings import Settings
 from planperfect.stack import LocalStack, StackError, StackInfo
@@ -153,12 +157,33 @@ def test_up_starts_both_services_on_the_chosen_ports(running: RunningStack) -> N
     settings = running.settings
     assert running.info.started == ["postgres", "kafka"]
     assert kafka_address(running.info.bootstrap) == f"{HOST}:{settings.kafka_port}"
-    assert postgres_address(running.info.database_url) == f"postgresql://planperfect_app:***@{HOST}:{settings.postgres_port}/planperfect_test"
+    socket_dir = quote(str(settings.data_dir.resolve() / "postgres" / "socket"), safe="")
+    assert postgres_address(running.info.database_url) == (
+        f"postgresql://planperfect_app:***@{socket_dir}:{settings.postgres_port}/planperfect_test")
     assert (running.info.bootstrap, running.info.database_url) == (settings.kafka(), settings.database())
     status = running.stack.status()
     assert status.running
     assert status.kafka.data_dir.is_relative_to(settings.data_dir)
     assert status.postgres.data_dir.is_relative_to(settings.data_dir)
+
+
+async def test_the_projects_clients_reach_postgres_through_its_socket_never_tcp(running: RunningStack) -> None:
+    # A client cannot tell the server from a process that binds its TCP port while it is down, and asyncpg answers
+    # any authentication such a squatter asks for, cleartext included: the processes `run` starts, the CLI (the
+    # settings) and the stack's own administration all connect through the socket in the stack's private dir.
+    settings = running.settings
+    socket_dir = settings.data_dir.resolve() / "postgres" / "socket"
+    dsns = {"processes": child_env(settings)["PLANPERFECT_DATABASE_URL"], "cli": settings.database(),
+            "app": running.info.database_url, "admin": running.info.admin_database_url}
+    for who, dsn in dsns.items():
+        parts = urlsplit(dsn)
+        assert (unquote(parts.netloc.rpartition("@")[2]), parts.query) == (f"{socket_dir}:{settings.postgres_port}", ""), who
+    for who in ("processes", "admin"):
+        conn = await asyncpg.connect(dsns[who])
+        try:
+            assert await conn.fetchval("SELECT inet_server_addr()") is None, who  # NULL: not a TCP connection
+        finally:
+            await conn.close()
 
 
 async def test_a_message_produced_with_acks_all_is_consumed_back(running: RunningStack) -> None:
@@ -233,6 +258,12 @@ def test_postgres_runs_as_an_account_of_its_own_and_the_stacks_files_are_private
     assert _mode(data) == (0o710 if os.geteuid() == 0 else 0o700)  # as root, PostgreSQL's account passes through
     assert _mode(data / "postgres") == _mode(data)
     assert _mode(data / "kafka") == 0o700  # the log (every job's data), the SCRAM verifiers
+    # Only PostgreSQL's account may create a file where the clients look for the socket: no one can squat it.
+    socket = data / "postgres" / "socket" / f".s.PGSQL.{running.settings.postgres_port}"
+    assert (socket.parent.stat().st_uid, _mode(socket.parent)) == (expected.pw_uid, 0o700)
+    assert socket.is_socket() and (socket.stat().st_uid, _mode(socket)) == (expected.pw_uid, 0o700)
+    lock = socket.with_name(f"{socket.name}.lock")
+    assert (lock.stat().st_uid, _mode(lock)) == (expected.pw_uid, 0o600)
     private = [data / "secrets.json", data / "postgres" / "postgres.log", data / "kafka" / "kafka.out",
                *(data / "kafka" / name for name in ("server.properties", "admin.properties", "client.properties",
                                                      "kcat.conf"))]
@@ -286,6 +317,15 @@ def test_a_taken_port_fails_clearly_and_leaves_the_running_stack_alone(
     assert (after.kafka.pid, after.postgres.pid) == (before.kafka.pid, before.postgres.pid)
 
 
+def test_a_running_server_without_the_socket_is_named_not_waited_for(running: RunningStack) -> None:
+    # As a server an earlier version started (TCP only) is: here the stack's own, asked for under another port.
+    other = running.settings.model_copy(update={"postgres_port": _free_port()})
+    with pytest.raises(StackError, match=r"the running server \(pid \d+\) has no socket at .*/postgres/socket/"
+                                         rf"\.s\.PGSQL\.{other.postgres_port} .*restart the stack"):
+        LocalStack(other, echo=lambda line: None).up()
+    assert running.stack.status().running
+
+
 async def test_down_leaves_no_process_and_up_again_keeps_the_data(running: RunningStack) -> None:
     settings, info = running.settings, running.info
     conn = await asyncpg.connect(info.database_url)
@@ -305,7 +345,10 @@ async def test_down_leaves_no_process_and_up_again_keeps_the_data(running: Runni
     assert _processes_inside(settings.data_dir.resolve()) == []
     for port in (settings.kafka_port, settings.kafka_port + 1, settings.postgres_port):
         assert not port_is_open(HOST, port)
+    assert await _connections_to_a_squatter_while_down(settings) == []
     pg_data = before.postgres.data_dir
+    # A cluster of an earlier version: its only rule was TCP's, and `up` adds the socket's.
+    (pg_data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 scram-sha-256\n")
     if os.geteuid() == 0:  # a data dir of an earlier version, when PostgreSQL ran as the shared `nobody`
         nobody = pwd.getpwnam("nobody")
         for entry in (pg_data, *pg_data.rglob("*")):
@@ -314,6 +357,7 @@ async def test_down_leaves_no_process_and_up_again_keeps_the_data(running: Runni
     again = await asyncio.to_thread(running.stack.up)
 
     assert again.started == ["postgres", "kafka"]
+    assert f"postgres: {pg_data / 'pg_hba.conf'} now lets the stack's clients in through its Unix socket, with scram-sha-256" in running.echoed
     if os.geteuid() == 0:
         account = pwd.getpwnam(SERVICE_ACCOUNT)
         assert [line for line in running.echoed if "belonged to nobody" in line] == [
@@ -329,19 +373,46 @@ async def test_down_leaves_no_process_and_up_again_keeps_the_data(running: Runni
     assert await _first_message(again.bootstrap, "planperfect.kept", group="planperfect.kept-reader") == b"survives a restart"
 
 
+async def _connections_to_a_squatter_while_down(settings: Settings) -> list[str]:
+    """Bind PostgreSQL's TCP port, as any local account may while the server is down, and run a command that needs
+    the database: who connected to the squatter (it would be asked for the password in clear)."""
+    connected: list[str] = []
+
+    async def squatter(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connected.append(str(writer.get_extra_info("peername")))
+        writer.close()
+
+    squat = await asyncio.start_server(squatter, HOST, settings.postgres_port)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PLANPERFECT_")}
+    env |= {"PLANPERFECT_DATA_DIR": str(settings.data_dir), "PLANPERFECT_POSTGRES_PORT": str(settings.postgres_port),
+            "PLANPERFECT_KAFKA_PORT": str(settings.kafka_port), "PLANPERFECT_POSTGRES_DB": settings.postgres_db}
+    try:
+        keys = await asyncio.create_subprocess_exec(sys.executable, "-m", "planperfect.cli", "keys", "list", env=env,
+                                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, err = await asyncio.wait_for(keys.communicate(), timeout=60)
+    finally:
+        squat.close()
+        await squat.wait_closed()
+    assert keys.returncode != 0 and "cannot reach PostgreSQL" in err.decode() and "no socket there" in err.decode(), err.decode()
+    return connected
+
+
 async def test_postgres_refuses_a_connection_without_the_password(running: RunningStack) -> None:
+    socket_dir = str(running.settings.data_dir.resolve() / "postgres" / "socket")
     for user, database in (("postgres", "postgres"), ("planperfect_app", "planperfect_test")):
-        with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match="password"):
-            await asyncpg.connect(host=HOST, port=running.settings.postgres_port, user=user, database=database,
-                                  password="wrong", timeout=10)
+        for host in (HOST, socket_dir):
+            with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match="password"):
+                await asyncpg.connect(host=host, port=running.settings.postgres_port, user=user, database=database,
+                                      password="wrong", timeout=10)
         with pytest.raises((asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InterfaceError), match="password"):
             await asyncpg.connect(host=HOST, port=running.settings.postgres_port, user=user, database=database,
                                   passfile="/nonexistent", timeout=10)
     conn = await asyncpg.connect(running.info.admin_database_url)
     try:
-        assert {row["auth_method"] for row in await conn.fetch("SELECT auth_method FROM pg_hba_file_rules")} == {"scram-sha-256"}
+        rules = await conn.fetch("SELECT type, auth_method FROM pg_hba_file_rules")
+        assert {(rule["type"], rule["auth_method"]) for rule in rules} == {("local", "scram-sha-256"), ("host", "scram-sha-256")}
         assert await conn.fetchval("SHOW listen_addresses") == HOST
-        assert await conn.fetchval("SHOW unix_socket_directories") == ""
+        assert await conn.fetchval("SHOW unix_socket_directories") == f'"{socket_dir}"'
     finally:
         await conn.close()
     secrets = running.settings.data_dir / "secrets.json"
@@ -399,6 +470,14 @@ async def test_the_app_principal_cannot_touch_topics_outside_its_prefix(running:
     finally:
         await admin.close()
     assert await _first_message(admin_bootstrap, "elsewhere.private", group="elsewhere.reader") == b"not for the app"
+
+
+def test_a_data_dir_too_deep_for_the_socket_is_refused_saying_so(stacks_root: Path) -> None:
+    settings = _stack_settings(stacks_root, "deep-" + "d" * 80)
+    with pytest.raises(StackError, match="is longer than the 107 bytes a Unix socket's path may have; set "
+                                         "PLANPERFECT_DATA_DIR to a shorter path"):
+        LocalStack(settings, echo=lambda line: None).up()
+    assert _processes_inside(settings.data_dir.resolve()) == []
 
 
 def test_down_when_nothing_runs_is_safe(stacks_root: Path) -> None:
