@@ -41,7 +41,7 @@ function live(url, handlers) {
       if (source.readyState !== EventSource.CLOSED) return;
       // Refused for good when the session ended (sign-out, a revoked key, expiry): to the sign-in page.
       const answer = await fetch(url, {method: "HEAD"}).catch(() => null);
-      if (answer && answer.status === 401) location.assign(signInFor(location.pathname + location.search));
+      if (answer && answer.status === 401) location.assign(signInFor(location.pathname + location.search) + "&ended=1");
       else setTimeout(open, 1000);
     };
   }
