@@ -69,8 +69,9 @@ def presented_key(request: web.Request) -> str | None:
 
 
 def by_session(request: web.Request) -> bool:
-    """Whether the request's credential is the monitor's session cookie (an Authorization header comes first)."""
-    return not request.headers.get("Authorization") and bool(request.cookies.get(COOKIE))
+    """Whether the request's credential is the monitor's session cookie: presented_principal's choice (a key in
+    the Authorization header comes first; an empty one is none)."""
+    return not presented_key(request) and bool(request.cookies.get(COOKIE))
 
 
 async def presented_principal(request: web.Request) -> tuple[Credential | None, Principal | None]:
