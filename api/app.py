@@ -17,6 +17,7 @@ from api.monitor.mount import add_monitor
 from api.notifications import JobNotifications
 from api.producer import KafkaProducerLink
 from api.ratelimit import TokenBuckets
+from api.security_headers import security_headers
 from api.state import CONFIG, INTAKE_LIMITS, KEYS, NOTIFICATIONS, POOL, PRODUCER, READS
 
 
@@ -25,6 +26,7 @@ def create_app(config: ApiConfig) -> web.Application:
     app = web.Application(middlewares=[error_middleware, cross_site_guard, authenticate],
                           client_max_size=config.max_body_bytes)
     app[CONFIG] = config
+    app.on_response_prepare.append(security_headers())
     app[INTAKE_LIMITS] = TokenBuckets(config.intake_rate_per_key, config.intake_burst_per_key)
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_kafka)

@@ -3,13 +3,14 @@
 The role each route needs is declared once, in api/contract.py; a route without a declaration is let through
 for an admin key only (fail closed). A key comes as `Authorization: Bearer <key>`, or, for the web monitor's
 pages and their fetches and event streams (which cannot set headers), as the session its HttpOnly cookie names
-(api/sessions.py: the cookie never holds the key). An open event stream asks `still_signed_in` at each tick, so
-that a revoked key or an ended session ends it.
+(api/sessions.py: the cookie never holds the key; a session acts as an operator at most). An open event stream asks
+`still_signed_in` at each tick, so that a revoked key or an ended session ends it.
 """
 
 from __future__ import annotations
 
 import json
+from enum import Enum
 
 from aiohttp import web
 from aiohttp.web_urldispatcher import StaticResource
@@ -25,6 +26,13 @@ from api.state import INTAKE_LIMITS, KEYS
 COOKIE = "planperfect_session"
 SIGN_IN = "/monitor/sign-in"
 REALM = 'Bearer realm="planperfect"'
+
+
+class Credential(str, Enum):
+    """What a request authenticated with: its 401 says which one failed."""
+
+    KEY = "key"          # Authorization: Bearer <key>
+    SESSION = "session"  # the monitor's session cookie
 
 
 _PUBLIC = Operation("Static files, and requests no route matched", "public", {}, access=PUBLIC)
@@ -60,16 +68,22 @@ def presented_key(request: web.Request) -> str | None:
     return key.strip() if scheme.lower() == "bearer" else headers[0]
 
 
-async def presented_principal(request: web.Request) -> tuple[bool, Principal | None]:
-    """Whether the request presented a credential, and who it is: the Authorization header first, else the
+def by_session(request: web.Request) -> bool:
+    """Whether the request's credential is the monitor's session cookie: presented_principal's choice (a key in
+    the Authorization header comes first; an empty one is none)."""
+    return not presented_key(request) and bool(request.cookies.get(COOKIE))
+
+
+async def presented_principal(request: web.Request) -> tuple[Credential | None, Principal | None]:
+    """Which credential the request presented, and who it is: the Authorization header first, else the
     monitor's session cookie. None for an unknown, revoked or malformed key, or an unknown or ended session."""
     key = presented_key(request)
     if key:
-        return True, await request.config_dict[KEYS].principal(key)
+        return Credential.KEY, await request.config_dict[KEYS].principal(key)
     session = request.cookies.get(COOKIE)
     if session:
-        return True, await request.config_dict[SESSIONS].principal(session)
-    return False, None
+        return Credential.SESSION, await request.config_dict[SESSIONS].principal(session)
+    return None, None
 
 
 async def still_signed_in(request: web.Request) -> bool:
@@ -86,10 +100,18 @@ def wants_page(request: web.Request, op: Operation) -> bool:
     return op.tag == "monitor" and request.method == "GET" and "text/html" in request.headers.get("Accept", "")
 
 
-def unauthorized(request: web.Request, op: Operation, sent: bool) -> web.HTTPException:
-    if not sent and wants_page(request, op):
-        # A person opening a monitor page without a session: to the sign-in form, and back after it.
-        return web.HTTPSeeOther(URL(SIGN_IN).with_query(next=request.path_qs))
+def unauthorized(request: web.Request, op: Operation, sent: Credential | None) -> web.HTTPException:
+    if sent is not Credential.KEY and wants_page(request, op):
+        # A person opening a monitor page without a session, or with one that ended: to the sign-in form (which
+        # says so), and back after it. The ended session's cookie goes.
+        query = {"next": request.path_qs} | ({"ended": "1"} if sent else {})
+        redirect = web.HTTPSeeOther(URL(SIGN_IN).with_query(query))
+        if sent:
+            redirect.del_cookie(COOKIE, path="/")
+        return redirect
+    if sent is Credential.SESSION:
+        return ApiError(401, "session_expired", "the monitor session has ended or expired: sign in again",
+                        headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
     if sent:
         return ApiError(401, "invalid_token", "the API key is unknown, revoked or malformed",
                         headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})

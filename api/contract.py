@@ -152,10 +152,11 @@ MONITOR_PAGES = {
         tenants=True),
     ("GET", "/monitor/jobs/{job_id}"): _page(
         "Monitor: a job's timeline, events and outputs", path_id("job_id", "job"), missing="Unknown job",
-        tenants=True),
+        tenants=True, access=Role.SUBMITTER,
+        description="A submitter sees the jobs it submitted (another's is a 404, as in GET /v1/jobs/{job_id})."),
     ("GET", "/monitor/jobs/{job_id}/panel"): _page(
         "Monitor: the job page's body (re-fetched live)", path_id("job_id", "job"), missing="Unknown job",
-        tenants=True),
+        tenants=True, access=Role.SUBMITTER),
     ("GET", "/monitor/dead-letters"): _page(
         "Monitor: dead letters, with redrive", _filter("status", "dead or redriven."), _filter("stage", "A stage."),
         Param("job_id", "query", UUID, "Only this job's."), limit(100, 1000), tenants=True),
@@ -176,7 +177,7 @@ MONITOR_PAGES = {
         description="The form sends POST /v1/jobs with the signed-in key: the job carries that key's tenant."),
     ("GET", "/monitor/sign-in"): _page(
         "Monitor: sign in with an API key", _filter("next", "The monitor page to go to once signed in."),
-        access=PUBLIC, tenants=False),
+        _filter("ended", "1: say that the monitor session has ended or expired."), access=PUBLIC, tenants=False),
 }
 
 KEY_ID = Param("key_id", "path", Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")], "The key's public id.",
@@ -187,7 +188,11 @@ ACCESS_ROUTES = {
         "Sign the monitor in: a session named by an HttpOnly, SameSite=Strict cookie", "monitor", access=PUBLIC,
         body=SignIn,
         description="The key is checked once and not kept: the cookie holds a random session id (stored hashed), "
-                    "which ends at sign-out, when the key is revoked, or after PLANPERFECT_MONITOR_SESSION_HOURS.",
+                    "which ends at sign-out, at the browser's next sign-in, when the key is revoked or has 20 newer "
+                    "sessions, or after PLANPERFECT_MONITOR_SESSION_HOURS. A session acts as its key's role, at most "
+                    "operator (an admin key signs in as an operator; `role` says which), and a write it "
+                    "authenticates must come from the monitor's own page (Sec-Fetch-Site: same-origin or this "
+                    "site's Origin).",
         responses={200: Reply("Signed in as this key", r.Session, headers={"Set-Cookie": "The session cookie."}),
                    400: BAD_JSON, 401: error("Unknown or revoked key"), 413: TOO_LARGE, 415: NOT_JSON,
                    422: INVALID}),

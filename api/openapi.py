@@ -34,13 +34,17 @@ SECURITY_SCHEMES = {
                "description": "An API key: `planperfect keys create --role R --name N`, or POST /v1/keys."},
     "monitorSession": {"type": "apiKey", "in": "cookie", "name": "planperfect_session",
                        "description": "The web monitor's session, set by POST /monitor/session: a random id standing "
-                                      "for the key signed in with (never the key itself); it ends at sign-out, when "
-                                      "the key is revoked, or after PLANPERFECT_MONITOR_SESSION_HOURS."},
+                                      "for the key signed in with (never the key itself), acting as an operator at "
+                                      "most; a write it authenticates must come from the monitor's own page "
+                                      "(Sec-Fetch-Site: same-origin or this site's Origin). It ends at sign-out, at "
+                                      "the browser's next sign-in, when the key is revoked, or after "
+                                      "PLANPERFECT_MONITOR_SESSION_HOURS."},
 }
 
 _SERVER_ERROR = Reply("The server failed; the error is logged (never a stack trace)", Error)
 _CROSS_SITE = Reply("A browser sent this write on behalf of another site (Origin or Sec-Fetch-Site)", Error)
-_UNAUTHORIZED = Reply("No API key, or one unknown, revoked or malformed", Error,
+_UNAUTHORIZED = Reply("No API key, or one unknown, revoked or malformed; or a monitor session that has ended or "
+                      "expired (session_expired)", Error,
                       headers={"WWW-Authenticate": 'Bearer realm="planperfect", with error="invalid_token" when a '
                                                    'key was sent'})
 _AMBIGUOUS = Reply("More than one Authorization header (ambiguous_authorization), or a bad parameter", Error)

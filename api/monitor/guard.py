@@ -1,4 +1,5 @@
-"""Refuse state-changing requests a browser sends on behalf of another site (cross-site request forgery)."""
+"""Refuse state-changing requests a browser sends on behalf of another site (cross-site request forgery), and writes
+made with the monitor's session cookie anywhere but from the monitor's own page."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from api.auth import by_session
 from api.errors import ApiError
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -17,7 +19,10 @@ def cross_site(request: web.Request) -> str | None:
     """Why the request looks cross-site, or None.
 
     A browser marks every request with Sec-Fetch-Site, and a cross-origin POST with Origin; a client that
-    sends neither (curl, the CLI, a service) is not a browser acting for another site, so it passes.
+    sends neither (curl, the CLI, a service) is not a browser acting for another site, so it passes, unless its
+    credential is the monitor's session cookie: the monitor's page sends its writes with fetch(), which always
+    carries Sec-Fetch-Site or Origin, so a write with the cookie and neither is the cookie replayed by another
+    program (a browser sends it to every local web server; cookies are per host, not per port).
     """
     if request.method in SAFE_METHODS:
         return None
@@ -29,6 +34,9 @@ def cross_site(request: web.Request) -> str | None:
         parts = urlsplit(origin)
         if origin == "null" or parts.netloc != request.host:
             return f"Origin {origin} is not {request.host}"
+    elif site != "same-origin" and by_session(request):
+        return ("a write with the monitor's session cookie must come from the monitor's own page (Sec-Fetch-Site: "
+                "same-origin or this site's Origin); an API client sends Authorization: Bearer <key>")
     return None
 
 

@@ -4,8 +4,10 @@ A cookie rather than a key the page sends itself: the monitor's live parts are E
 set an Authorization header, and an HttpOnly cookie keeps the session out of reach of any script on the page. The
 cookie holds a random session id, never the key (api/sessions.py): a browser sends a host's cookies to every port
 of that host, so another local web server the operator opens gets the cookie, and it must not be a credential of
-the API. SameSite=Strict keeps other sites' requests from carrying it, and the cross-site guard still refuses
-their writes.
+the API. So a session acts as an operator at most (an admin key signs in as an operator: the monitor offers nothing
+admin-only), and a write it authenticates must come from the monitor's own page (api/monitor/guard.py), which a
+replayed cookie cannot. SameSite=Strict keeps other sites' requests from carrying it, and the cross-site guard still
+refuses their writes. A sign-in ends the session the browser had.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from api.bodies import read_model
 from api.errors import ApiError
 from api.monitor.render import page, render
 from api.requests import SignIn
-from api.sessions import SESSIONS
+from api.sessions import SESSIONS, acting_as
 from api.state import CONFIG, KEYS
 
 routes = web.RouteTableDef()
@@ -45,7 +47,8 @@ def local_target(target: str | None) -> str:
 @routes.get("/sign-in")
 @page
 async def sign_in_page(request: web.Request) -> web.Response:
-    return render(request, "sign_in.html", title="Sign in", next=local_target(request.query.get("next")))
+    return render(request, "sign_in.html", title="Sign in", next=local_target(request.query.get("next")),
+                  ended=request.query.get("ended") == "1")
 
 
 @routes.post("/session")
@@ -55,8 +58,10 @@ async def sign_in(request: web.Request) -> web.Response:
     if principal is None:
         raise ApiError(401, "invalid_token", "the API key is unknown, revoked or malformed", field="key",
                        headers={"WWW-Authenticate": 'Bearer realm="planperfect", error="invalid_token"'})
-    session = await request.config_dict[SESSIONS].open(principal)
-    resp = web.json_response({"key_id": principal.key_id, "name": principal.name, "role": principal.role.value,
+    sessions = request.config_dict[SESSIONS]
+    session = await sessions.open(principal, replaces=request.cookies.get(COOKIE))
+    acting = acting_as(principal)  # an admin key's session is an operator's
+    resp = web.json_response({"key_id": principal.key_id, "name": principal.name, "role": acting.role.value,
                               "tenant": principal.tenant})
     # Behind a TLS-terminating proxy the request reaches us over plain HTTP: the setting says it is HTTPS.
     secure = request.config_dict[CONFIG].cookie_secure or request.secure

@@ -61,12 +61,16 @@ async def browser():
 
 
 @asynccontextmanager
-async def browsing(browser: Browser):
-    """A fresh browser context (no cookies) and a page in it that must raise no JavaScript error."""
+async def browsing(browser: Browser, refusals: list[str] | None = None):
+    """A fresh browser context (no cookies) and a page in it that must raise no JavaScript error, nor have anything
+    refused by a Content-Security-Policy unless `refusals` is given to collect them."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Anything the Content-Security-Policy refused (an inline script or style, an asset from elsewhere) is an error.
+    refused = errors if refusals is None else refusals
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
     try:
         yield page
     finally:
@@ -226,14 +230,15 @@ async def test_a_dead_letter_is_redriven_by_clicking_after_a_confirmation(monito
 
 
 async def test_a_cross_site_form_post_is_refused_and_same_origin_fetch_works(monitored, page):
-    # localhost and 127.0.0.1 are different sites to the browser: a page on one posting to the other.
-    other = monitored.base_url.replace("127.0.0.1", "localhost")
-    await page.goto(f"{other}/monitor/submit")
+    # localhost and 127.0.0.1 are different sites to the browser: a page on one posting to the other (not a monitor
+    # page: their Content-Security-Policy lets no form post elsewhere).
     target = f"{monitored.base_url}/v1/jobs/{uuid.uuid4()}/cancel"
-    async with page.expect_response(target) as answer:
-        await page.evaluate("""(url) => { const f = document.createElement("form"); f.method = "post";
-                                          f.action = url; document.body.append(f); f.submit(); }""", target)
-    resp = await answer.value
+    async with another_local_server() as other:
+        await page.goto(f"http://localhost:{other.port}/")
+        async with page.expect_response(target) as answer:
+            await page.evaluate("""(url) => { const f = document.createElement("form"); f.method = "post";
+                                              f.action = url; document.body.append(f); f.submit(); }""", target)
+        resp = await answer.value
     assert resp.status == 403
     assert (await resp.json())["error"]["code"] == "cross_site_request"
     await page.goto(f"{monitored.base_url}/monitor/submit")
@@ -243,14 +248,14 @@ async def test_a_cross_site_form_post_is_refused_and_same_origin_fetch_works(mon
 
 
 @asynccontextmanager
-async def another_local_server():
+async def another_local_server(html: str = "another local site"):
     """Any other web server of this machine (a notebook, a dev server): another port of 127.0.0.1. It records the
-    Cookie header of every request it gets."""
+    Cookie header of every request it gets, and answers `html`."""
     seen: list[str] = []
 
     async def record(request: web.Request) -> web.Response:
         seen.append(request.headers.get("Cookie", ""))
-        return web.Response(text="another local site", content_type="text/html")
+        return web.Response(text=html, content_type="text/html")
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", record)
@@ -425,3 +430,69 @@ async def test_the_overview_resumes_by_itself_after_an_api_restart(monitored, pa
     await page.goto(f"{monitored.base_url}/monitor/projections")
     await expect(page.locator("tbody tr").first).to_be_visible()
     await shot(page, tmp_path, "projections")
+
+
+async def test_another_local_page_cannot_frame_the_signed_in_monitor(monitored, browser):
+    """Clickjacking: a page on another port of the same host is the same site, so the browser would send the
+    session cookie to a framed monitor page; the monitor's answers forbid any framing, so the frame stays empty."""
+    base = monitored.base_url
+    async with monitored.http() as http:
+        async with http.post(f"{base}/v1/jobs", json={"job_type": "article", "delay_seconds": 3600,
+                                                      "payload": {"title": "Framed, never cancelled"}}) as resp:
+            job_id = (await resp.json())["job_id"]
+        async with http.get(f"{base}/v1/jobs/{job_id}") as resp:
+            assert resp.status == 200
+    target = f"{base}/monitor/jobs/{job_id}"
+    prize = f'<h1>Win a prize</h1><iframe id="framed" src="{target}" width="800" height="600"></iframe>'
+    refusals: list[str] = []
+    async with another_local_server(prize) as other, browsing(browser, refusals) as page:
+        await sign_in(page, base, monitored.key)
+        async with page.expect_response(target) as answered:
+            await page.goto(f"http://127.0.0.1:{other.port}/prize")
+        resp = await answered.value
+        assert resp.status == 200  # signed in: the cookie went along, and the answer forbids the frame
+        headers = await resp.all_headers()
+        assert "frame-ancestors 'none'" in headers["content-security-policy"] and headers["x-frame-options"] == "DENY"
+        await expect(page.locator("h1")).to_have_text("Win a prize")
+        framed = page.frame_locator("#framed")
+        await expect(framed.locator("#job-status")).to_have_count(0)
+        await expect(framed.get_by_role("button", name="Cancel this job")).to_have_count(0)
+        frames = [f for f in page.frames if f != page.main_frame]
+        assert frames, "no frame"
+        for frame in frames:
+            assert "Cancel this job" not in await frame.content(), frame.url
+
+        async def refused() -> bool:  # chromium says why it left the frame empty
+            return any("frame-ancestors 'none'" in r for r in refusals)
+
+        await eventually(refused, timeout=10, what="chromium refusing the frame")
+    async with browsing(browser) as page:  # the monitor itself still works under its own policy: nothing refused
+        await sign_in(page, base, monitored.key, f"/monitor/jobs/{job_id}")
+        await expect(page.locator("#job-status")).to_have_text("queued")
+        await expect(page.locator("ol.timeline .bar").first).to_have_attribute("style", re.compile(r"left: [\d.]+%"))
+        await page.goto(f"{base}/docs")  # Swagger UI too: its one inline script is allowed by its hash, no other
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text("PlanPerfect", timeout=15_000)
+
+
+async def test_a_submitter_submits_in_the_monitor_and_follows_its_own_job_only(monitored, browser):
+    base = monitored.base_url
+    keys = {}
+    async with monitored.http() as http:
+        for name in ("form submitter", "other submitter"):
+            async with http.post(f"{base}/v1/keys", json={"name": name, "role": "submitter"}) as resp:
+                keys[name] = (await resp.json())["key"]
+    async with api_session(keys["other submitter"]) as http:
+        async with http.post(f"{base}/v1/jobs", json={"job_type": "article", "delay_seconds": 3600,
+                                                      "payload": {"title": "Another submitter's job"}}) as resp:
+            others = (await resp.json())["job_id"]
+    async with browsing(browser) as page:
+        await sign_in(page, base, keys["form submitter"], "/monitor/submit")
+        await page.get_by_label("Title").fill("A submitter's own job, followed")
+        await page.get_by_label("Delay (seconds)").fill("3600")
+        await page.get_by_role("button", name="Submit").click()
+        await page.wait_for_url("**/monitor/jobs/*")
+        await expect(page.locator("#job-status")).to_have_text("queued", timeout=LONG)
+        await expect(page.locator("h1")).to_have_text("A submitter's own job, followed")
+        await expect(page.get_by_role("button", name="Cancel this job")).to_have_count(0)  # an operator's
+        await page.goto(f"{base}/monitor/jobs/{others}")
+        await expect(page.locator("main")).to_contain_text("no job")  # another's job: not there, as in the API

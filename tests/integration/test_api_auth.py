@@ -23,6 +23,7 @@ from api.contract import CONTRACT, PUBLIC
 from api.keys import KeyVerifier, key_id_of, revoke_key
 from api.principal import Role
 from api.responses import Error
+from api.sessions import Sessions
 from streams.topics import Topics
 from tests.conftest import create_database, create_prefix, delete_prefix, drop_database
 from tests.support import bearer, cli, env_of, eventually, free_port, make_key
@@ -153,12 +154,98 @@ async def test_the_session_cookie_names_a_session_never_the_key(world):
         assert (await client.get("/v1/dlq", headers=bearer(session))).status == 401
         assert (await browser.get("/monitor/jobs")).status == 200
         assert (await browser.get("/v1/dlq")).status == 200
-        assert (await browser.post(f"/v1/jobs/{UUID(int=1)}/cancel")).status == 403
-        assert (await browser.delete("/monitor/session")).status == 200
+        refused = await browser.post(f"/v1/jobs/{UUID(int=1)}/cancel", headers=SAME_ORIGIN)
+        assert refused.status == 403 and await _error(refused) == "forbidden"
+        assert (await browser.delete("/monitor/session", headers=SAME_ORIGIN)).status == 200
         assert (await browser.get("/v1/dlq")).status == 401
-    # Signed out is ended on the server, not only forgotten by the browser: the same cookie sent again is refused.
+    # Signed out is ended on the server, not only forgotten by the browser: the same cookie sent again is refused,
+    # with what happened; a person opening a page with it goes to sign in, told so, and the stale cookie goes.
     replayed = await client.get("/v1/dlq", headers={"Cookie": f"{COOKIE}={session}"})
-    assert replayed.status == 401 and await _error(replayed) == "invalid_token"
+    assert replayed.status == 401 and await _error(replayed) == "session_expired"
+    assert (await replayed.json())["error"]["message"] == "the monitor session has ended or expired: sign in again"
+    page = await client.get("/monitor/jobs", headers={"Cookie": f"{COOKIE}={session}", "Accept": "text/html"},
+                            allow_redirects=False)
+    assert page.status == 303 and URL(page.headers["Location"]).query.get("ended") == "1", page.headers
+    assert f"{COOKIE}=\"\"" in page.headers["Set-Cookie"], page.headers
+    told = await client.get(page.headers["Location"])
+    assert "The monitor session has ended or expired: sign in again." in await told.text()
+
+
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}  # what a browser's fetch() from the monitor's own page sends
+
+
+async def test_a_session_is_an_operator_at_most_and_writes_with_it_only_from_the_monitors_page(world):
+    """A session id reaches every web server of the host (cookies are per host, not per port): replayed by another
+    program it must not make keys, nor write at all without the headers only the monitor's own page sends."""
+    client, keys, _ = world
+    admin, _ = await sign_in(client, keys[Role.ADMIN])
+    resp = await client.post("/monitor/session", json={"key": keys[Role.ADMIN]})
+    assert (await resp.json())["role"] == "operator"  # an admin key signs in as an operator
+    client.session.cookie_jar.clear()
+    cookie = {"Cookie": f"{COOKIE}={admin}"}
+    for method, path in (("GET", "/v1/keys"), ("POST", "/v1/keys"), ("POST", f"/v1/keys/{'0' * 12}/revoke")):
+        refused = await client.request(method, path, headers={**cookie, **SAME_ORIGIN},
+                                       json={"name": "persist", "role": "admin"})
+        assert refused.status == 403 and await _error(refused) == "forbidden", (method, path, refused.status)
+        assert "is an operator" in (await refused.json())["error"]["message"]
+    assert (await client.get("/v1/dlq", headers=cookie)).status == 200  # the monitor's reads are an operator's
+
+    operator, _ = await sign_in(client, keys[Role.OPERATOR])
+    cancel = f"/v1/jobs/{UUID(int=1)}/cancel"
+    host = f"http://{client.make_url('').host}:{client.port}"
+    for blank in ({}, {"Authorization": "Bearer "}):  # no Origin, no Sec-Fetch-Site; an empty key is no key
+        replayed = await client.post(cancel, headers={"Cookie": f"{COOKIE}={operator}", **blank})
+        assert replayed.status == 403 and await _error(replayed) == "cross_site_request", (blank, await replayed.text())
+        assert "monitor's own page" in (await replayed.json())["error"]["message"]
+    for headers in (SAME_ORIGIN, {"Origin": host}):  # the monitor's own page: through the guard to the route
+        resp = await client.post(cancel, headers={"Cookie": f"{COOKIE}={operator}", **headers})
+        assert resp.status == 404, (headers, resp.status, await resp.text())
+    elsewhere = await client.post(cancel, headers={"Cookie": f"{COOKIE}={operator}", "Origin": "http://127.0.0.1:1"})
+    assert elsewhere.status == 403 and await _error(elsewhere) == "cross_site_request"
+    # An API client's key is its credential, with or without a stale cookie: no browser headers needed.
+    for headers in (bearer(keys[Role.OPERATOR]), {**bearer(keys[Role.OPERATOR]), "Cookie": f"{COOKIE}={operator}"}):
+        assert (await client.post(cancel, headers=headers)).status == 404
+
+
+async def test_a_sign_in_ends_the_browsers_previous_session_and_a_key_keeps_its_newest_sessions(world):
+    client, keys, _ = world
+    first, _ = await sign_in(client, keys[Role.SUBMITTER])
+    resp = await client.post("/monitor/session", json={"key": keys[Role.SUBMITTER]},
+                             headers={"Cookie": f"{COOKIE}={first}", **SAME_ORIGIN})
+    assert resp.status == 200
+    client.session.cookie_jar.clear()
+    again = resp.cookies[COOKIE].value
+    ended = await client.get("/v1/jobs", headers={"Cookie": f"{COOKIE}={first}"})
+    assert ended.status == 401 and await _error(ended) == "session_expired"
+    assert (await client.get("/v1/jobs", headers={"Cookie": f"{COOKIE}={again}"})).status == 200
+    newer = [(await sign_in(client, keys[Role.SUBMITTER]))[0] for _ in range(Sessions.PER_KEY - 1)]
+    assert (await client.get("/v1/jobs", headers={"Cookie": f"{COOKIE}={again}"})).status == 200  # 20 live
+    newer.append((await sign_in(client, keys[Role.SUBMITTER]))[0])  # the 21st ends the oldest
+    assert (await client.get("/v1/jobs", headers={"Cookie": f"{COOKIE}={again}"})).status == 401
+    for session in (newer[0], newer[-1]):
+        assert (await client.get("/v1/jobs", headers={"Cookie": f"{COOKIE}={session}"})).status == 200
+
+
+async def test_every_answer_forbids_framing_and_sniffing_and_signed_in_ones_are_not_stored(world):
+    client, keys, _ = world
+    session, _ = await sign_in(client, keys[Role.READER])
+    answers = {"sign-in": await client.get("/monitor/sign-in"), "docs": await client.get("/docs"),
+               "error": await client.get("/monitor/jobs?status=nope", headers={"Accept": "text/html",
+                                                                               "Cookie": f"{COOKIE}={session}"}),
+               "page": await client.get("/monitor/jobs", headers={"Cookie": f"{COOKIE}={session}"}),
+               "json": await client.get("/v1/jobs", headers=bearer(keys[Role.READER])),
+               "static": await client.get("/monitor/static/monitor.js"),
+               "unauthorized": await client.get("/v1/jobs")}
+    for name, resp in answers.items():
+        policy = resp.headers.get("Content-Security-Policy", "")
+        assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy, (name, resp.headers)
+        assert resp.headers.get("X-Frame-Options") == "DENY", (name, resp.headers)
+        assert resp.headers.get("X-Content-Type-Options") == "nosniff", (name, resp.headers)
+        assert resp.headers.get("Referrer-Policy") == "same-origin", (name, resp.headers)
+    for name in ("error", "page", "json"):
+        assert answers[name].headers.get("Cache-Control") == "no-store", (name, answers[name].headers)
+    assert "unsafe-inline" not in answers["page"].headers["Content-Security-Policy"]
+    assert answers["error"].status == 400 and answers["page"].status == 200
 
 
 async def test_an_undeclared_route_is_an_admins_only(infra, database, prefix):
@@ -270,5 +357,30 @@ async def test_while_postgres_is_out_of_reach_a_checked_key_is_trusted_for_a_bou
         now[0] += 11  # 61 s after it was last read: not trusted any more, the outage's error (a 503 in the API)
         with pytest.raises(OSError):
             await verifier.principal(reader)
+    finally:
+        await pool.close()
+
+
+async def test_while_postgres_is_out_of_reach_a_checked_session_is_trusted_for_the_keys_bounded_time(
+        infra, database, prefix, caplog):
+    """A session whose key was revoked just before an outage must not keep working for all of it: the same bound as
+    a key's (KeyVerifier.OUTAGE_TRUST_SECONDS), logged once."""
+    reader = await make_key(infra, database, prefix, "reader")
+    now = [1000.0]
+    pool = await asyncpg.create_pool(database, min_size=0, max_size=1)
+    try:
+        sessions = Sessions(pool, ttl=5, lifetime=3600, clock=lambda: now[0])
+        verifier = KeyVerifier(pool, ttl=5)
+        session = await sessions.open(await verifier.principal(reader))
+        assert (await sessions.principal(session)).role is Role.READER  # read from PostgreSQL, remembered
+        pool.set_connect_args(dsn=database.replace(f":{URL(database).port}/", f":{free_port()}/"))
+        await pool.expire_connections()
+        now[0] += 59  # past the cache time, within the outage trust: the session as it was
+        assert (await sessions.principal(session)).role is Role.READER
+        assert (await sessions.principal(session)).role is Role.READER
+        assert sum("monitor sessions checked within" in r.getMessage() for r in caplog.records) == 1, caplog.text
+        now[0] += 2  # 61 s after it was last read: the outage's error (a 503 in the API)
+        with pytest.raises(OSError):
+            await sessions.principal(session)
     finally:
         await pool.close()

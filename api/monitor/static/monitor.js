@@ -41,7 +41,7 @@ function live(url, handlers) {
       if (source.readyState !== EventSource.CLOSED) return;
       // Refused for good when the session ended (sign-out, a revoked key, expiry): to the sign-in page.
       const answer = await fetch(url, {method: "HEAD"}).catch(() => null);
-      if (answer && answer.status === 401) location.assign(signInFor(location.pathname + location.search));
+      if (answer && answer.status === 401) location.assign(signInFor(location.pathname + location.search) + "&ended=1");
       else setTimeout(open, 1000);
     };
   }
@@ -75,6 +75,15 @@ const JOB_EVENTS = ["JobSubmitted", "StageStarted", "StageExtended", "StageCompl
                     "RetryScheduled", "JobCompleted", "JobDeadLettered", "JobRedriven", "JobCancelled",
                     "StageReturned"];
 
+// The timeline's bars and marks carry their place as data: the Content-Security-Policy allows no inline style, and
+// a script may still set it.
+function place(root) {
+  for (const el of root.querySelectorAll("[data-left]")) {
+    el.style.left = `${el.dataset.left}%`;
+    if (el.dataset.width !== undefined) el.style.width = `${el.dataset.width}%`;
+  }
+}
+
 function job(section) {
   const id = section.dataset.jobId;
   window.monitorSeen = {};  // sequence -> when the page showed it (ms since the epoch): the latency figure
@@ -84,6 +93,7 @@ function job(section) {
     const resp = await fetch(`/monitor/jobs/${id}/panel`);
     if (!resp.ok) return;
     section.innerHTML = await resp.text();
+    place(section);
     const now = Date.now();
     for (const s of sequences) window.monitorSeen[s] = window.monitorSeen[s] || now;
     // Stop following once the job as now shown has finished (the stream replays its whole history, so a
@@ -135,6 +145,8 @@ document.addEventListener("click", async (ev) => {
       }
     }
     out.textContent = lines.join("; ");
+  } else if (t.id === "go-back") {
+    history.back();
   } else if (t.id === "sign-out") {
     await api("DELETE", "/monitor/session");
     location.assign("/monitor/sign-in");
@@ -232,7 +244,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const ov = document.querySelector("[data-live]");
   if (ov) overview(ov);
   const j = document.querySelector("[data-job-id]#job");
-  if (j) job(j);
+  if (j) { place(j); job(j); }
   const f = document.getElementById("submit-job");
   if (f) submitForm(f);
   const s = document.getElementById("sign-in");
