@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import re
 import secrets
 import time
@@ -25,11 +24,10 @@ from uuid import uuid5
 import asyncpg
 
 from api.principal import Principal, Role
-from projections.outages import POSTGRES, out_of_reach
+from api.remembered import OUTAGE_TRUST_SECONDS, Remembered
 from streams.access_events import AccessFact, KeyCreated, KeyRevoked
 from streams.envelope import PLANPERFECT_NS
 
-log = logging.getLogger("planperfect.api")
 
 KEY_PATTERN = re.compile(r"^pp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
@@ -146,52 +144,25 @@ class KeyVerifier:
 
     During an outage a key is trusted as it was when last checked, but for `outage_trust` seconds after that check
     only: a key revoked just before the outage would otherwise keep working for all of it. Past that, the key
-    meets the outage's 503 like an unknown one.
+    meets the outage's 503 like an unknown one (api/remembered.py, the rule monitor sessions follow too).
     """
 
-    MAX_ENTRIES = 10_000  # ids of unknown keys are remembered too; a flood of them empties the cache, not memory
-    OUTAGE_TRUST_SECONDS = 60.0
+    OUTAGE_TRUST_SECONDS = OUTAGE_TRUST_SECONDS
 
     def __init__(self, pool: asyncpg.Pool, ttl: float, outage_trust: float = OUTAGE_TRUST_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._pool = pool
-        self._ttl = ttl
-        self._outage_trust = outage_trust
-        self._clock = clock
-        self._rows: dict[str, tuple[float, tuple[KeyRecord, bytes] | None]] = {}
-        self._in_outage = False  # logged once per outage, not once per request
+        self._rows: Remembered[str, tuple[KeyRecord, bytes] | None] = Remembered(
+            pool, lookup, ttl=ttl, what="API keys", outage_trust=outage_trust, clock=clock)
 
     async def principal(self, key: str) -> Principal | None:
         """Who `key` is, or None for a malformed, unknown or revoked key (all alike to the caller)."""
         key_id = key_id_of(key)
         if key_id is None:
             return None
-        now = self._clock()
-        cached = self._rows.get(key_id)
-        if cached is None or now - cached[0] >= self._ttl:
-            try:
-                async with self._pool.acquire() as conn:
-                    entry = await lookup(conn, key_id)
-            except Exception as exc:
-                # PostgreSQL out of reach: a key checked shortly before is still trusted as it was (so that intake,
-                # which needs only Kafka, goes on); any other key meets the outage's 503.
-                if (cached is None or now - cached[0] >= self._outage_trust
-                        or out_of_reach(exc, sockets=POSTGRES) != POSTGRES):
-                    raise
-                if not self._in_outage:
-                    self._in_outage = True
-                    log.warning("PostgreSQL is out of reach: API keys checked within the last %g s are trusted as "
-                                "they were then (a revocation since is not seen); others are answered 503",
-                                self._outage_trust)
-            else:
-                self._in_outage = False
-                if len(self._rows) >= self.MAX_ENTRIES:
-                    self._rows.clear()
-                self._rows[key_id] = cached = (now, entry)
-        entry = cached[1]
+        entry = await self._rows.get(key_id)
         if entry is None or entry[0].revoked_at is not None or not matches(key, entry[1]):
             return None
         return entry[0].principal
 
     def forget(self, key_id: str) -> None:
-        self._rows.pop(key_id, None)
+        self._rows.forget(key_id)

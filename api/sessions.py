@@ -8,13 +8,12 @@ it acts as that key's role capped at operator (the monitor has nothing admin-onl
 operator, so a leaked session can never make or revoke keys). Rows live in PostgreSQL, so every API process behind a
 balancer knows every session. Each process remembers a checked session for `ttl` seconds, as KeyVerifier remembers
 keys: a revocation or sign-out made elsewhere applies within that time, here at once; and while PostgreSQL is out of
-reach, as a key is, for KeyVerifier.OUTAGE_TRUST_SECONDS after it was last checked, no longer.
+reach, as a key is, for OUTAGE_TRUST_SECONDS after it was last checked, no longer (api/remembered.py: one rule).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 import secrets
 import time
@@ -24,11 +23,10 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 from aiohttp import web
 
-from api.keys import KeyRecord, KeyVerifier, digest, find_key
+from api.keys import KeyRecord, digest, find_key
 from api.principal import Principal, Role
-from projections.outages import POSTGRES, out_of_reach
+from api.remembered import OUTAGE_TRUST_SECONDS, Remembered
 
-log = logging.getLogger("planperfect.api")
 
 SESSION_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 SESSION_ROLE = Role.OPERATOR  # the most a session acts as: everything the monitor offers, never key changes
@@ -37,19 +35,15 @@ SESSION_ROLE = Role.OPERATOR  # the most a session acts as: everything the monit
 class Sessions:
     """Opens, checks and ends the monitor's sessions for one API process."""
 
-    MAX_ENTRIES = 10_000  # unknown ids are remembered too; a flood of them empties the cache, not memory
     PER_KEY = 20  # live sessions of one key: a new sign-in past it ends that key's oldest
 
     def __init__(self, pool: asyncpg.Pool, *, ttl: float, lifetime: float,
-                 outage_trust: float = KeyVerifier.OUTAGE_TRUST_SECONDS,
+                 outage_trust: float = OUTAGE_TRUST_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._pool = pool
-        self._ttl = ttl
         self._lifetime = timedelta(seconds=lifetime)
-        self._outage_trust = outage_trust
-        self._clock = clock
-        self._rows: dict[bytes, tuple[float, tuple[KeyRecord, datetime] | None]] = {}
-        self._in_outage = False  # logged once per outage, not once per request
+        self._rows: Remembered[bytes, tuple[KeyRecord, datetime] | None] = Remembered(
+            pool, _lookup, ttl=ttl, what="monitor sessions", outage_trust=outage_trust, clock=clock)
 
     async def open(self, principal: Principal, replaces: str | None = None) -> str:
         """A new session for the key `principal` signed in with; its id is shown once, to the browser. `replaces`:
@@ -67,7 +61,7 @@ class Sessions:
                 "WHERE key_id = $1 ORDER BY created_at DESC, session_hash OFFSET $2) RETURNING session_hash",
                 principal.key_id, self.PER_KEY)]
         for hashed in ended:
-            self._rows.pop(bytes(hashed), None)
+            self._rows.forget(bytes(hashed))
         return session
 
     async def principal(self, session: str) -> Principal | None:
@@ -75,30 +69,7 @@ class Sessions:
         session, or one whose key is revoked."""
         if not SESSION_PATTERN.match(session):
             return None
-        hashed = digest(session)
-        now = self._clock()
-        cached = self._rows.get(hashed)
-        if cached is None or now - cached[0] >= self._ttl:
-            try:
-                async with self._pool.acquire() as conn:
-                    entry = await _lookup(conn, hashed)
-            except Exception as exc:
-                # PostgreSQL out of reach: a session checked shortly before is trusted as it was, by the rule keys
-                # follow (api/keys.py); any other meets the outage's 503.
-                if (cached is None or now - cached[0] >= self._outage_trust
-                        or out_of_reach(exc, sockets=POSTGRES) != POSTGRES):
-                    raise
-                if not self._in_outage:
-                    self._in_outage = True
-                    log.warning("PostgreSQL is out of reach: monitor sessions checked within the last %g s are "
-                                "trusted as they were then (a sign-out or revocation since is not seen); others are "
-                                "answered 503", self._outage_trust)
-            else:
-                self._in_outage = False
-                if len(self._rows) >= self.MAX_ENTRIES:
-                    self._rows.clear()
-                self._rows[hashed] = cached = (now, entry)
-        entry = cached[1]
+        entry = await self._rows.get(digest(session))
         if entry is None or entry[0].revoked_at is not None or entry[1] <= datetime.now(timezone.utc):
             return None
         return acting_as(entry[0].principal)
@@ -108,14 +79,13 @@ class Sessions:
         if not SESSION_PATTERN.match(session):
             return
         hashed = digest(session)
-        self._rows.pop(hashed, None)
+        self._rows.forget(hashed)
         async with self._pool.acquire() as conn:
             await conn.execute("DELETE FROM monitor_sessions WHERE session_hash = $1", hashed)
 
     def forget_key(self, key_id: str) -> None:
         """The key was revoked through this process: its sessions are checked afresh on their next request."""
-        for hashed in [h for h, (_, entry) in self._rows.items() if entry is not None and entry[0].key_id == key_id]:
-            del self._rows[hashed]
+        self._rows.forget_where(lambda entry: entry is not None and entry[0].key_id == key_id)
 
 
 def acting_as(principal: Principal) -> Principal:
