@@ -15,6 +15,7 @@ from typing import Awaitable, Callable, TypeVar
 
 import aiohttp
 
+from projections.runner import ProjectionRunner
 from planperfect.stack.ports import free_port, free_port_pair  # noqa: F401  (tests import them from here)
 
 T = TypeVar("T")
@@ -64,6 +65,16 @@ class Child:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+async def project(bootstrap: str, dsn: str, topics) -> None:
+    """Run a projector until the read model holds everything on the log so far, then stop it."""
+    runner = ProjectionRunner(bootstrap=bootstrap, dsn=dsn, topics=topics, batch_wait_ms=20)
+    await runner.start()
+    try:
+        await runner.run_until_caught_up(timeout=60)
+    finally:
+        await runner.stop()
 
 
 async def cli(*args: str, env: dict[str, str], timeout: float = 120) -> tuple[int, str, str]:

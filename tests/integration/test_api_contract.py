@@ -15,10 +15,9 @@ from api.config import ApiConfig
 from api.contract import CONTRACT, PUBLIC
 from api.openapi import handlers_of, openapi_document, replies
 from api.responses import Error, StreamFrame
-from projections.runner import ProjectionRunner
 from streams.topics import Topics
 from tests.joblog import job_events, produce
-from tests.support import api_client
+from tests.support import api_client, project
 
 REQUEST_MODELS = {
     m for mod in (requests, pacing_requests) for m in vars(mod).values()
@@ -92,12 +91,7 @@ async def client(infra, database, prefix):
 
 
 async def _project(infra, database: str, prefix: str) -> None:
-    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), batch_wait_ms=20)
-    await runner.start()
-    try:
-        await runner.run_until_caught_up(timeout=60)
-    finally:
-        await runner.stop()
+    await project(infra.bootstrap, database, Topics(prefix))
 
 
 async def _conforms(resp, method: str, route: str):

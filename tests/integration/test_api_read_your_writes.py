@@ -11,11 +11,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from api.app import create_app
 from api.config import ApiConfig
 from api.state import PRODUCER, READS
-from projections.runner import ProjectionRunner
 from streams.codec import key_for
 from streams.pacing_events import pacing_key
 from streams.topics import Topics
-from tests.support import api_client
+from tests.support import api_client, project
 
 ARTICLE = {"job_type": "article", "payload": {"title": "Read it back"}}
 
@@ -59,12 +58,7 @@ async def test_a_miss_waits_for_the_projector_and_never_answers_a_wrong_404(infr
         resp = await client.get("/v1/users/ada/knowledge")
         assert resp.status == 503 and (await resp.json())["error"]["code"] == "read_model_behind"
 
-        runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=topics, batch_wait_ms=20)
-        await runner.start()
-        try:
-            await runner.run_until_caught_up(timeout=60)
-        finally:
-            await runner.stop()
+        await project(infra.bootstrap, database, topics)
 
         resp = await client.get(f"/v1/jobs/{job_id}")
         assert resp.status == 200 and (await resp.json())["requester_email"] is None
@@ -78,12 +72,7 @@ async def test_a_miss_waits_for_the_projector_and_never_answers_a_wrong_404(infr
 
 
 async def _project(infra, database: str, topics: Topics) -> None:
-    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=topics, batch_wait_ms=20)
-    await runner.start()
-    try:
-        await runner.run_until_caught_up(timeout=60)
-    finally:
-        await runner.stop()
+    await project(infra.bootstrap, database, topics)
 
 
 async def test_a_schedule_read_after_its_change_or_deletion_is_never_the_stale_one(infra, database, prefix):

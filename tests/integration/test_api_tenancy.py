@@ -21,7 +21,6 @@ from api.app import create_app
 from api.config import ApiConfig
 from api.keys import key_id_of
 from projections.pacing_queries import PacingStore
-from projections.runner import ProjectionRunner
 from streams.access import kafka_options
 from streams.codec import encode, key_for
 from streams.envelope import event_id_for
@@ -31,7 +30,7 @@ from streams.payloads import PIPELINES, Brief, JobType
 from streams.topics import Topics
 from tests.joblog import produce
 from tests.pacing_support import MemoryContextStore, costed, pacing_job_log, sample_chunks
-from tests.support import bearer, make_key
+from tests.support import bearer, make_key, project
 
 
 HTML = {"Accept": "text/html"}
@@ -74,12 +73,7 @@ async def test_each_key_sees_its_tenant_and_a_submitter_its_own(infra, database,
             same[who] = (await resp.json())["job_id"]
         assert same["acme submitter"] != same["globex submitter"]
 
-        runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), batch_wait_ms=20)
-        await runner.start()
-        try:
-            await runner.run_until_caught_up(timeout=60)
-        finally:
-            await runner.stop()
+        await project(infra.bootstrap, database, Topics(prefix))
 
         detail = await (await call("acme reader", "GET", f"/v1/jobs/{jobs['acme other submitter']}")).json()
         assert (detail["tenant"], detail["submitted_by"]) == ("acme", key_id_of(keys["acme other submitter"])), detail
@@ -142,15 +136,6 @@ async def test_each_key_sees_its_tenant_and_a_submitter_its_own(infra, database,
         page = await call("acme reader", "GET", "/monitor/projections", headers=HTML)
         assert page.status == 403 and "tenant_not_supported" in await page.text()
         assert (await call("unbound reader", "GET", "/monitor/projections")).status == 200
-
-
-async def _project(infra, database, prefix) -> None:
-    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=Topics(prefix), batch_wait_ms=20)
-    await runner.start()
-    try:
-        await runner.run_until_caught_up(timeout=60)
-    finally:
-        await runner.stop()
 
 
 def completed_in(overview_html: str) -> int:
@@ -236,7 +221,7 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
             body = await call(who, "POST", "/v1/pacing/schedules", 202, json={"user_id": user, "time_zone": "UTC"})
             schedules[user] = body["schedule"]["schedule_id"]
             await call(who, "POST", f"/v1/users/{user}/knowledge", 202, json={"title": f"{user}'s", "body": "Private."})
-        await _project(infra, database, prefix)
+        await project(infra.bootstrap, database, Topics(prefix))
 
         # one namespace of user ids: another tenant's user is not written to, nor silently shared; nor does a
         # deployment-wide key below operator write into a tenant's user (acme would take its text for its own)
@@ -254,7 +239,7 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
         # a key bound to no tenant, operator or more, writes for the user's tenant: acme keeps seeing all of ada's
         # documents, and who wrote each
         await call("unbound operator", "POST", "/v1/users/ada/knowledge", 202, json={"title": "Ops", "body": "Note."})
-        await _project(infra, database, prefix)
+        await project(infra.bootstrap, database, Topics(prefix))
 
         async def users(who: str) -> set[str]:
             return {s["user_id"] for s in (await call(who, "GET", "/v1/pacing/schedules", 200))["schedules"]}
@@ -275,7 +260,7 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
         await call("acme operator", "POST", "/v1/pacing/trigger", 404, json={"user_id": "bo"})
 
         analysis = (await call("acme operator", "POST", "/v1/pacing/trigger", 202, json={"user_id": "ada"}))["analysis_id"]
-        await _project(infra, database, prefix)
+        await project(infra.bootstrap, database, Topics(prefix))
         assert [a["analysis_id"] for a in (await call("acme reader", "GET", "/v1/pacing/analyses", 200))["analyses"]] \
             == [analysis]
         assert (await call("globex reader", "GET", "/v1/pacing/analyses", 200))["analyses"] == []
@@ -288,14 +273,14 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
         # the scheduler's analyses carry their user's tenant too, as the schedule keeps it
         scheduled = await _scheduled_analyses(infra, database, prefix)
         assert {e.brief.user_id: e.tenant for e in scheduled} == {"ada": "acme", "bo": "globex"}
-        await _project(infra, database, prefix)
+        await project(infra.bootstrap, database, Topics(prefix))
         for e in scheduled:
             await call("acme reader", "GET", f"/v1/jobs/{e.job_id}", 200 if e.tenant == "acme" else 404)
             await call("globex reader", "GET", f"/v1/jobs/{e.job_id}", 200 if e.tenant == "globex" else 404)
 
         # a day of each user's work with model calls, and a globex job dead-lettered
         calls, completed, letter = await _work(infra, prefix)
-        await _project(infra, database, prefix)
+        await project(infra.bootstrap, database, Topics(prefix))
         day = datetime.now(timezone.utc).date().isoformat()
         for who, users in (("acme reader", {"ada"}), ("globex reader", {"bo"}), ("unbound reader", {"ada", "bo"})):
             usage = await call(who, "GET", f"/v1/usage?from={day}&to={day}&group_by=user", 200)
@@ -338,5 +323,5 @@ async def test_a_tenant_sees_and_writes_only_its_own_pacing_users(infra, databas
 
         # a user of no tenant stays writable by keys bound to none, whatever their role
         await call("unbound submitter", "POST", "/v1/users/nobody/knowledge", 202, json={"title": "T", "body": "B."})
-        await _project(infra, database, prefix)
+        await project(infra.bootstrap, database, Topics(prefix))
         await call("unbound submitter", "POST", "/v1/users/nobody/meetings", 202, json=meeting)

@@ -17,9 +17,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from api.app import create_app
 from api.config import ApiConfig
 from api.openapi import routes_of
-from projections.runner import ProjectionRunner
 from streams.topics import Topics
-from tests.support import api_client, eventually, make_key
+from tests.support import api_client, eventually, make_key, project
 from streams.access import kafka_options
 
 GOOD = {
@@ -239,12 +238,7 @@ async def test_an_idempotency_key_sent_again_is_its_first_job_and_with_another_b
     resp = await client.post("/v1/jobs", json=GOOD, headers=key)
     assert resp.status == 202, await resp.text()
     job_id = (await resp.json())["job_id"]
-    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=topics, batch_wait_ms=20)
-    await runner.start()
-    try:
-        await runner.run_until_caught_up(timeout=60)
-    finally:
-        await runner.stop()
+    await project(infra.bootstrap, database, topics)
     # The same request, spelled differently (a default written out, keys in another order): the first job.
     again = {"priority": 5, **GOOD}
     resp = await client.post("/v1/jobs", json=again, headers=key)

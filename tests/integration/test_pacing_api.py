@@ -10,10 +10,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from api.config import ApiConfig
-from projections.runner import ProjectionRunner
 from streams.topics import Topics
 from tests.conftest import create_database, create_prefix, drop_database
-from tests.support import api_client, eventually
+from tests.support import api_client, eventually, project
 from streams.access import kafka_options
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
@@ -197,12 +196,7 @@ async def test_a_key_sent_again_is_answered_as_its_first_write_and_with_another_
         resp = await client.post(path, json=body, headers={"Idempotency-Key": f"once:{path}"})
         assert resp.status == 202, await resp.text()
         first[path] = await resp.json()
-    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=topics, batch_wait_ms=20)
-    await runner.start()
-    try:
-        await runner.run_until_caught_up(timeout=60)
-    finally:
-        await runner.stop()
+    await project(infra.bootstrap, database, topics)
     for path, body, change in writes:
         key = {"Idempotency-Key": f"once:{path}"}
         resp = await client.post(path, json=dict(reversed(body.items())), headers=key)  # the same request

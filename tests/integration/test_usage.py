@@ -17,7 +17,6 @@ from agents.runner import Emitter, StageRunner
 from api.config import ApiConfig
 from api.responses import Job, UsageReport
 from planperfect.cli_jobs import status_lines
-from projections.runner import ProjectionRunner
 from streams.codec import decode_delay, decode_event, encode
 from streams.commands import RequestStage
 from streams.envelope import event_id_for
@@ -26,7 +25,7 @@ from streams.payloads import PIPELINES, Brief, JobType
 from streams.topics import DELAYS, Topics
 from tests.fakes.wiring import wired
 from tests.joblog import produce
-from tests.support import api_client
+from tests.support import api_client, project
 
 BRIEF = Brief(title="How to Plan Meals for a Busy Week", keywords=["meal planning", "batch cooking"], word_count=600)
 
@@ -62,15 +61,6 @@ async def run_job(provider, topics: Topics, sub: JobSubmitted) -> list:
     return [sub, *(decode_event(v) for t, v in written if t == topics.job_events)]
 
 
-async def project(infra, database: str, topics: Topics) -> None:
-    runner = ProjectionRunner(bootstrap=infra.bootstrap, dsn=database, topics=topics, batch_wait_ms=20)
-    await runner.start()
-    try:
-        await runner.run_until_caught_up(timeout=60)
-    finally:
-        await runner.stop()
-
-
 async def read(client: TestClient, url: str) -> dict:
     resp = await client.get(url)
     assert resp.status == 200, await resp.text()
@@ -94,7 +84,7 @@ async def test_an_articles_usage_is_summed_per_job_and_per_day(vendor: str, infr
     cost = round(sum(c.cost_usd for c in calls), 8)
 
     await produce(infra.bootstrap, topics.job_events, events)
-    await project(infra, database, topics)
+    await project(infra.bootstrap, database, topics)
     config = ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics)
     async with api_client(infra, config, role="reader") as client:
         job = Job.model_validate(await read(client, f"/v1/jobs/{sub.job_id}"))
@@ -135,7 +125,7 @@ async def test_a_job_past_its_token_budget_is_dead_lettered_with_the_reason(infr
     assert events[-1].reason == f"permanent error at attempt 1: {reason}"
 
     await produce(infra.bootstrap, topics.job_events, events)
-    await project(infra, database, topics)
+    await project(infra.bootstrap, database, topics)
     async with api_client(infra, ApiConfig(bootstrap=infra.bootstrap, dsn=database, topics=topics),
                           role="reader") as client:
         job = await read(client, f"/v1/jobs/{sub.job_id}")
