@@ -35,6 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from planperfect.api_key import auth_headers  # noqa: E402
 from planperfect.bench.intake import wait_ready  # noqa: E402
 from planperfect.cli import prepare  # noqa: E402
 from planperfect.processes import ROLES, child_env, spawn, stop_children  # noqa: E402
@@ -79,6 +80,8 @@ async def submit_all(http: aiohttp.ClientSession, base: str, jobs: int, intake: 
                             if len(intake.acknowledged) >= kill_after:
                                 started.set()
                             break
+                        if resp.status != 503:  # only "not now" is retried; a refusal is this script's error
+                            raise RuntimeError(f"intake answered {resp.status}: {await resp.text()}")
                 except aiohttp.ClientError:
                     intake.answers.append((time.monotonic(), 0, key))
                 await asyncio.sleep(0.2)
@@ -136,7 +139,8 @@ async def measure(settings: Settings, stack: LocalStack, args: argparse.Namespac
     topics = Topics(settings.topic_prefix, settings.partitions)
     intake = Intake()
     kill_at = asyncio.Event()
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+    # The operator key `up` made (every route but the health checks needs a key).
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30), headers=auth_headers(settings)) as http:
         await wait_ready(base, http, check_alive=lambda: None, timeout=120)
         began = time.monotonic()
         flow = asyncio.create_task(submit_all(http, base, args.jobs, intake, kill_at, args.kill_after))
@@ -193,7 +197,9 @@ def main() -> int:
         started = time.monotonic()
         prepare(settings, quiet=True)
         print(f"stack of three brokers up, migrated, topics created in {time.monotonic() - started:.1f} s", flush=True)
-        children = [spawn(role, child_env(settings), data / "logs") for role in ROLES]
+        # No per-key intake limit: 16 clients share one key, and the figure is the failover's pause, not the limit's.
+        env = child_env(settings) | {"PLANPERFECT_INTAKE_RATE_PER_KEY": "0"}
+        children = [spawn(role, env, data / "logs") for role in ROLES]
         return asyncio.run(measure(settings, stack, args))
     finally:
         stop_children(children)
